@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * causewayd configuration: an INI file (conf/causeway.conf documents every
+ * key). Parsing is strict: an unknown section or key, a malformed value or an
+ * out-of-range number is an error naming FILE:LINE and the key, so an
+ * operator never runs with a setting silently ignored.
+ */
+#ifndef CW_CONFIG_H
+#define CW_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CW_MAX_PORTS	8
+#define CW_MAX_WORKERS	64
+#define CW_NAME_LEN	32
+#define CW_DEVICE_LEN	256
+#define CW_EAL_ARGS_LEN 512
+#define CW_CONF_ERR_LEN 512
+
+enum cw_backend { CW_BACKEND_DPDK = 0, CW_BACKEND_SOCKET = 1 };
+enum cw_hugepages { CW_HUGE_AUTO = 0, CW_HUGE_YES = 1, CW_HUGE_NO = 2 };
+
+struct cw_eal_conf {
+	char lcores[128];		  /* EAL -l list; first lcore is the main lcore */
+	uint32_t memory_mb;		  /* EAL -m; 0 = EAL default */
+	enum cw_hugepages hugepages;	  /* auto: use them when any are reserved */
+	char file_prefix[64];		  /* EAL --file-prefix */
+	char extra_args[CW_EAL_ARGS_LEN]; /* appended verbatim, split on blanks */
+};
+
+struct cw_port_conf {
+	char name[CW_NAME_LEN];	    /* from the section header [port NAME] */
+	char device[CW_DEVICE_LEN]; /* PCI address or vdev string */
+	uint32_t addr;		    /* IPv4, network byte order */
+	uint8_t prefix_len;	    /* 1..32 */
+	uint32_t gateway;	    /* network byte order; 0 = none */
+	uint16_t mtu;		    /* 576..9000 */
+	uint16_t rx_desc, tx_desc;  /* power of two, 64..16384 */
+	uint16_t vlan;		    /* 0 = untagged, else 1..4094: tag used on TX */
+};
+
+struct cw_dataplane_conf {
+	uint32_t workers[CW_MAX_WORKERS]; /* worker lcore ids */
+	uint32_t n_workers;
+	uint16_t burst;		 /* 1..512 */
+	uint32_t mbuf_pool_size; /* mbufs per pool, 1023..16777215 */
+	uint32_t mbuf_cache;	 /* per-lcore mempool cache, 0..512 */
+	enum cw_backend backend;
+	uint32_t stats_interval;   /* seconds, 0 = only on exit */
+	uint16_t echo_port;	   /* 0 = echo handler off */
+	uint32_t socket_addr;	   /* socket backend bind address, net order */
+	uint32_t neigh_timeout;	   /* seconds a resolved neighbour stays valid */
+	uint32_t frag_timeout_ms;  /* reassembly timeout */
+	uint32_t frag_max_entries; /* concurrent datagrams being reassembled */
+	uint32_t mbuf_size;	   /* packet bytes per mbuf, headroom excluded */
+};
+
+enum cw_log_level { CW_LOG_ERR = 0, CW_LOG_WARN, CW_LOG_INFO, CW_LOG_DEBUG };
+
+struct cw_log_conf {
+	enum cw_log_level level;
+};
+
+struct cw_config {
+	struct cw_eal_conf eal;
+	struct cw_port_conf ports[CW_MAX_PORTS];
+	uint32_t n_ports;
+	struct cw_dataplane_conf dp;
+	struct cw_log_conf log;
+};
+
+/* Fill @c with the documented defaults (the same as conf/causeway.conf). */
+void cw_config_defaults(struct cw_config *c);
+
+/*
+ * Parse the file at @path into @c (defaults first, then the file).
+ * Returns 0, or -EINVAL for a bad file with "FILE:LINE: key 'x': reason"
+ * (or "FILE:LINE: reason" for lines without a key) in @err, or -errno when
+ * the file cannot be read (with the reason in @err).
+ */
+int cw_config_load(struct cw_config *c, const char *path, char *err, size_t errlen);
+
+/* Same as cw_config_load, from a string; @name is used in messages. */
+int cw_config_parse(struct cw_config *c, const char *name, const char *text, char *err,
+		    size_t errlen);
+
+/* Print the effective configuration as a valid INI file. */
+void cw_config_print(const struct cw_config *c, FILE *out);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "counters.h"
+
+#include <string.h>
+
+static const char *const cw_drop_names[CW_DROP_MAX] = {
+    [CW_DROP_BAD_ETH] = "bad_eth",
+    [CW_DROP_NOT_FOR_US] = "not_for_us",
+    [CW_DROP_UNSUPPORTED] = "unsupported",
+    [CW_DROP_BAD_ARP] = "bad_arp",
+    [CW_DROP_BAD_IP] = "bad_ip",
+    [CW_DROP_BAD_CSUM] = "bad_ip_csum",
+    [CW_DROP_BAD_UDP] = "bad_udp",
+    [CW_DROP_BAD_L4_CSUM] = "bad_l4_csum",
+    [CW_DROP_TTL] = "ttl",
+    [CW_DROP_FRAG_BAD] = "frag_bad",
+    [CW_DROP_FRAG_TIMEOUT] = "frag_timeout",
+    [CW_DROP_NO_HANDLER] = "no_handler",
+    [CW_DROP_HANDLER] = "handler",
+    [CW_DROP_NO_NEIGH] = "no_neigh",
+    [CW_DROP_NO_MBUF] = "no_mbuf",
+    [CW_DROP_TX_FULL] = "tx_full",
+    [CW_DROP_TOO_BIG] = "too_big",
+};
+
+const char *cw_drop_name(enum cw_drop d)
+{
+	return (unsigned)d < CW_DROP_MAX ? cw_drop_names[d] : "unknown";
+}
+
+void cw_counters_sum(const struct cw_counters *in, unsigned n, struct cw_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < n; i++) {
+		const struct cw_counters *c = &in[i];
+		out->rx_pkts += cw_ctr_get(c->rx_pkts);
+		out->rx_bytes += cw_ctr_get(c->rx_bytes);
+		out->tx_pkts += cw_ctr_get(c->tx_pkts);
+		out->tx_bytes += cw_ctr_get(c->tx_bytes);
+		out->arp_in += cw_ctr_get(c->arp_in);
+		out->arp_out += cw_ctr_get(c->arp_out);
+		out->icmp_echo += cw_ctr_get(c->icmp_echo);
+		out->udp_in += cw_ctr_get(c->udp_in);
+		out->udp_out += cw_ctr_get(c->udp_out);
+		for (unsigned d = 0; d < CW_DROP_MAX; d++)
+			out->drops[d] += cw_ctr_get(c->drops[d]);
+	}
+}
+
+uint64_t cw_counters_drops(const struct cw_counters *c)
+{
+	uint64_t t = 0;
+	for (unsigned d = 0; d < CW_DROP_MAX; d++)
+		t += c->drops[d];
+	return t;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "handler.h"
+
+#include <errno.h>
+
+int cw_handlers_add(struct cw_handlers *hs, const struct cw_handler *h)
+{
+	for (unsigned i = 0; i < hs->n; i++)
+		if (hs->h[i].udp_port == h->udp_port)
+			return -EEXIST;
+	if (hs->n == CW_MAX_HANDLERS)
+		return -ENOSPC;
+	hs->h[hs->n] = *h;
+	return (int)hs->n++;
+}

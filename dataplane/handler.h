@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * UDP handlers: the datagram-level interface between the dataplane and the
+ * services above it (the echo service now, the tunnel later). A handler
+ * never sees Ethernet or IP; it gets batches of datagrams and returns
+ * datagrams to send. The same handler runs on the DPDK backend and on the
+ * kernel-socket backend.
+ */
+#ifndef CW_HANDLER_H
+#define CW_HANDLER_H
+
+#include <stdint.h>
+
+struct rte_mbuf;
+
+#define CW_MAX_HANDLERS 4
+
+struct cw_dgram {
+	struct rte_mbuf *m;	     /* data starts at the UDP payload; pkt_len = length */
+	uint32_t src_ip, dst_ip;     /* network order */
+	uint16_t src_port, dst_port; /* network order */
+	uint16_t port;		     /* dataplane port index (0 on the socket backend) */
+};
+
+/*
+ * Handle @n datagrams of @in on worker @worker. Ownership of every input
+ * mbuf passes to the handler: it either frees it or places it (or any other
+ * mbuf) in @out, at most @out_cap entries, whose sources and destinations it
+ * sets. Returns the number of datagrams written to @out. Runs on a worker
+ * lcore: it must not block, lock or allocate from the heap.
+ */
+typedef uint16_t (*cw_handler_rx_fn)(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
+				     struct cw_dgram *out, uint16_t out_cap);
+
+struct cw_handler {
+	const char *name;
+	uint16_t udp_port; /* host order */
+	cw_handler_rx_fn rx;
+	void *ctx;
+};
+
+struct cw_handlers {
+	unsigned n;
+	struct cw_handler h[CW_MAX_HANDLERS];
+};
+
+/*
+ * Register @h. Only before the workers start. Returns its index, -EEXIST if
+ * the UDP port is taken, -ENOSPC when CW_MAX_HANDLERS are registered.
+ */
+int cw_handlers_add(struct cw_handlers *hs, const struct cw_handler *h);
+
+/* Index of the handler for @udp_port (network order), or -1. */
+static inline int cw_handlers_find(const struct cw_handlers *hs, uint16_t udp_port_n)
+{
+	uint16_t p = (uint16_t)(udp_port_n >> 8 | udp_port_n << 8);
+
+	for (unsigned i = 0; i < hs->n; i++)
+		if (hs->h[i].udp_port == p)
+			return (int)i;
+	return -1;
+}
+
+#endif

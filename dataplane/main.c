@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * causewayd: configuration, EAL, ports and workers; the main lcore prints
+ * statistics until SIGINT/SIGTERM, then drains and shuts down.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "control/config.h"
+#include "dp.h"
+#include "eal.h"
+#include "echo.h"
+#include "log.h"
+#include "port.h"
+#include "sockio.h"
+#include "stats.h"
+#include "worker.h"
+
+#define CW_DEFAULT_CONF	  "/etc/causeway/causeway.conf"
+#define CW_EXIT_CONFIG	  2
+#define CW_INDIRECT_RATIO 4 /* indirect mbufs per direct one: fragments only */
+
+volatile bool cw_quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&cw_quit, true, __ATOMIC_RELAXED);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: causewayd [-c FILE] [--check]\n"
+		     "  -c, --config FILE  configuration (default " CW_DEFAULT_CONF ")\n"
+		     "  --check            validate FILE, print the effective configuration, "
+		     "exit\n"
+		     "exit status: 0 ok, 1 runtime failure, 2 configuration error\n");
+}
+
+static int parse_args(int argc, char **argv, const char **conf, bool *check)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check", no_argument, NULL, 'k'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			*conf = optarg;
+			break;
+		case 'k':
+			*check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int eal_start(const struct cw_config *c)
+{
+	struct cw_eal_args a;
+	int rc = cw_eal_args_build(c, cw_eal_huge_available(), &a);
+
+	if (rc < 0) {
+		cw_err("EAL arguments too long");
+		return rc;
+	}
+	for (int i = 1; i < a.argc; i++)
+		cw_debug("EAL arg: %s", a.argv[i]);
+	rc = rte_eal_init(a.argc, a.argv);
+	if (rc < 0) {
+		cw_err("EAL init failed: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+static int pools_create(struct cw_dp *dp)
+{
+	const struct cw_config *c = dp->conf;
+	uint32_t data = c->dp.mbuf_size;
+	int socket = (int)rte_socket_id();
+	uint32_t room;
+
+	/* A whole frame of the largest MTU (with a VLAN tag) in one buffer. */
+	for (unsigned i = 0; i < c->n_ports; i++)
+		data = RTE_MAX(data, (uint32_t)c->ports[i].mtu + RTE_ETHER_HDR_LEN + 4);
+	room = RTE_PKTMBUF_HEADROOM + data;
+	dp->pool = rte_pktmbuf_pool_create("cw_pkt", c->dp.mbuf_pool_size, c->dp.mbuf_cache, 0,
+					   (uint16_t)room, socket);
+	if (!dp->pool) {
+		cw_err("cannot create the mbuf pool (%u mbufs of %u bytes): %s; raise [eal] memory",
+		       c->dp.mbuf_pool_size, room, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	if (c->dp.backend == CW_BACKEND_SOCKET)
+		return 0;
+	dp->indirect =
+	    rte_pktmbuf_pool_create("cw_indirect", c->dp.mbuf_pool_size * CW_INDIRECT_RATIO,
+				    c->dp.mbuf_cache, 0, 0, socket);
+	if (!dp->indirect) {
+		cw_err("cannot create the indirect mbuf pool: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int workers_create(struct cw_dp *dp)
+{
+	const struct cw_dataplane_conf *c = &dp->conf->dp;
+
+	dp->counters =
+	    rte_zmalloc("cw_counters", sizeof(*dp->counters) * c->n_workers, RTE_CACHE_LINE_SIZE);
+	if (!dp->counters)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		unsigned lcore = c->workers[i];
+
+		if (!rte_lcore_is_enabled(lcore) || lcore == rte_get_main_lcore()) {
+			cw_err("worker lcore %u is not an EAL worker lcore", lcore);
+			return -EINVAL;
+		}
+		dp->lcores[i] = lcore;
+		if (c->backend == CW_BACKEND_SOCKET)
+			dp->workers[i] = cw_sock_worker_create(dp, i, lcore);
+		else
+			dp->workers[i] = cw_worker_create(dp, i, lcore);
+		if (!dp->workers[i])
+			return -ENOMEM;
+		dp->n_workers = i + 1;
+	}
+	return 0;
+}
+
+static void workers_free(struct cw_dp *dp)
+{
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		if (dp->conf->dp.backend == CW_BACKEND_SOCKET)
+			cw_sock_worker_free(dp->workers[i]);
+		else
+			cw_worker_free(dp->workers[i]);
+	}
+	dp->n_workers = 0;
+	rte_free(dp->counters);
+}
+
+static int handlers_register(struct cw_dp *dp)
+{
+	struct cw_handler h;
+	int rc;
+
+	if (!dp->conf->dp.echo_port)
+		return 0;
+	cw_echo_handler(&h, dp->conf->dp.echo_port);
+	rc = cw_handlers_add(&dp->handlers, &h);
+	if (rc < 0)
+		return rc;
+	cw_info("echo service on UDP port %u", h.udp_port);
+	return 0;
+}
+
+static void workers_launch(struct cw_dp *dp)
+{
+	lcore_function_t *fn =
+	    dp->conf->dp.backend == CW_BACKEND_SOCKET ? cw_sock_worker_main : cw_worker_main;
+
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		rte_eal_remote_launch(fn, dp->workers[i], dp->lcores[i]);
+}
+
+/* The main lcore's loop: statistics until a signal arrives. */
+static void main_loop(struct cw_dp *dp, struct cw_stats_snap *snap)
+{
+	uint64_t interval = dp->conf->dp.stats_interval * dp->tsc_hz;
+	uint64_t next = rte_rdtsc() + interval;
+	struct timespec tick = {.tv_nsec = 50 * 1000 * 1000};
+
+	while (!__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
+		nanosleep(&tick, NULL);
+		if (interval && rte_rdtsc() >= next) {
+			cw_stats_print(dp, snap, stdout);
+			next += interval;
+		}
+	}
+}
+
+static int run(struct cw_dp *dp)
+{
+	static struct cw_stats_snap snap;
+	int rc;
+
+	dp->tsc_hz = rte_get_tsc_hz();
+	rc = pools_create(dp);
+	rc = rc ? rc : handlers_register(dp);
+	if (!rc && dp->conf->dp.backend == CW_BACKEND_DPDK)
+		rc = cw_ports_start(dp);
+	rc = rc ? rc : workers_create(dp);
+	if (!rc && cw_stats_telemetry_init(dp) < 0)
+		cw_warn("telemetry command /causeway/stats not registered");
+	if (rc < 0)
+		return rc;
+	workers_launch(dp);
+	printf("causewayd: ready (%u worker%s, backend %s)\n", dp->n_workers,
+	       dp->n_workers == 1 ? "" : "s",
+	       dp->conf->dp.backend == CW_BACKEND_SOCKET ? "socket" : "dpdk");
+	fflush(stdout);
+	cw_stats_print(dp, &snap, stdout);
+	main_loop(dp, &snap);
+	cw_info("stopping");
+	rte_eal_mp_wait_lcore();
+	printf("final statistics:\n");
+	cw_stats_print(dp, &snap, stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cw_config conf;
+	static struct cw_dp dp;
+	const char *path = CW_DEFAULT_CONF;
+	char err[CW_CONF_ERR_LEN];
+	bool check = false;
+	int rc;
+
+	if (parse_args(argc, argv, &path, &check) < 0)
+		return CW_EXIT_CONFIG;
+	if (cw_config_load(&conf, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return CW_EXIT_CONFIG;
+	}
+	if (check) {
+		cw_config_print(&conf, stdout);
+		return 0;
+	}
+	cw_log_set_level(conf.log.level);
+	dp.conf = &conf;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (eal_start(&conf) < 0)
+		return 1;
+	rc = run(&dp);
+	if (rc < 0) {
+		__atomic_store_n(&cw_quit, true, __ATOMIC_RELAXED);
+		rte_eal_mp_wait_lcore();
+	}
+	workers_free(&dp);
+	cw_ports_stop(&dp);
+	rte_mempool_free(dp.pool);
+	rte_mempool_free(dp.indirect);
+	rte_eal_cleanup();
+	return rc < 0 ? 1 : 0;
+}

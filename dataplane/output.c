@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "output.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "neigh.h"
+#include "parse.h"
+
+#define CW_MAX_FRAGS	 48 /* 65535 / (576 - 20) rounded up */
+#define CW_ARP_HOLD_SEC	 3  /* how long a packet waits for ARP */
+#define CW_ARP_RETRY_SEC 1
+
+static const uint8_t cw_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+void cw_output_frame(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct cw_txq *q = &w->txq[port];
+
+	if (q->n == CW_MAX_BURST) {
+		cw_output_flush(w);
+	}
+	q->m[q->n++] = m;
+}
+
+void cw_output_flush(struct cw_worker *w)
+{
+	for (unsigned p = 0; p < w->dp->n_ports; p++) {
+		struct cw_txq *q = &w->txq[p];
+		uint16_t sent;
+		uint64_t bytes = 0;
+
+		if (!q->n)
+			continue;
+		for (uint16_t i = 0; i < q->n; i++)
+			bytes += rte_pktmbuf_pkt_len(q->m[i]);
+		sent = rte_eth_tx_burst(w->dp->ports[p].port_id, (uint16_t)w->idx, q->m, q->n);
+		for (uint16_t i = sent; i < q->n; i++) {
+			bytes -= rte_pktmbuf_pkt_len(q->m[i]);
+			rte_pktmbuf_free(q->m[i]);
+		}
+		cw_ctr_add(w->ctr->tx_pkts, sent);
+		cw_ctr_add(w->ctr->tx_bytes, bytes);
+		cw_ctr_add(w->ctr->drops[CW_DROP_TX_FULL], q->n - sent);
+		q->n = 0;
+	}
+}
+
+static void send_arp(struct cw_worker *w, uint16_t port, uint32_t target, uint32_t sender)
+{
+	const struct cw_port *p = &w->dp->ports[port];
+	static const uint8_t zero[6];
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->dp->pool);
+	size_t len = cw_eth_hdr_len(p->vlan_tci) + CW_ARP_LEN;
+	uint8_t *f;
+
+	if (!m) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_NO_MBUF], 1);
+		return;
+	}
+	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	cw_build_arp(f, 1, p->mac, sender, zero, target, cw_bcast, p->vlan_tci);
+	cw_ctr_add(w->ctr->arp_out, 1);
+	cw_output_frame(w, port, m);
+}
+
+void cw_output_arp_request(struct cw_worker *w, uint16_t port, uint32_t ip)
+{
+	send_arp(w, port, ip, w->dp->ports[port].addr);
+}
+
+void cw_output_garp(struct cw_worker *w, uint16_t port)
+{
+	uint32_t a = w->dp->ports[port].addr;
+
+	send_arp(w, port, a, a);
+}
+
+/* Prepend Ethernet to a frame that starts at its IPv4 header, queue it. */
+static void emit_l2(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, const uint8_t *dmac)
+{
+	const struct cw_port *p = &w->dp->ports[port];
+	uint16_t l2 = (uint16_t)cw_eth_hdr_len(p->vlan_tci);
+	uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(m, l2);
+
+	if (!h) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_NO_MBUF], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	cw_build_eth(h, p->mac, dmac, p->vlan_tci, CW_ETHERTYPE_IP);
+	/* Fits: every frame we build is at most MTU + L2 <= the data room. */
+	if (m->nb_segs > 1 && !p->tx_multi_seg && rte_pktmbuf_linearize(m) < 0) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_TOO_BIG], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	cw_output_frame(w, port, m);
+}
+
+static void hold(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32_t nh, uint64_t now)
+{
+	struct cw_pending *e;
+
+	if (w->n_pending == CW_PENDING_MAX) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_NO_NEIGH], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	e = &w->pending[w->n_pending++];
+	e->m = m;
+	e->nexthop = nh;
+	e->port = port;
+	e->deadline = now + CW_ARP_HOLD_SEC * w->dp->tsc_hz;
+}
+
+static void solicit(struct cw_worker *w, uint16_t port, uint32_t nh, uint64_t now)
+{
+	if (cw_neigh_solicit(w->dp->ports[port].neigh, nh, now, CW_ARP_RETRY_SEC * w->dp->tsc_hz))
+		cw_output_arp_request(w, port, nh);
+}
+
+/* Route @m (starting at IPv4) to its next hop on @port. */
+static void route(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32_t dst,
+		  uint64_t now)
+{
+	const struct cw_port *p = &w->dp->ports[port];
+	uint32_t nh = ((dst ^ p->addr) & p->netmask) == 0 ? dst : p->conf->gateway;
+	uint8_t mac[6];
+
+	if (!nh) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_NO_NEIGH], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (cw_neigh_lookup(p->neigh, nh, mac, now) == 0) {
+		emit_l2(w, port, m, mac);
+		return;
+	}
+	solicit(w, port, nh, now);
+	hold(w, port, m, nh, now);
+}
+
+static void fragment(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32_t dst,
+		     uint64_t now)
+{
+	struct rte_mbuf *frags[CW_MAX_FRAGS];
+	int n = rte_ipv4_fragment_packet(m, frags, CW_MAX_FRAGS, w->dp->ports[port].conf->mtu,
+					 w->dp->pool, w->dp->indirect);
+
+	/* Fragments reference the payload through indirect mbufs. */
+	rte_pktmbuf_free(m);
+	if (n < 0) {
+		cw_ctr_add(w->ctr->drops[n == -ENOMEM ? CW_DROP_NO_MBUF : CW_DROP_TOO_BIG], 1);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(frags[i], struct rte_ipv4_hdr *);
+
+		/* The library leaves the header checksum to the caller. */
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		route(w, port, frags[i], dst, now);
+	}
+}
+
+void cw_output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
+{
+	struct rte_mbuf *m = d->m;
+	uint32_t plen = rte_pktmbuf_pkt_len(m);
+	struct rte_ipv4_hdr *ip;
+
+	if (plen > UINT16_MAX - CW_IPV4_HLEN - CW_UDP_HLEN || d->port >= w->dp->n_ports) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_TOO_BIG], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, CW_IPV4_HLEN + CW_UDP_HLEN);
+	if (!ip) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_NO_MBUF], 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	cw_build_ipv4_udp((uint8_t *)ip, d->src_ip, d->dst_ip, d->src_port, d->dst_port,
+			  (uint16_t)plen, w->ip_id++, 0);
+	((struct rte_udp_hdr *)(ip + 1))->dgram_cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, 20);
+	cw_ctr_add(w->ctr->udp_out, 1);
+	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > w->dp->ports[d->port].conf->mtu)
+		fragment(w, d->port, m, d->dst_ip, now);
+	else
+		route(w, d->port, m, d->dst_ip, now);
+}
+
+void cw_output_pending(struct cw_worker *w, uint64_t now)
+{
+	unsigned k = 0;
+
+	/* Stable compaction: packets to one neighbour leave in arrival order. */
+	for (unsigned i = 0; i < w->n_pending; i++) {
+		struct cw_pending *e = &w->pending[i];
+		const struct cw_port *p = &w->dp->ports[e->port];
+		uint8_t mac[6];
+
+		if (cw_neigh_lookup(p->neigh, e->nexthop, mac, now) == 0) {
+			emit_l2(w, e->port, e->m, mac);
+		} else if ((int64_t)(now - e->deadline) >= 0) {
+			cw_ctr_add(w->ctr->drops[CW_DROP_NO_NEIGH], 1);
+			rte_pktmbuf_free(e->m);
+		} else {
+			solicit(w, e->port, e->nexthop, now);
+			w->pending[k++] = *e;
+		}
+	}
+	w->n_pending = k;
+}

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "sockio.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "log.h"
+
+#define CW_SOCK_BURST	 64
+#define CW_SOCK_MAX_UDP	 65536
+#define CW_SOCK_MAX_SEGS 64 /* segments of one outgoing datagram */
+#define CW_SOCK_IDLE_MS	 50 /* poll() timeout when every socket is empty */
+#define CW_SOCK_CMSG	 CMSG_SPACE(sizeof(struct in_pktinfo))
+
+struct cw_sock_rx {
+	struct rte_mbuf *m[CW_SOCK_BURST];
+	struct mmsghdr msg[CW_SOCK_BURST];
+	struct iovec iov[CW_SOCK_BURST][2];
+	struct sockaddr_in from[CW_SOCK_BURST];
+	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_CMSG];
+};
+
+struct cw_sock_tx {
+	struct mmsghdr msg[CW_SOCK_BURST];
+	struct iovec iov[CW_SOCK_BURST][CW_SOCK_MAX_SEGS];
+	struct sockaddr_in to[CW_SOCK_BURST];
+	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_CMSG];
+};
+
+struct cw_sock_worker {
+	struct cw_dp *dp;
+	unsigned idx, lcore;
+	uint16_t burst;
+	struct cw_counters *ctr;
+	int fd[CW_MAX_HANDLERS];
+	/* Tail of datagrams longer than one mbuf; copied into a chain. */
+	uint8_t (*overflow)[CW_SOCK_MAX_UDP];
+	struct cw_sock_rx rx;
+	struct cw_sock_tx tx;
+	struct cw_dgram in[CW_SOCK_BURST], out[CW_SOCK_BURST];
+};
+
+static int sock_open(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = addr, .sin_port = htons(port)};
+	int one = 1, buf = 4 << 20;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Give RX slot @i a fresh mbuf; its first iovec points into the data room. */
+static int rx_slot_refill(struct cw_sock_worker *w, unsigned i)
+{
+	struct cw_sock_rx *rx = &w->rx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->dp->pool);
+
+	rx->m[i] = m;
+	if (!m) {
+		cw_ctr_add(w->ctr->drops[CW_DROP_NO_MBUF], 1);
+		return -ENOMEM;
+	}
+	rx->iov[i][0].iov_base = rte_pktmbuf_mtod(m, void *);
+	rx->iov[i][0].iov_len = rte_pktmbuf_tailroom(m);
+	rx->iov[i][1].iov_base = w->overflow[i];
+	rx->iov[i][1].iov_len = CW_SOCK_MAX_UDP;
+	return 0;
+}
+
+static void rx_reset_hdr(struct cw_sock_worker *w, unsigned i)
+{
+	struct msghdr *h = &w->rx.msg[i].msg_hdr;
+
+	h->msg_name = &w->rx.from[i];
+	h->msg_namelen = sizeof(w->rx.from[i]);
+	h->msg_iov = w->rx.iov[i];
+	h->msg_iovlen = 2;
+	h->msg_control = w->rx.cmsg[i];
+	h->msg_controllen = CW_SOCK_CMSG;
+	h->msg_flags = 0;
+}
+
+struct cw_sock_worker *cw_sock_worker_create(struct cw_dp *dp, unsigned idx, unsigned lcore)
+{
+	int socket = (int)rte_lcore_to_socket_id(lcore);
+	struct cw_sock_worker *w;
+
+	w = rte_zmalloc_socket("cw_sock_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	if (!w)
+		return NULL;
+	w->dp = dp;
+	w->idx = idx;
+	w->lcore = lcore;
+	w->burst = dp->conf->dp.burst < CW_SOCK_BURST ? dp->conf->dp.burst : CW_SOCK_BURST;
+	w->ctr = &dp->counters[idx];
+	for (unsigned h = 0; h < CW_MAX_HANDLERS; h++)
+		w->fd[h] = -1;
+	w->overflow = rte_malloc_socket("cw_sock_overflow", (size_t)CW_SOCK_BURST * CW_SOCK_MAX_UDP,
+					0, socket);
+	if (!w->overflow)
+		goto fail;
+	for (unsigned i = 0; i < w->burst; i++)
+		if (rx_slot_refill(w, i) < 0)
+			goto fail;
+	for (unsigned h = 0; h < dp->handlers.n; h++) {
+		w->fd[h] = sock_open(dp->conf->dp.socket_addr, dp->handlers.h[h].udp_port);
+		if (w->fd[h] < 0) {
+			cw_err("socket backend: cannot bind UDP port %u for %s: %s",
+			       dp->handlers.h[h].udp_port, dp->handlers.h[h].name,
+			       strerror(-w->fd[h]));
+			goto fail;
+		}
+	}
+	return w;
+fail:
+	cw_sock_worker_free(w);
+	return NULL;
+}
+
+void cw_sock_worker_free(struct cw_sock_worker *w)
+{
+	if (!w)
+		return;
+	for (unsigned h = 0; h < CW_MAX_HANDLERS; h++)
+		if (w->fd[h] >= 0)
+			close(w->fd[h]);
+	for (unsigned i = 0; i < CW_SOCK_BURST; i++)
+		rte_pktmbuf_free(w->rx.m[i]);
+	rte_free(w->overflow);
+	rte_free(w);
+}
+
+/* Move the part of a long datagram that overflowed into chained mbufs. */
+static int rx_chain_tail(struct cw_sock_worker *w, struct rte_mbuf *m, const uint8_t *tail,
+			 uint32_t len)
+{
+	while (len) {
+		struct rte_mbuf *seg = rte_pktmbuf_alloc(w->dp->pool);
+		uint32_t n;
+
+		if (!seg)
+			return -ENOMEM;
+		n = RTE_MIN(len, (uint32_t)rte_pktmbuf_tailroom(seg));
+		memcpy(rte_pktmbuf_append(seg, (uint16_t)n), tail, n);
+		if (rte_pktmbuf_chain(m, seg) < 0) {
+			rte_pktmbuf_free(seg);
+			return -E2BIG;
+		}
+		tail += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static uint32_t rx_dst_addr(struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			return ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr;
+	return 0;
+}
+
+/* Turn received slot @i into a datagram; returns 0 or a drop reason + 1. */
+static int rx_take(struct cw_sock_worker *w, unsigned i, uint16_t udp_port, struct cw_dgram *d)
+{
+	struct mmsghdr *mm = &w->rx.msg[i];
+	struct rte_mbuf *m = w->rx.m[i];
+	uint32_t len = mm->msg_len, room = (uint32_t)w->rx.iov[i][0].iov_len;
+
+	cw_ctr_add(w->ctr->rx_pkts, 1);
+	cw_ctr_add(w->ctr->rx_bytes, len);
+	if (mm->msg_hdr.msg_flags & MSG_TRUNC)
+		return CW_DROP_TOO_BIG + 1;
+	rte_pktmbuf_append(m, (uint16_t)RTE_MIN(len, room));
+	if (len > room && rx_chain_tail(w, m, w->overflow[i], len - room) < 0)
+		return CW_DROP_NO_MBUF + 1;
+	d->m = m;
+	d->src_ip = w->rx.from[i].sin_addr.s_addr;
+	d->src_port = w->rx.from[i].sin_port;
+	d->dst_ip = rx_dst_addr(&mm->msg_hdr);
+	d->dst_port = htons(udp_port);
+	d->port = 0;
+	return 0;
+}
+
+static unsigned sock_receive(struct cw_sock_worker *w, unsigned h)
+{
+	unsigned avail, k = 0;
+	int n;
+
+	/* Slots handed to the handler last time get their mbufs back now. */
+	for (avail = 0; avail < w->burst; avail++) {
+		if (!w->rx.m[avail] && rx_slot_refill(w, avail) < 0)
+			break;
+		rx_reset_hdr(w, avail);
+	}
+	if (!avail)
+		return 0;
+	n = recvmmsg(w->fd[h], w->rx.msg, avail, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return 0;
+	for (unsigned i = 0; i < (unsigned)n; i++) {
+		int drop = rx_take(w, i, w->dp->handlers.h[h].udp_port, &w->in[k]);
+
+		if (drop) {
+			cw_ctr_add(w->ctr->drops[drop - 1], 1);
+			rte_pktmbuf_free(w->rx.m[i]);
+		} else {
+			cw_ctr_add(w->ctr->udp_in, 1);
+			k++;
+		}
+		w->rx.m[i] = NULL;
+	}
+	return k;
+}
+
+static int tx_prepare(struct cw_sock_worker *w, unsigned i, const struct cw_dgram *d)
+{
+	struct msghdr *h = &w->tx.msg[i].msg_hdr;
+	struct cmsghdr *c;
+	unsigned s = 0;
+
+	if (d->m->nb_segs > CW_SOCK_MAX_SEGS)
+		return -E2BIG;
+	for (struct rte_mbuf *seg = d->m; seg; seg = seg->next, s++) {
+		w->tx.iov[i][s].iov_base = rte_pktmbuf_mtod(seg, void *);
+		w->tx.iov[i][s].iov_len = rte_pktmbuf_data_len(seg);
+	}
+	w->tx.to[i] = (struct sockaddr_in){
+	    .sin_family = AF_INET, .sin_addr.s_addr = d->dst_ip, .sin_port = d->dst_port};
+	memset(h, 0, sizeof(*h));
+	h->msg_name = &w->tx.to[i];
+	h->msg_namelen = sizeof(w->tx.to[i]);
+	h->msg_iov = w->tx.iov[i];
+	h->msg_iovlen = s;
+	if (d->src_ip) { /* answer from the address the request came to */
+		h->msg_control = w->tx.cmsg[i];
+		h->msg_controllen = CW_SOCK_CMSG;
+		c = CMSG_FIRSTHDR(h);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+		*(struct in_pktinfo *)CMSG_DATA(c) =
+		    (struct in_pktinfo){.ipi_spec_dst.s_addr = d->src_ip};
+	}
+	return 0;
+}
+
+static void sock_send(struct cw_sock_worker *w, unsigned h, uint16_t n)
+{
+	unsigned k = 0, sent = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (tx_prepare(w, k, &w->out[i]) < 0) {
+			cw_ctr_add(w->ctr->drops[CW_DROP_TOO_BIG], 1);
+			rte_pktmbuf_free(w->out[i].m);
+			continue;
+		}
+		w->out[k++] = w->out[i];
+	}
+	while (sent < k) {
+		int r = sendmmsg(w->fd[h], w->tx.msg + sent, k - sent, MSG_DONTWAIT);
+
+		if (r <= 0)
+			break;
+		for (int i = 0; i < r; i++) {
+			cw_ctr_add(w->ctr->tx_pkts, 1);
+			cw_ctr_add(w->ctr->tx_bytes, rte_pktmbuf_pkt_len(w->out[sent + i].m));
+		}
+		sent += (unsigned)r;
+	}
+	cw_ctr_add(w->ctr->udp_out, sent);
+	cw_ctr_add(w->ctr->drops[CW_DROP_TX_FULL], k - sent);
+	for (unsigned i = 0; i < k; i++)
+		rte_pktmbuf_free(w->out[i].m);
+}
+
+static void sock_idle(struct cw_sock_worker *w)
+{
+	struct pollfd p[CW_MAX_HANDLERS];
+	unsigned n = w->dp->handlers.n;
+
+	for (unsigned h = 0; h < n; h++)
+		p[h] = (struct pollfd){.fd = w->fd[h], .events = POLLIN};
+	poll(p, n, CW_SOCK_IDLE_MS);
+}
+
+int cw_sock_worker_main(void *arg)
+{
+	struct cw_sock_worker *w = arg;
+	const struct cw_handlers *hs = &w->dp->handlers;
+
+	cw_info("socket worker %u running on lcore %u", w->idx, w->lcore);
+	while (!__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
+		unsigned busy = 0;
+
+		for (unsigned h = 0; h < hs->n; h++) {
+			unsigned n = sock_receive(w, h);
+			uint16_t k;
+
+			if (!n)
+				continue;
+			busy += n;
+			k = hs->h[h].rx(hs->h[h].ctx, w->idx, w->in, (uint16_t)n, w->out,
+					CW_SOCK_BURST);
+			if (k < n)
+				cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
+			sock_send(w, h, k);
+		}
+		if (!busy)
+			sock_idle(w);
+	}
+	return 0;
+}

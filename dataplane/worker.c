@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "worker.h"
+
+#include <stdlib.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "log.h"
+#include "neigh.h"
+#include "output.h"
+#include "parse.h"
+
+#define CW_FRAG_BUCKETS	     1024
+#define CW_FRAG_BUCKET_SIZE  8	 /* RTE_LIBRTE_IP_FRAG_MAX_FRAG-sized buckets */
+#define CW_FRAG_EXPIRE_CHECK 100 /* ms between sweeps of expired datagrams */
+
+static inline void count_drop(struct cw_worker *w, enum cw_drop d, struct rte_mbuf *m)
+{
+	cw_ctr_add(w->ctr->drops[d], 1);
+	rte_pktmbuf_free(m);
+}
+
+struct cw_worker *cw_worker_create(struct cw_dp *dp, unsigned idx, unsigned lcore)
+{
+	const struct cw_dataplane_conf *c = &dp->conf->dp;
+	int socket = (int)rte_lcore_to_socket_id(lcore);
+	uint64_t max_cycles = dp->tsc_hz * c->frag_timeout_ms / 1000;
+	uint32_t buckets =
+	    rte_align32pow2((c->frag_max_entries + CW_FRAG_BUCKET_SIZE - 1) / CW_FRAG_BUCKET_SIZE);
+	struct cw_worker *w;
+
+	w = rte_zmalloc_socket("cw_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	if (!w) {
+		cw_err("worker %u: out of memory", idx);
+		return NULL;
+	}
+	w->dp = dp;
+	w->idx = idx;
+	w->lcore = lcore;
+	w->burst = c->burst;
+	w->ip_id = (uint16_t)(idx << 12);
+	w->ctr = &dp->counters[idx];
+	w->frag = rte_ip_frag_table_create(buckets, CW_FRAG_BUCKET_SIZE, c->frag_max_entries,
+					   max_cycles, socket);
+	if (!w->frag) {
+		cw_err("worker %u: cannot create the reassembly table (%u entries)", idx,
+		       c->frag_max_entries);
+		rte_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void cw_worker_free(struct cw_worker *w)
+{
+	if (!w)
+		return;
+	rte_ip_frag_free_death_row(&w->death_row, 0);
+	rte_ip_frag_table_destroy(w->frag);
+	for (unsigned i = 0; i < w->n_pending; i++)
+		rte_pktmbuf_free(w->pending[i].m);
+	for (unsigned p = 0; p < CW_MAX_PORTS; p++)
+		for (unsigned i = 0; i < w->txq[p].n; i++)
+			rte_pktmbuf_free(w->txq[p].m[i]);
+	for (unsigned h = 0; h < CW_MAX_HANDLERS; h++)
+		for (unsigned i = 0; i < w->n_in[h]; i++)
+			rte_pktmbuf_free(w->in[h][i].m);
+	rte_free(w);
+}
+
+static void input_arp(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
+		      const struct cw_rx_info *ri, uint64_t now)
+{
+	struct cw_port *p = &w->dp->ports[port];
+	int vlan = ri->has_vlan ? ri->vlan_tci : -1;
+	size_t len = cw_eth_hdr_len(vlan) + CW_ARP_LEN;
+	uint8_t sha[6], *f;
+
+	cw_ctr_add(w->ctr->arp_in, 1);
+	if (ri->arp_tpa != p->addr) {
+		/* Overheard: refresh a neighbour we already use, learn nothing. */
+		if (ri->arp_spa)
+			cw_neigh_refresh(p->neigh, ri->arp_spa, ri->arp_sha, now);
+		count_drop(w, CW_DROP_NOT_FOR_US, m);
+		return;
+	}
+	if (ri->arp_spa && ri->arp_spa != p->addr)
+		cw_neigh_update(p->neigh, ri->arp_spa, ri->arp_sha, now);
+	if (ri->arp_op != 1) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* Answer in the request's own buffer, which is at least this long. */
+	memcpy(sha, ri->arp_sha, 6);
+	rte_pktmbuf_reset(m);
+	f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	cw_build_arp(f, 2, p->mac, p->addr, sha, ri->arp_spa, sha, vlan);
+	cw_ctr_add(w->ctr->arp_out, 1);
+	cw_output_frame(w, port, m);
+}
+
+static void queue_dgram(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
+			const struct cw_rx_info *ri)
+{
+	int h = cw_handlers_find(&w->dp->handlers, ri->dst_port);
+	struct cw_dgram *d;
+
+	if (h < 0) {
+		count_drop(w, CW_DROP_NO_HANDLER, m);
+		return;
+	}
+	cw_ctr_add(w->ctr->udp_in, 1);
+	d = &w->in[h][w->n_in[h]++];
+	d->m = m;
+	d->src_ip = ri->src_ip;
+	d->dst_ip = ri->dst_ip;
+	d->src_port = ri->src_port;
+	d->dst_port = ri->dst_port;
+	d->port = port;
+	if (w->n_in[h] == CW_MAX_BURST)
+		cw_worker_dispatch(w, rte_rdtsc());
+}
+
+/* A reassembled datagram: headers in the first segment, payload chained. */
+static void input_reassembled(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct cw_rx_info ri;
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+	uint16_t l4 = (uint16_t)(m->l2_len + m->l3_len);
+	uint32_t ip_payload = rte_pktmbuf_pkt_len(m) - l4;
+	int rc;
+
+	if (ip->next_proto_id != CW_IPPROTO_UDP || rte_pktmbuf_data_len(m) < l4 + CW_UDP_HLEN) {
+		count_drop(w, CW_DROP_UNSUPPORTED, m);
+		return;
+	}
+	rc = cw_parse_udp(rte_pktmbuf_mtod_offset(m, uint8_t *, l4), CW_UDP_HLEN, ip_payload,
+			  ip->src_addr, ip->dst_addr, false, &ri);
+	if (rc < 0) {
+		count_drop(w, cw_rx_drop_reason(rc), m);
+		return;
+	}
+	if (rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, l4)->dgram_cksum &&
+	    rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, l4) != 0) {
+		count_drop(w, CW_DROP_BAD_L4_CSUM, m);
+		return;
+	}
+	ri.src_ip = ip->src_addr;
+	ri.dst_ip = ip->dst_addr;
+	rte_pktmbuf_adj(m, (uint16_t)(l4 + CW_UDP_HLEN));
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - ri.payload_len));
+	queue_dgram(w, port, m, &ri);
+}
+
+static void input_fragment(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
+			   const struct cw_rx_info *ri, uint64_t now)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, ri->l2_len);
+	uint32_t before = w->death_row.cnt;
+	struct rte_mbuf *mo;
+
+	m->l2_len = ri->l2_len;
+	m->l3_len = ri->l3_len;
+	mo = rte_ipv4_frag_reassemble_packet(w->frag, &w->death_row, m, now, ip);
+	cw_ctr_add(w->ctr->drops[CW_DROP_FRAG_BAD], w->death_row.cnt - before);
+	rte_ip_frag_free_death_row(&w->death_row, 0);
+	if (mo)
+		input_reassembled(w, port, mo);
+}
+
+void cw_worker_input(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint64_t now)
+{
+	struct cw_port *p = &w->dp->ports[port];
+	struct cw_ifaddr ifa = {.ip = p->addr};
+	struct cw_rx_info ri;
+	int kind;
+
+	cw_ctr_add(w->ctr->rx_pkts, 1);
+	cw_ctr_add(w->ctr->rx_bytes, rte_pktmbuf_pkt_len(m));
+	if (m->nb_segs > 1) {
+		count_drop(w, CW_DROP_TOO_BIG, m);
+		return;
+	}
+	memcpy(ifa.mac, p->mac, 6);
+	kind = cw_parse_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &ifa, &ri);
+	if (kind < 0) {
+		count_drop(w, cw_rx_drop_reason(kind), m);
+		return;
+	}
+	if (kind != CW_RX_ARP) /* drop Ethernet padding beyond the IP datagram */
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - ri.l2_len - ri.ip_len));
+	switch (kind) {
+	case CW_RX_ARP:
+		input_arp(w, port, m, &ri, now);
+		break;
+	case CW_RX_ICMP_ECHO:
+		cw_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &ri);
+		cw_ctr_add(w->ctr->icmp_echo, 1);
+		cw_output_frame(w, port, m);
+		break;
+	case CW_RX_UDP:
+		rte_pktmbuf_adj(m, ri.payload_off);
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - ri.payload_len));
+		queue_dgram(w, port, m, &ri);
+		break;
+	case CW_RX_IP_FRAG:
+		input_fragment(w, port, m, &ri, now);
+		break;
+	}
+}
+
+void cw_worker_dispatch(struct cw_worker *w, uint64_t now)
+{
+	for (unsigned h = 0; h < w->dp->handlers.n; h++) {
+		const struct cw_handler *hd = &w->dp->handlers.h[h];
+		uint16_t n = w->n_in[h], k;
+
+		if (!n)
+			continue;
+		w->n_in[h] = 0;
+		k = hd->rx(hd->ctx, w->idx, w->in[h], n, w->out, CW_MAX_BURST);
+		if (k < n)
+			cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
+		for (uint16_t i = 0; i < k; i++)
+			cw_output_dgram(w, &w->out[i], now);
+	}
+}
+
+static void frag_expire(struct cw_worker *w, uint64_t now)
+{
+	uint32_t before;
+
+	if ((int64_t)(now - w->frag_expire_next) < 0)
+		return;
+	w->frag_expire_next = now + w->dp->tsc_hz * CW_FRAG_EXPIRE_CHECK / 1000;
+	before = w->death_row.cnt;
+	rte_ip_frag_table_del_expired_entries(w->frag, &w->death_row, now);
+	cw_ctr_add(w->ctr->drops[CW_DROP_FRAG_TIMEOUT], w->death_row.cnt - before);
+	rte_ip_frag_free_death_row(&w->death_row, 0);
+}
+
+static void poll_port(struct cw_worker *w, uint16_t port, uint64_t now)
+{
+	struct rte_mbuf *pkts[CW_MAX_BURST];
+	uint16_t n = rte_eth_rx_burst(w->dp->ports[port].port_id, (uint16_t)w->idx, pkts, w->burst);
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		cw_worker_input(w, port, pkts[i], now);
+	}
+}
+
+int cw_worker_main(void *arg)
+{
+	struct cw_worker *w = arg;
+	struct cw_dp *dp = w->dp;
+
+	cw_info("worker %u running on lcore %u", w->idx, w->lcore);
+	if (w->idx == 0) {
+		for (uint16_t p = 0; p < dp->n_ports; p++)
+			cw_output_garp(w, p);
+		cw_output_flush(w);
+	}
+	while (!__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
+		uint64_t now = rte_rdtsc();
+
+		for (uint16_t p = 0; p < dp->n_ports; p++)
+			poll_port(w, p, now);
+		cw_worker_dispatch(w, now);
+		if (w->n_pending)
+			cw_output_pending(w, now);
+		cw_output_flush(w);
+		frag_expire(w, now);
+	}
+	return 0;
+}

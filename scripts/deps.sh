@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what building, running and testing Causeway needs on Debian 12.
+# Idempotent: does nothing when every package is already installed.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential meson ninja-build pkg-config
+	libdpdk-dev dpdk dpdk-dev
+	libprotobuf-c-dev protobuf-c-compiler libssl-dev libzstd-dev
+	libhyperscan-dev liburcu-dev liblmdb-dev libcmocka-dev
+	iproute2 iputils-ping ethtool python3
+	clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: need root to install: ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
