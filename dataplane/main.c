@@ -35,11 +35,38 @@
 #define CW_INDIRECT_RATIO 4 /* indirect mbufs per direct one: fragments only */
 
 volatile bool cw_quit;
+static volatile sig_atomic_t cw_reload;
+static const char *cw_conf_path;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	__atomic_store_n(&cw_quit, true, __ATOMIC_RELAXED);
+	if (sig == SIGHUP)
+		cw_reload = 1;
+	else
+		__atomic_store_n(&cw_quit, true, __ATOMIC_RELAXED);
+}
+
+/*
+ * SIGHUP: re-read the file. Only the log level applies live; a bad file
+ * changes nothing, and other changes wait for a restart, as documented in
+ * conf/causeway.conf.
+ */
+static void reload(const struct cw_config *running)
+{
+	static struct cw_config next;
+	char err[CW_CONF_ERR_LEN];
+
+	cw_reload = 0;
+	if (cw_config_load(&next, cw_conf_path, err, sizeof(err)) < 0) {
+		cw_err("reload refused, configuration unchanged: %s", err);
+		return;
+	}
+	cw_log_set_level(next.log.level);
+	next.log = running->log;
+	if (memcmp(&next, running, sizeof(next)) != 0)
+		cw_warn("reload: restart-only settings changed in %s; restart to apply them",
+			cw_conf_path);
+	cw_info("reloaded %s", cw_conf_path);
 }
 
 static void usage(FILE *out)
@@ -203,6 +230,8 @@ static void main_loop(struct cw_dp *dp, struct cw_stats_snap *snap)
 
 	while (!__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
 		nanosleep(&tick, NULL);
+		if (cw_reload)
+			reload(dp->conf);
 		if (interval && rte_rdtsc() >= next) {
 			cw_stats_print(dp, snap, stdout);
 			next += interval;
@@ -260,8 +289,10 @@ int main(int argc, char **argv)
 	}
 	cw_log_set_level(conf.log.level);
 	dp.conf = &conf;
+	cw_conf_path = path;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	if (eal_start(&conf) < 0)
 		return 1;
 	rc = run(&dp);

@@ -278,5 +278,8 @@ int cw_worker_main(void *arg)
 		cw_output_flush(w);
 		frag_expire(w, now);
 	}
+	/* Drain: what the last iteration queued still goes out. */
+	cw_worker_dispatch(w, rte_rdtsc());
+	cw_output_flush(w);
 	return 0;
 }
