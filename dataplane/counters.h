@@ -21,8 +21,8 @@ enum cw_drop {
 	CW_DROP_BAD_UDP,      /* UDP header or length invalid, truncated */
 	CW_DROP_BAD_L4_CSUM,  /* UDP or ICMP checksum */
 	CW_DROP_TTL,	      /* TTL zero */
-	CW_DROP_FRAG_BAD,     /* fragment rejected: overlap, too many, no room */
-	CW_DROP_FRAG_TIMEOUT, /* datagram incomplete when its timer expired */
+	CW_DROP_FRAG_BAD,     /* fragments rejected: overlap, too many, no room */
+	CW_DROP_FRAG_TIMEOUT, /* fragments of a datagram incomplete at timeout */
 	CW_DROP_NO_HANDLER,   /* UDP to a port nobody serves */
 	CW_DROP_HANDLER,      /* a handler consumed the datagram without reply */
 	CW_DROP_NO_NEIGH,     /* next hop never answered ARP */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_seqcount.h>
 #include <rte_spinlock.h>
@@ -25,14 +26,19 @@ struct cw_neigh_entry {
 struct cw_neigh {
 	rte_spinlock_t wlock;
 	uint32_t mask;
+	uint32_t shift; /* 32 - log2(size) */
 	uint64_t timeout;
 	struct cw_neigh_entry e[];
 };
 
-static inline uint32_t neigh_hash(uint32_t ip)
+/*
+ * Fibonacci hashing of the host-order address: the product's top bits
+ * depend on every bit of the key, so the hosts of one subnet (which differ
+ * in the low bits) spread over the whole table.
+ */
+static inline uint32_t neigh_hash(const struct cw_neigh *n, uint32_t ip)
 {
-	/* Fibonacci hashing: hosts of one subnet differ in the low bits. */
-	return (ip * 2654435761u) >> 7;
+	return (rte_be_to_cpu_32(ip) * 2654435761u) >> n->shift;
 }
 
 struct cw_neigh *cw_neigh_create(uint32_t size, uint64_t timeout)
@@ -45,6 +51,7 @@ struct cw_neigh *cw_neigh_create(uint32_t size, uint64_t timeout)
 		return NULL;
 	rte_spinlock_init(&n->wlock);
 	n->mask = sz - 1;
+	n->shift = 32 - (uint32_t)rte_log2_u32(sz);
 	n->timeout = timeout;
 	for (uint32_t i = 0; i < sz; i++)
 		rte_seqcount_init(&n->e[i].seq);
@@ -68,7 +75,7 @@ static bool entry_live(const struct cw_neigh *n, const struct cw_neigh_entry *e,
 static struct cw_neigh_entry *slot_for(struct cw_neigh *n, uint32_t ip, uint64_t now, bool create)
 {
 	struct cw_neigh_entry *victim = NULL;
-	uint32_t h = neigh_hash(ip);
+	uint32_t h = neigh_hash(n, ip);
 
 	for (uint32_t i = 0; i < CW_NEIGH_PROBE; i++) {
 		struct cw_neigh_entry *e = &n->e[(h + i) & n->mask];
@@ -121,7 +128,7 @@ int cw_neigh_refresh(struct cw_neigh *n, uint32_t ip, const uint8_t mac[6], uint
 
 int cw_neigh_lookup(const struct cw_neigh *n, uint32_t ip, uint8_t mac[6], uint64_t now)
 {
-	uint32_t h = neigh_hash(ip);
+	uint32_t h = neigh_hash(n, ip);
 
 	for (uint32_t i = 0; i < CW_NEIGH_PROBE; i++) {
 		const struct cw_neigh_entry *e = &n->e[(h + i) & n->mask];

@@ -259,36 +259,25 @@ size_t cw_build_arp(uint8_t *f, uint16_t op, const uint8_t *src_mac, uint32_t sr
 	return l2 + CW_ARP_LEN;
 }
 
-/* RFC 1624 incremental update of a checksum when a 16-bit word changes. */
-static void csum_replace16(uint8_t *csum, uint16_t old, uint16_t new)
-{
-	uint32_t s = (uint16_t)~rd16(csum);
-
-	s += (uint16_t)~old;
-	s += new;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	wr16(csum, (uint16_t)~s);
-}
-
-void cw_icmp_echo_to_reply(uint8_t *f, const struct cw_rx_info *info)
+void cw_icmp_echo_to_reply(uint8_t *f, const struct cw_rx_info *info, const uint8_t *our_mac)
 {
 	uint8_t *ip = f + info->l2_len;
 	uint8_t *icmp = ip + info->l3_len;
-	uint8_t mac[CW_ETH_ALEN];
-	uint16_t old;
+	size_t icmp_len = (size_t)info->ip_len - info->l3_len;
 
-	memcpy(mac, f, CW_ETH_ALEN);
+	/* From our own MAC even when the request went to broadcast. */
 	memcpy(f, f + 6, CW_ETH_ALEN);
-	memcpy(f + 6, mac, CW_ETH_ALEN);
+	memcpy(f + 6, our_mac, CW_ETH_ALEN);
 	memcpy(ip + 12, &info->dst_ip, 4);
 	memcpy(ip + 16, &info->src_ip, 4);
-	old = rd16(ip + 8);
 	ip[8] = CW_TTL_DEFAULT;
-	csum_replace16(ip + 10, old, rd16(ip + 8));
-	old = rd16(icmp);
+	/* Recomputed, not updated (RFC 1624): an incremental update yields
+	 * 0x0000 where only 0xffff verifies, e.g. for an all-zero body. */
+	wr16(ip + 10, 0);
+	memcpy(ip + 10, (uint16_t[]){cw_csum_fold(cw_csum_partial(ip, info->l3_len, 0))}, 2);
 	icmp[0] = CW_ICMP_REPLY;
-	csum_replace16(icmp + 2, old, rd16(icmp));
+	wr16(icmp + 2, 0);
+	memcpy(icmp + 2, (uint16_t[]){cw_csum_fold(cw_csum_partial(icmp, icmp_len, 0))}, 2);
 }
 
 size_t cw_build_ipv4_udp(uint8_t *h, uint32_t src_ip, uint32_t dst_ip, uint16_t src_port,

@@ -99,9 +99,10 @@ size_t cw_build_arp(uint8_t *frame, uint16_t op, const uint8_t *src_mac, uint32_
 
 /*
  * Turn the ICMP echo request classified in @info, in place, into its reply:
- * swap MACs and IPs, type 0, fresh TTL, checksum updated incrementally.
+ * to the sender's MAC from @our_mac, IPs swapped, type 0, fresh TTL, both
+ * checksums recomputed.
  */
-void cw_icmp_echo_to_reply(uint8_t *frame, const struct cw_rx_info *info);
+void cw_icmp_echo_to_reply(uint8_t *frame, const struct cw_rx_info *info, const uint8_t *our_mac);
 
 /*
  * Write an Ethernet header (with an 802.1Q tag when @vlan_tci >= 0) for

@@ -126,6 +126,27 @@ static void queue_dgram(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
 		cw_worker_dispatch(w, rte_rdtsc());
 }
 
+/* Cut a chain to @len bytes (rte_pktmbuf_trim only trims the last segment). */
+static void chain_trim(struct rte_mbuf *m, uint32_t len)
+{
+	struct rte_mbuf *s = m;
+	uint32_t off = 0;
+	uint16_t segs = 1;
+
+	if (len >= rte_pktmbuf_pkt_len(m))
+		return;
+	while (off + s->data_len < len) {
+		off += s->data_len;
+		s = s->next;
+		segs++;
+	}
+	s->data_len = (uint16_t)(len - off);
+	rte_pktmbuf_free(s->next);
+	s->next = NULL;
+	m->nb_segs = segs;
+	m->pkt_len = len;
+}
+
 /* A reassembled datagram: headers in the first segment, payload chained. */
 static void input_reassembled(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
 {
@@ -145,6 +166,10 @@ static void input_reassembled(struct cw_worker *w, uint16_t port, struct rte_mbu
 		count_drop(w, cw_rx_drop_reason(rc), m);
 		return;
 	}
+	/* Bytes after the UDP length are not the datagram's (RFC 768); the
+	 * checksum covers exactly the UDP length, which the IP header gives it. */
+	chain_trim(m, (uint32_t)l4 + CW_UDP_HLEN + ri.payload_len);
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(m->l3_len + CW_UDP_HLEN + ri.payload_len));
 	if (rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, l4)->dgram_cksum &&
 	    rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, l4) != 0) {
 		count_drop(w, CW_DROP_BAD_L4_CSUM, m);
@@ -153,21 +178,33 @@ static void input_reassembled(struct cw_worker *w, uint16_t port, struct rte_mbu
 	ri.src_ip = ip->src_addr;
 	ri.dst_ip = ip->dst_addr;
 	rte_pktmbuf_adj(m, (uint16_t)(l4 + CW_UDP_HLEN));
-	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - ri.payload_len));
 	queue_dgram(w, port, m, &ri);
+}
+
+/* Expire datagrams past their timeout; their fragments count as frag_timeout. */
+static void frag_sweep(struct cw_worker *w, uint64_t now)
+{
+	uint32_t before = w->death_row.cnt;
+
+	rte_ip_frag_table_del_expired_entries(w->frag, &w->death_row, now);
+	cw_ctr_add(w->ctr->drops[CW_DROP_FRAG_TIMEOUT], w->death_row.cnt - before);
+	rte_ip_frag_free_death_row(&w->death_row, 0);
 }
 
 static void input_fragment(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
 			   const struct cw_rx_info *ri, uint64_t now)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, ri->l2_len);
-	uint32_t before = w->death_row.cnt;
 	struct rte_mbuf *mo;
 
+	/* Sweep first (it stops at the first live entry, so it is cheap): what
+	 * the library throws away below is then a rejected fragment, never an
+	 * expired datagram. */
+	frag_sweep(w, now);
 	m->l2_len = ri->l2_len;
 	m->l3_len = ri->l3_len;
 	mo = rte_ipv4_frag_reassemble_packet(w->frag, &w->death_row, m, now, ip);
-	cw_ctr_add(w->ctr->drops[CW_DROP_FRAG_BAD], w->death_row.cnt - before);
+	cw_ctr_add(w->ctr->drops[CW_DROP_FRAG_BAD], w->death_row.cnt);
 	rte_ip_frag_free_death_row(&w->death_row, 0);
 	if (mo)
 		input_reassembled(w, port, mo);
@@ -199,7 +236,7 @@ void cw_worker_input(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uin
 		input_arp(w, port, m, &ri, now);
 		break;
 	case CW_RX_ICMP_ECHO:
-		cw_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &ri);
+		cw_icmp_echo_to_reply(rte_pktmbuf_mtod(m, uint8_t *), &ri, p->mac);
 		cw_ctr_add(w->ctr->icmp_echo, 1);
 		cw_output_frame(w, port, m);
 		break;
@@ -231,17 +268,12 @@ void cw_worker_dispatch(struct cw_worker *w, uint64_t now)
 	}
 }
 
-static void frag_expire(struct cw_worker *w, uint64_t now)
+void cw_worker_housekeep(struct cw_worker *w, uint64_t now)
 {
-	uint32_t before;
-
 	if ((int64_t)(now - w->frag_expire_next) < 0)
 		return;
 	w->frag_expire_next = now + w->dp->tsc_hz * CW_FRAG_EXPIRE_CHECK / 1000;
-	before = w->death_row.cnt;
-	rte_ip_frag_table_del_expired_entries(w->frag, &w->death_row, now);
-	cw_ctr_add(w->ctr->drops[CW_DROP_FRAG_TIMEOUT], w->death_row.cnt - before);
-	rte_ip_frag_free_death_row(&w->death_row, 0);
+	frag_sweep(w, now);
 }
 
 static void poll_port(struct cw_worker *w, uint16_t port, uint64_t now)
@@ -276,7 +308,7 @@ int cw_worker_main(void *arg)
 		if (w->n_pending)
 			cw_output_pending(w, now);
 		cw_output_flush(w);
-		frag_expire(w, now);
+		cw_worker_housekeep(w, now);
 	}
 	/* Drain: what the last iteration queued still goes out. */
 	cw_worker_dispatch(w, rte_rdtsc());
