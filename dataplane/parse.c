@@ -34,18 +34,42 @@ static inline void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/*
+ * RFC 1071 sums are byte-order independent (RFC 1071 section 2(B)): add the
+ * buffer as native 32-bit words in a 64-bit accumulator, fold, and swap the
+ * 16-bit result into the big-endian domain the rest of this file uses. This
+ * is on the per-packet path (IPv4 header and UDP verification, header
+ * building), where a byte loop cost a quarter of the echo's instructions.
+ */
 uint32_t cw_csum_partial(const void *data, size_t len, uint32_t sum)
 {
 	const uint8_t *p = data;
-	uint64_t s = sum;
+	uint64_t s = 0;
+	uint32_t w32;
+	uint16_t w16;
 
-	for (; len >= 2; p += 2, len -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+	for (; len >= 16; p += 16, len -= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, p, 8);
+		memcpy(&b, p + 8, 8);
+		s += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
+	}
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(&w32, p, 4);
+		s += w32;
+	}
+	if (len >= 2) {
+		memcpy(&w16, p, 2);
+		s += w16;
+		p += 2;
+		len -= 2;
+	}
+	if (len) /* the odd byte is the high half of a big-endian word */
+		s += ntohs((uint16_t)(p[0] << 8));
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return sum + ntohs((uint16_t)s);
 }
 
 uint16_t cw_csum_fold(uint32_t sum)
