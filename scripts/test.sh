@@ -17,7 +17,6 @@ for dir in build build-asan; do
 	# Halt on the first UBSan report instead of printing and going on.
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ASAN_OPTIONS=detect_leaks=1 \
-		LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0 \
 		meson test -C "$dir" --print-errorlogs --num-processes 1 || status=1
 done
 exit $status

@@ -14,13 +14,23 @@
 #
 # An EXIT trap undoes everything the library did, on success or failure:
 # it runs cw_on_exit hooks, stops the daemon and any process registered
-# with cw_track_pid, deletes the veth pairs and namespaces, and restores
-# hugepage settings.
+# with cw_track_pid (or cw_ns_spawn), removes the daemon's DPDK runtime
+# directory /var/run/dpdk/$CW_FILE_PREFIX once the daemon is gone, stops
+# whatever still runs in the namespaces it created, removes its cgroups,
+# deletes the veth pairs and namespaces, and restores hugepage settings.
 #
-# Functions that record state (cw_setup_netns, cw_start_daemon,
-# cw_stop_daemon, cw_track_pid, cw_reserve_huge) must run in the test's own
-# shell, not in a $(...) subshell or a pipeline. cw_fail exits the shell it
-# runs in, so inside $(...) it only ends that subshell; test the result.
+# Functions that record state (cw_setup_netns, cw_add_netns, cw_ns_spawn,
+# cw_start_daemon, cw_stop_daemon, cw_track_pid, cw_reserve_huge,
+# cw_huge_cgroup) must run
+# in the test's own shell, not in a $(...) subshell or a pipeline. cw_fail
+# exits the shell it runs in, so inside $(...) it only ends that subshell;
+# test the result.
+#
+# Checks: cw_check_eq, cw_check_ge, cw_check (a command's status) print
+# "ok: ..." or "FAIL: ..." and count; cw_summary prints the totals. With
+# CW_KEEP_GOING=1 a failed cw_check_eq returns 1 instead of exiting, so
+# under set -e write "cw_check_eq ... || true"; cw_check_ge and cw_check
+# never stop the test.
 
 # Results of the last cw_setup_netns.
 CW_NS=''
@@ -33,10 +43,13 @@ CW_PREFIX_LEN=24
 CW_MAC_HOST=''
 CW_MAC_NS=''
 
-# Set by the test: the daemon's EAL file prefix, used by cw_stat.
+# Set by the test: the daemon's EAL file prefix, used by cw_stat; its
+# runtime directory is removed on exit.
 CW_FILE_PREFIX=${CW_FILE_PREFIX:-}
-# Tool overrides.
-CW_TELEMETRY=${CW_TELEMETRY:-dpdk-telemetry.py}
+# Set by the test: run the daemon inside this network namespace.
+CW_DAEMON_NETNS=${CW_DAEMON_NETNS:-}
+# Set by cw_huge_cgroup: the cgroup (v2 directory) to start the daemon in.
+CW_DAEMON_CGROUP=''
 # 1: cw_check_eq counts a mismatch and goes on (see cw_summary); else exit.
 CW_KEEP_GOING=${CW_KEEP_GOING:-0}
 
@@ -44,16 +57,34 @@ CW_PASSED=0
 CW_FAILED=0
 CW_DAEMON_PID=''
 CW_DAEMON_LOG=''
+CW_DAEMON_RC=''
+CW_SPAWN_PID=''
+# where DPDK keeps a root process's runtime directory (--file-prefix)
+CW_DPDK_RUNDIR=${CW_DPDK_RUNDIR:-/var/run/dpdk}
 cw__namespaces=()
 cw__links=()
 cw__pids=()
 cw__hooks=()
+cw__cgroups=()
+cw__cg_enabled=''
 cw__huge_saved=''
 cw__huge_set=''
 cw__huge_mounted=''
 cw__huge_mkdir=''
 cw__setups=0
 cw__huge_sysfs=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+
+# cw_section TITLE: print "== TITLE [+S.Ss]", seconds since lib.sh was loaded.
+cw_section()
+{
+	printf '== %s [+%ss]\n' "$*" "$(cw__elapsed)"
+}
+
+cw__t0=${EPOCHREALTIME:-0}
+cw__elapsed()
+{
+	awk -v a="$cw__t0" -v b="${EPOCHREALTIME:-0}" 'BEGIN { printf "%.1f", b - a }'
+}
 
 cw_log()
 {
@@ -95,9 +126,61 @@ cw_check_eq()
 	cw_fail "$what: expected '$expected', got '$actual'"
 }
 
+# cw_check WHAT CMD...: a check that passes when CMD succeeds (non-fatal).
+cw_check()
+{
+	local what=$1
+
+	shift
+	if "$@"; then
+		cw_pass "$what"
+	else
+		cw_failed "$what"
+	fi
+}
+
+# cw_check_ge WHAT MIN ACTUAL: pass if ACTUAL is a number >= MIN (non-fatal).
+cw_check_ge()
+{
+	if [[ "$3" =~ ^[0-9]+$ ]] && (($3 >= $2)); then
+		cw_pass "$1 = $3 (>= $2)"
+	else
+		cw_failed "$1: expected >= $2, got '$3'"
+	fi
+}
+
+# cw_snapshot ARRAY: every total counter (cw_stats) into the associative
+# array named ARRAY (declare -A it first). Non-zero if telemetry fails.
+cw_snapshot()
+{
+	local -n cw__snap=$1
+	local out k v
+
+	cw__snap=()
+	out=$(cw_stats) || return 1
+	while read -r k v; do
+		# shellcheck disable=SC2004 # an associative array needs the $
+		cw__snap[$k]=$v
+	done <<<"$out"
+}
+
+# cw_nonzero_drops ARRAY: "drop_x=N ..." for the drop_* counters of a
+# cw_snapshot ARRAY that are not zero; empty if none.
+cw_nonzero_drops()
+{
+	local -n cw__drops=$1
+	local k out=''
+
+	for k in "${!cw__drops[@]}"; do
+		[[ $k == drop_* && ${cw__drops[$k]} != 0 ]] && out+=" $k=${cw__drops[$k]}"
+	done
+	echo "${out# }"
+}
+
 # Print "N passed, N failed"; return 1 if anything failed.
 cw_summary()
 {
+	cw_log "lib: done in $(cw__elapsed) s"
 	printf '%d passed, %d failed\n' "$CW_PASSED" "$CW_FAILED"
 	[[ "$CW_FAILED" -eq 0 ]]
 }
@@ -107,6 +190,18 @@ cw_ns()
 {
 	[[ -n "$CW_NS" ]] || cw_fail "cw_ns: no namespace (call cw_setup_netns first)"
 	ip netns exec "$CW_NS" "$@"
+}
+
+# cw_ns_spawn CMD...: start CMD in the background in the namespace of the
+# last cw_setup_netns, kill it on exit; sets CW_SPAWN_PID to CMD's own PID
+# (not "cw_ns CMD &", whose $! is a subshell that CMD would outlive).
+cw_ns_spawn()
+{
+	[[ -n "$CW_NS" ]] || cw_fail "cw_ns_spawn: no namespace (call cw_setup_netns first)"
+	# ip netns exec execs CMD, so $! is CMD itself
+	ip netns exec "$CW_NS" "$@" &
+	CW_SPAWN_PID=$!
+	cw_track_pid "$CW_SPAWN_PID"
 }
 
 # True if PID is a live process (a zombie waiting to be reaped is not).
@@ -179,6 +274,8 @@ cw__disable_ipv6()
 # cw_setup_netns NAME [X]: create namespace cwt-NAME-PID and a veth pair,
 # host side cw<short>h (no address), namespace side cw<short>n with
 # 198.18.X.2/24. X (1..254) defaults to a free number derived from the PID.
+# Checksum offload, scatter-gather, TSO and GSO are off on the namespace
+# side, so what it sends reaches the host side as complete, final frames.
 # Sets CW_NS CW_IF_HOST CW_IF_NS CW_NS_IP CW_DUT_IP (198.18.X.1, for the
 # daemon) CW_SUBNET_PREFIX (198.18.X) CW_PREFIX_LEN CW_MAC_HOST CW_MAC_NS.
 cw_setup_netns()
@@ -219,26 +316,56 @@ cw_setup_netns()
 	cw_ns ip link set lo up
 	cw_ns ip link set "$CW_IF_NS" up
 	ip link set "$CW_IF_HOST" up
+	# Without this the namespace kernel hands the veth peer frames with
+	# CHECKSUM_PARTIAL (UDP checksum not filled in) and GSO super-frames,
+	# which AF_PACKET and AF_XDP receivers see as they are.
+	command -v ethtool >/dev/null || cw_fail "cw_setup_netns: ethtool not found (run scripts/deps.sh)"
+	cw_ns ethtool -K "$CW_IF_NS" tx off sg off tso off gso off >/dev/null 2>&1 ||
+		cw_fail "cw_setup_netns: cannot turn offloads off on $CW_IF_NS"
 	CW_MAC_HOST=$(cat "/sys/class/net/$CW_IF_HOST/address")
 	CW_MAC_NS=$(cw_ns cat "/sys/class/net/$CW_IF_NS/address")
 	cw_log "lib: namespace $CW_NS: $CW_IF_NS $CW_NS_IP/$CW_PREFIX_LEN <-> host $CW_IF_HOST (DUT $CW_DUT_IP)"
 }
 
-# cw_start_daemon BIN CONF LOG: start BIN -c CONF in the background, output
-# to LOG; return once LOG has "causewayd: ready" (fail after 30 s or if the
-# daemon dies first). Sets CW_DAEMON_PID.
+# cw_add_netns NAME: create namespace NAME (deleted on exit, with whatever
+# interfaces were moved into it) and bring its loopback up.
+cw_add_netns()
+{
+	local name=${1:?cw_add_netns NAME}
+
+	[[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] || cw_fail "cw_add_netns: bad NAME '$name'"
+	ip netns add "$name" || cw_fail "cannot create namespace $name"
+	cw__namespaces+=("$name")
+	ip netns exec "$name" ip link set lo up
+}
+
+# cw_start_daemon BIN CONF LOG: start BIN -c CONF in the background (inside
+# namespace CW_DAEMON_NETNS when set), output to LOG; return once LOG has
+# "causewayd: ready" (fail after 30 s or if the daemon dies first). Sets
+# CW_DAEMON_PID.
 cw_start_daemon()
 {
 	local bin=${1:?cw_start_daemon BIN CONF LOG} conf=${2:?} log=${3:?} i rc=0
+	local wrap=()
 
 	[[ -z "$CW_DAEMON_PID" ]] || cw_fail "cw_start_daemon: daemon $CW_DAEMON_PID already running"
 	[[ -x "$bin" ]] || cw_fail "cw_start_daemon: $bin is not executable"
+	# ip netns exec and the cgroup shim exec the command, so $! is the
+	# daemon itself
+	if [[ -n "$CW_DAEMON_CGROUP" ]]; then
+		# shellcheck disable=SC2016 # for the inner shell
+		wrap+=(bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' cw-cgroup
+			"$CW_DAEMON_CGROUP")
+	fi
+	[[ -n "$CW_DAEMON_NETNS" ]] && wrap+=(ip netns exec "$CW_DAEMON_NETNS")
 	CW_DAEMON_LOG=$log
-	"$bin" -c "$conf" >"$log" 2>&1 &
+	CW_DAEMON_RC=''
+	"${wrap[@]}" "$bin" -c "$conf" >"$log" 2>&1 &
 	CW_DAEMON_PID=$!
 	for ((i = 0; i < 300; i++)); do
 		if grep -qF 'causewayd: ready' "$log"; then
-			cw_log "lib: causewayd ready (PID $CW_DAEMON_PID)"
+			cw_log "lib: causewayd ready (PID $CW_DAEMON_PID) [+$(cw__elapsed)s]"
+			cw__tele_start
 			return 0
 		fi
 		if ! cw_alive "$CW_DAEMON_PID"; then
@@ -253,10 +380,12 @@ $(tail -n 30 "$log")"
 $(tail -n 30 "$log")"
 }
 
-# cw_stop_daemon: SIGTERM the daemon, wait up to 20 s, require exit status 0.
+# cw_stop_daemon: SIGTERM the daemon, wait up to 20 s (then SIGKILL), reap
+# it and set CW_DAEMON_RC to its exit status. A status other than 0 is a
+# failure: exit, or with CW_KEEP_GOING=1 log it and return 1.
 cw_stop_daemon()
 {
-	local pid=$CW_DAEMON_PID i rc=0
+	local pid=$CW_DAEMON_PID i rc=0 why=''
 
 	[[ -n "$pid" ]] || cw_fail "cw_stop_daemon: no daemon running"
 	kill -TERM "$pid" 2>/dev/null || true
@@ -266,58 +395,176 @@ cw_stop_daemon()
 	done
 	if cw_alive "$pid"; then
 		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		CW_DAEMON_PID=''
-		cw_fail "causewayd did not exit within 20 s of SIGTERM (killed); log tail:
-$(tail -n 30 "$CW_DAEMON_LOG")"
+		why="did not exit within 20 s of SIGTERM (killed)"
 	fi
 	wait "$pid" || rc=$?
 	CW_DAEMON_PID=''
-	[[ $rc -eq 0 ]] || cw_fail "causewayd exited with status $rc after SIGTERM; log tail:
+	CW_DAEMON_RC=$rc
+	[[ -z "$why" && $rc -ne 0 ]] && why="exited with status $rc after SIGTERM"
+	if [[ -n "$why" ]]; then
+		why="causewayd $why; log tail:
 $(tail -n 30 "$CW_DAEMON_LOG")"
-	cw_log "lib: causewayd stopped cleanly"
+		[[ "$CW_KEEP_GOING" == 1 ]] || cw_fail "$why"
+		cw_log "$why"
+		return 1
+	fi
+	cw_log "lib: causewayd stopped cleanly [+$(cw__elapsed)s]"
 }
 
-# cw_stat NAME: print the total counter NAME from the daemon's telemetry
-# (/causeway/stats, EAL file prefix CW_FILE_PREFIX). Non-zero on any error.
-# dpdk-telemetry.py reads commands from stdin when it is not a terminal and
-# prints each reply as one line of JSON (an "Error connecting" line and
-# status 0 when the socket is missing).
+# cw_stats: print every total counter from the daemon's telemetry command
+# /causeway/stats as "NAME VALUE" lines. cw_stat NAME: print just the
+# counter NAME. Non-zero on any error. Both talk to the daemon's DPDK
+# telemetry socket CW_DPDK_RUNDIR/CW_FILE_PREFIX/dpdk_telemetry.v2 as
+# dpdk-telemetry.py does, through a python3 client that cw_start_daemon
+# keeps running (a test polls counters often, and starting python each
+# time costs seconds on a busy host); without it, a python3 per call.
+cw_stats()
+{
+	cw__stats ''
+}
+
 cw_stat()
 {
-	local name=${1:?cw_stat NAME} out
+	cw__stats "${1:?cw_stat NAME}"
+}
+
+# The client: reads "SOCKET_PATH<TAB>NAME" lines (NAME empty: all), answers
+# each with the counter lines or "!error", then a "." line.
+cw__tele_py='
+import json, socket, sys
+conns = {}  # path: (socket, max reply length)
+def query(path):
+    if path not in conns:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        try:
+            s.connect(path)
+            hello = json.loads(s.recv(1024).decode())
+        except BaseException:
+            s.close()
+            raise
+        conns[path] = (s, int(hello.get("max_output_len", 16384)))
+    s, maxlen = conns[path]
+    try:
+        s.send(b"/causeway/stats")
+        data = s.recv(maxlen)
+        if not data:
+            raise OSError("connection closed")
+        return json.loads(data.decode())
+    except BaseException:
+        del conns[path]
+        s.close()
+        raise
+def answer(path, name):
+    try:
+        reply = query(path)
+    except Exception as e:
+        return ["!telemetry %s: %s" % (path, e)]
+    stats = reply.get("/causeway/stats") if isinstance(reply, dict) else None
+    total = stats.get("total") if isinstance(stats, dict) else None
+    if not isinstance(total, dict):
+        return ["!no \"total\" object in the /causeway/stats reply: %r" % (reply,)]
+    if not name:
+        return ["%s %s" % (k, total[k]) for k in sorted(total)]
+    if name in total:
+        return [str(total[name])]
+    return ["!no counter %r; have: %s" % (name, " ".join(sorted(total)))]
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    path, _, name = line.rstrip("\n").partition("\t")
+    sys.stdout.write("\n".join(answer(path, name) + ["."]) + "\n")
+    sys.stdout.flush()
+'
+cw__tele_pid=''
+cw__tele_w=''
+cw__tele_r=''
+
+# Start the telemetry client (in the test's own shell: cw_start_daemon).
+cw__tele_start()
+{
+	[[ -z "$cw__tele_pid" ]] || return 0
+	coproc CW__TELE { exec python3 -c "$cw__tele_py"; }
+	# shellcheck disable=SC2153 # set by coproc
+	cw__tele_pid=$CW__TELE_PID
+	# own copies: bash drops the coproc's when it ends
+	exec {cw__tele_w}>&"${CW__TELE[1]}" {cw__tele_r}<&"${CW__TELE[0]}"
+	cw_track_pid "$cw__tele_pid"
+}
+
+cw__stats()
+{
+	local name=$1 path line out='' err='' rc=1
 
 	[[ -n "$CW_FILE_PREFIX" ]] || {
 		cw_log "cw_stat: CW_FILE_PREFIX is not set"
 		return 1
 	}
-	out=$(printf '/causeway/stats\n' | TERM=dumb "$CW_TELEMETRY" -f "$CW_FILE_PREFIX" 2>&1) || {
-		cw_log "cw_stat: $CW_TELEMETRY failed: $out"
+	path="$CW_DPDK_RUNDIR/$CW_FILE_PREFIX/dpdk_telemetry.v2"
+	if [[ -n "$cw__tele_pid" ]] && cw_alive "$cw__tele_pid"; then
+		printf '%s\t%s\n' "$path" "$name" >&"$cw__tele_w" || return 1
+		# rc stays 1 unless the answer ends (".") within 30 s
+		while IFS= read -r -t 30 line <&"$cw__tele_r"; do
+			if [[ "$line" == . ]]; then
+				rc=0
+				break
+			elif [[ "$line" == !* ]]; then
+				err+="${line#!}"
+			else
+				out+="$line"$'\n'
+			fi
+		done
+	else
+		out=$(printf '%s\t%s\n' "$path" "$name" | python3 -c "$cw__tele_py") && rc=0
+		out=${out%.}
+		if [[ "$out" == !* ]]; then
+			err=${out#!}
+			err=${err%$'\n'}
+			out=''
+		fi
+	fi
+	if [[ -n "$err" || $rc -ne 0 ]]; then
+		cw_log "cw_stat: ${err:-no answer from the telemetry client}"
 		return 1
-	}
-	python3 -c '
-import json, sys
-name, out = sys.argv[1], sys.argv[2]
-for line in out.splitlines():
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    try:
-        reply = json.loads(line)
-    except ValueError:
-        continue
-    stats = reply.get("/causeway/stats") if isinstance(reply, dict) else None
-    if stats is None:
-        continue
-    total = stats.get("total") if isinstance(stats, dict) else None
-    if not isinstance(total, dict):
-        sys.exit("cw_stat: no \"total\" object in /causeway/stats: " + line)
-    if name not in total:
-        sys.exit("cw_stat: no counter %r; have: %s" % (name, " ".join(sorted(total))))
-    print(total[name])
-    sys.exit(0)
-sys.exit("cw_stat: no /causeway/stats reply from telemetry: " + out)
-' "$name" "$out"
+	fi
+	printf '%s' "$out"
+}
+
+# cw_meminfo FIELD: the number in FIELD of /proc/meminfo (HugePages_Free...).
+cw_meminfo()
+{
+	awk -v f="${1:?cw_meminfo FIELD}:" '$1 == f { print $2; found = 1 } END { exit !found }' \
+		/proc/meminfo
+}
+
+# cw_huge_users: "PID KB" for every live process that maps hugetlb memory,
+# sorted; compare two of these to tell whether others changed their use.
+cw_huge_users()
+{
+	# one awk for all of /proc; files of processes gone meanwhile are skipped
+	{ awk '$1 ~ /^(Private|Shared)_Hugetlb:$/ && $2 > 0 {
+			split(FILENAME, p, "/"); s[p[3]] += $2 }
+		END { for (pid in s) print pid, s[pid] }' /proc/[0-9]*/smaps_rollup 2>/dev/null ||
+		true; } | sort -n
+}
+
+# cw_pid_huge_kb PID: kB of hugetlb memory PID maps.
+cw_pid_huge_kb()
+{
+	awk '$1 ~ /^(Private|Shared)_Hugetlb:$/ { s += $2 } END { printf "%d\n", s }' \
+		"/proc/${1:?cw_pid_huge_kb PID}/smaps_rollup"
+}
+
+# cw_huge_files [PREFIX]: list hugepage backing files DPDK left in any
+# hugetlbfs mount: rtemap_* (the default prefix) and PREFIXmap_*.
+cw_huge_files()
+{
+	local prefix=${1:-rte} mnt
+
+	awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts | while read -r mnt; do
+		find "$mnt" -maxdepth 2 \( -name 'rtemap_*' -o -name "${prefix}map_*" \) -print 2>/dev/null
+	done
 }
 
 # cw_huge_available: true if default-size hugepages are reserved and a
@@ -361,6 +608,56 @@ cw_reserve_huge()
 	cw_log "lib: $cur 2 MiB hugepages reserved"
 }
 
+# cw_huge_cgroup NAME: create cgroup cwt-NAME-PID with the hugetlb
+# controller (cgroup v2) and have cw_start_daemon start the daemon in it:
+# its hugetlb charge (cw_huge_cgroup_pages) counts exactly the hugepages the
+# daemon took and that are still allocated, whatever else the host runs;
+# pages a process frees are uncharged, pages left in hugetlbfs files stay
+# charged. The group goes on exit (and the controller is switched off again
+# at the root if it was switched on here). Returns 1 without cgroup v2 or
+# its hugetlb controller.
+cw_huge_cgroup()
+{
+	local name=${1:?cw_huge_cgroup NAME} root cg
+
+	[[ "$name" =~ ^[A-Za-z0-9_-]+$ ]] || cw_fail "cw_huge_cgroup: bad NAME '$name'"
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[[ -n "$root" && -r "$root/cgroup.controllers" ]] || return 1
+	grep -qw hugetlb "$root/cgroup.controllers" || return 1
+	if ! grep -qw hugetlb "$root/cgroup.subtree_control"; then
+		echo +hugetlb >"$root/cgroup.subtree_control" 2>/dev/null || return 1
+		cw__cg_enabled=$root
+	fi
+	cg="$root/cwt-$name-$$"
+	mkdir "$cg" || return 1
+	cw__cgroups+=("$cg")
+	[[ -r "$cg/hugetlb.2MB.current" ]] || return 1
+	CW_DAEMON_CGROUP=$cg
+}
+
+# cw_huge_cgroup_pages: 2 MiB pages charged to the daemon's cgroup now.
+cw_huge_cgroup_pages()
+{
+	local bytes
+
+	[[ -n "$CW_DAEMON_CGROUP" ]] || return 1
+	bytes=$(cat "$CW_DAEMON_CGROUP/hugetlb.2MB.current") || return 1
+	echo $((bytes / 2097152))
+}
+
+cw__remove_cgroups()
+{
+	local cg
+
+	for cg in "${cw__cgroups[@]}"; do
+		rmdir "$cg" 2>/dev/null || cw_log "lib: cannot remove cgroup $cg"
+	done
+	if [[ -n "$cw__cg_enabled" ]]; then
+		echo -hugetlb >"$cw__cg_enabled/cgroup.subtree_control" 2>/dev/null ||
+			cw_log "lib: hugetlb controller left on in $cw__cg_enabled (still in use)"
+	fi
+}
+
 cw__restore_huge()
 {
 	if [[ -n "$cw__huge_mounted" ]]; then
@@ -378,12 +675,35 @@ cw__restore_huge()
 	fi
 }
 
+# SIGTERM, then SIGKILL, whatever runs in namespace NS (created here).
+cw__kill_netns_pids()
+{
+	local ns=$1 pids i
+
+	pids=$(ip netns pids "$ns" 2>/dev/null) || return 0
+	[[ -n "$pids" ]] || return 0
+	cw_log "lib: stopping what still runs in $ns: ${pids//$'\n'/ }"
+	# shellcheck disable=SC2086 # a list of PIDs
+	kill -TERM $pids 2>/dev/null
+	for ((i = 0; i < 30; i++)); do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[[ -n "$pids" ]] || return 0
+		sleep 0.1
+	done
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null
+}
+
 cw__cleanup()
 {
 	local rc=$? i
 
 	set +e
-	trap - EXIT INT TERM HUP
+	trap - EXIT INT TERM HUP ERR
+	# a command that failed under set -e, outside any check
+	if ((rc != 0)) && [[ -n "$cw__last_err" && "$cw__last_err" != *": cw_summary" ]]; then
+		cw_log "lib: exit status $rc; last failed command: $cw__last_err"
+	fi
 	for ((i = ${#cw__hooks[@]} - 1; i >= 0; i--)); do
 		eval "${cw__hooks[i]}"
 	done
@@ -392,9 +712,21 @@ cw__cleanup()
 		cw_kill_pid "$CW_DAEMON_PID" 10
 		CW_DAEMON_PID=''
 	fi
+	# the daemon's runtime directory (telemetry socket, config); only ever
+	# one level under CW_DPDK_RUNDIR, and only a name EAL would accept
+	if [[ "$CW_FILE_PREFIX" =~ ^[A-Za-z0-9_-]+$ && -d "$CW_DPDK_RUNDIR/$CW_FILE_PREFIX" ]]; then
+		rm -rf -- "${CW_DPDK_RUNDIR:?}/$CW_FILE_PREFIX"
+	fi
+	# the telemetry client ends at EOF
+	[[ -n "$cw__tele_w" ]] && exec {cw__tele_w}>&-
 	for ((i = ${#cw__pids[@]} - 1; i >= 0; i--)); do
 		cw_kill_pid "${cw__pids[i]}" 10
 	done
+	# anything still running inside our namespaces was started by this test
+	for i in "${cw__namespaces[@]}"; do
+		cw__kill_netns_pids "$i"
+	done
+	cw__remove_cgroups
 	for i in "${cw__links[@]}"; do
 		ip link del "$i" 2>/dev/null
 	done
@@ -405,7 +737,9 @@ cw__cleanup()
 	exit "$rc"
 }
 
+cw__last_err=''
 trap cw__cleanup EXIT
+trap 'cw__last_err="line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM

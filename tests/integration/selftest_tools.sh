@@ -19,6 +19,10 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
+if [[ $EUID -ne 0 ]]; then
+	echo "skipped: needs root (network namespaces, AF_PACKET)"
+	exit 77 # meson: SKIP
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -243,9 +247,8 @@ cw_check_eq "IPv6 off in namespace" 1 "$(cw_ns cat "/proc/sys/net/ipv6/conf/$CW_
 # The host side plays the DUT for this test only.
 ip addr add "$CW_DUT_IP/$CW_PREFIX_LEN" dev "$CW_IF_HOST"
 
-cw_ns python3 -u "$tmp/servers.py" "$CW_NS_IP" "$PORT" >"$tmp/servers.log" 2>&1 &
-server_pid=$!
-cw_track_pid "$server_pid"
+cw_ns_spawn python3 -u "$tmp/servers.py" "$CW_NS_IP" "$PORT" >"$tmp/servers.log" 2>&1
+server_pid=$CW_SPAWN_PID
 for ((i = 0; i < 50; i++)); do
 	grep -q ready "$tmp/servers.log" && break
 	cw_alive "$server_pid" || cw_fail "echo servers died: $(cat "$tmp/servers.log")"
