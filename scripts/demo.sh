@@ -30,6 +30,7 @@ ip link set cwdemo0 up
 ip -n "$NS" addr add 198.18.0.2/24 dev cwdemo1
 ip -n "$NS" link set cwdemo1 up
 ip -n "$NS" link set lo up
+ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 # The kernel would hand AF_PACKET unchecksummed or oversized (GSO) frames.
 ip netns exec "$NS" ethtool -K cwdemo1 tx off sg off tso off gso off >/dev/null
 
