@@ -20,6 +20,14 @@ struct cw_dgram {
 	uint32_t src_ip, dst_ip;     /* network order */
 	uint16_t src_port, dst_port; /* network order */
 	uint16_t port;		     /* dataplane port index (0 on the socket backend) */
+	/*
+	 * UDP checksum, network order. In: as received (0 = none or unknown).
+	 * Out: a checksum valid for exactly these addresses, ports and payload,
+	 * or 0 to have the dataplane compute one. Swapping source and
+	 * destination keeps it valid (the sum is symmetric), so an echo passes
+	 * it through; a handler that changes anything else must zero it.
+	 */
+	uint16_t udp_csum;
 };
 
 /*

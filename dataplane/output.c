@@ -135,7 +135,16 @@ static void route(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (w->nh_cache.ip == nh && w->nh_cache.port == port &&
+	    (int64_t)(now - w->nh_cache.until) < 0) {
+		emit_l2(w, port, m, w->nh_cache.mac);
+		return;
+	}
 	if (cw_neigh_lookup(p->neigh, nh, mac, now) == 0) {
+		w->nh_cache.ip = nh;
+		w->nh_cache.port = port;
+		memcpy(w->nh_cache.mac, mac, 6);
+		w->nh_cache.until = now + w->dp->tsc_hz / 1000;
 		emit_l2(w, port, m, mac);
 		return;
 	}
@@ -201,7 +210,7 @@ void cw_output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now
 	}
 	cw_build_ipv4_udp((uint8_t *)ip, d->src_ip, d->dst_ip, d->src_port, d->dst_port,
 			  (uint16_t)plen, w->ip_id++, 0);
-	((struct rte_udp_hdr *)(ip + 1))->dgram_cksum = udp_csum(m, ip);
+	((struct rte_udp_hdr *)(ip + 1))->dgram_cksum = d->udp_csum ? d->udp_csum : udp_csum(m, ip);
 	cw_ctr_add(w->ctr->udp_out, 1);
 	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > w->dp->ports[d->port].conf->mtu)
 		fragment(w, d->port, m, d->dst_ip, now);

@@ -177,6 +177,7 @@ int cw_parse_udp(const uint8_t *udp, size_t avail, uint32_t ip_payload, uint32_t
 	o->payload_off = CW_UDP_HLEN;
 	o->payload_len = (uint16_t)(ulen - CW_UDP_HLEN);
 	csum = rd16(udp + 6);
+	memcpy(&o->udp_csum, udp + 6, 2);
 	if (verify_csum && csum != 0) {
 		if (avail < ulen)
 			return drop(CW_DROP_BAD_UDP);

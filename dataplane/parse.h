@@ -50,6 +50,7 @@ struct cw_rx_info {
 	uint8_t ip_proto;
 	uint32_t src_ip, dst_ip;     /* network order */
 	uint16_t src_port, dst_port; /* network order (UDP) */
+	uint16_t udp_csum;	     /* network order, as received */
 	uint16_t payload_off;	     /* UDP payload, from frame start */
 	uint16_t payload_len;
 	uint16_t arp_op;	      /* host order: 1 request, 2 reply */

@@ -201,6 +201,7 @@ static int rx_take(struct cw_sock_worker *w, unsigned i, uint16_t udp_port, stru
 	d->dst_ip = rx_dst_addr(&mm->msg_hdr);
 	d->dst_port = htons(udp_port);
 	d->port = 0;
+	d->udp_csum = 0; /* the kernel checked it and does not tell */
 	return 0;
 }
 

@@ -122,6 +122,7 @@ static void queue_dgram(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
 	d->src_port = ri->src_port;
 	d->dst_port = ri->dst_port;
 	d->port = port;
+	d->udp_csum = ri->udp_csum;
 	if (w->n_in[h] == CW_MAX_BURST)
 		cw_worker_dispatch(w, rte_rdtsc());
 }

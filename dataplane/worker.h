@@ -38,6 +38,14 @@ struct cw_worker {
 	struct rte_ip_frag_tbl *frag;
 	struct rte_ip_frag_death_row death_row;
 	uint64_t frag_expire_next;
+	/* The last next hop resolved: replies mostly go to one peer in a row.
+	 * Trusted for 1 ms, so a changed MAC is seen within that. */
+	struct {
+		uint32_t ip;
+		uint16_t port;
+		uint8_t mac[6];
+		uint64_t until;
+	} nh_cache;
 	unsigned n_pending;
 	struct cw_pending pending[CW_PENDING_MAX];
 	struct cw_txq txq[CW_MAX_PORTS];

@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
-scripts/build.sh build
-scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+scripts/build.sh build -Dfuzz=enabled
+scripts/build.sh build-asan -Dfuzz=enabled -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dbuildtype=debug
 
 status=0
