@@ -113,7 +113,7 @@ done
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK, hugepages, vhost sockets)"
 (($(nproc) >= 2)) || die "needs 2 CPUs: sender on core 0, DUT worker on core 1"
-for t in "$TESTPMD" "$TELEMETRY" python3 taskset gcc pkg-config; do
+for t in "$TESTPMD" "$TELEMETRY" python3 taskset; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install dpdk dpdk-dev libdpdk-dev)"
 done
 
@@ -210,22 +210,9 @@ build()
 		fi
 	done
 	CAUSEWAYD=$BUILD/causewayd
-	# The tools: from the meson tree when perf/ is part of it, else built
-	# here with the same flags.
-	if [[ -x $BUILD/perf/loadgen && -x $BUILD/perf/udpflood ]]; then
-		LOADGEN=$BUILD/perf/loadgen
-		UDPFLOOD=$BUILD/perf/udpflood
-	else
-		local cflags=(-O2 -g -std=c11 -D_GNU_SOURCE -DALLOW_EXPERIMENTAL_API -Wall -Wextra -Werror)
-		# shellcheck disable=SC2046 # pkg-config output is a word list
-		gcc "${cflags[@]}" "$ROOT/perf/loadgen.c" -o "$WORK/loadgen" \
-			$(pkg-config --cflags --libs libdpdk) >>"$WORK/build.log" 2>&1 ||
-			die "cannot build loadgen, see $WORK/build.log"
-		gcc "${cflags[@]}" "$ROOT/perf/udpflood.c" -o "$WORK/udpflood" \
-			>>"$WORK/build.log" 2>&1 || die "cannot build udpflood, see $WORK/build.log"
-		LOADGEN=$WORK/loadgen
-		UDPFLOOD=$WORK/udpflood
-	fi
+	LOADGEN=$BUILD/perf/loadgen
+	UDPFLOOD=$BUILD/perf/udpflood
+	[[ -x $LOADGEN && -x $UDPFLOOD ]] || die "no $LOADGEN or $UDPFLOOD: see $WORK/build.log"
 }
 
 # ---- memory ---------------------------------------------------------------

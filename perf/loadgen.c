@@ -54,6 +54,8 @@
 #include <rte_memcpy.h>
 #include <rte_udp.h>
 
+#include "cli.h"
+
 #define CW_LG_POOL_SIZE	 8191
 #define CW_LG_POOL_CACHE 256
 #define CW_LG_RING	 1024
@@ -133,28 +135,6 @@ static void cw_lg_usage(FILE *out)
 		CW_LG_MIN_SIZE, CW_LG_MAX_SIZE, CW_LG_MAX_BURST);
 }
 
-static int cw_lg_num(const char *s, unsigned long min, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || *v < min || *v > max)
-		return -EINVAL;
-	return 0;
-}
-
-static int cw_lg_secs(const char *s, double min, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	if (errno || end == s || *end || !(*v >= min) || *v > 86400)
-		return -EINVAL;
-	return 0;
-}
-
 static int cw_lg_parse(int argc, char **argv, struct cw_lg_opts *o)
 {
 	static const struct option opts[] = {{"dut-ip", required_argument, NULL, 'd'},
@@ -196,29 +176,29 @@ static int cw_lg_parse(int argc, char **argv, struct cw_lg_opts *o)
 				o->src_ip = a.s_addr;
 			break;
 		case 'p':
-			rc = cw_lg_num(optarg, 1, 65535, &v);
+			rc = cw_cli_num(optarg, 1, 65535, &v);
 			o->port = (uint16_t)v;
 			break;
 		case 'z':
-			rc = cw_lg_num(optarg, CW_LG_MIN_SIZE, CW_LG_MAX_SIZE, &v);
+			rc = cw_cli_num(optarg, CW_LG_MIN_SIZE, CW_LG_MAX_SIZE, &v);
 			o->size = (unsigned)v;
 			break;
 		case 't':
-			rc = cw_lg_secs(optarg, 0.1, &o->seconds);
+			rc = cw_cli_secs(optarg, 0.1, &o->seconds);
 			break;
 		case 'w':
-			rc = cw_lg_secs(optarg, 0, &o->warmup);
+			rc = cw_cli_secs(optarg, 0, &o->warmup);
 			break;
 		case 'f':
-			rc = cw_lg_num(optarg, 1, CW_LG_MAX_FLOWS, &v);
+			rc = cw_cli_num(optarg, 1, CW_LG_MAX_FLOWS, &v);
 			o->flows = (unsigned)v;
 			break;
 		case 'S':
-			rc = cw_lg_num(optarg, 1, 65535, &v);
+			rc = cw_cli_num(optarg, 1, 65535, &v);
 			o->sport = (uint16_t)v;
 			break;
 		case 'b':
-			rc = cw_lg_num(optarg, 1, CW_LG_MAX_BURST, &v);
+			rc = cw_cli_num(optarg, 1, CW_LG_MAX_BURST, &v);
 			o->burst = (unsigned)v;
 			break;
 		case 'm':

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
+
 #define CW_UF_MAX_BATCH 256
 #define CW_UF_MAX_FLOWS 64
 #define CW_UF_HDRS	46 /* Ethernet 14 + IPv4 20 + UDP 8 + FCS 4 */
@@ -116,28 +118,6 @@ static void cw_uf_usage(FILE *out)
 		CW_UF_MIN_SIZE, CW_UF_MAX_SIZE, CW_UF_HDRS, CW_UF_MAX_BATCH, CW_UF_MAX_FLOWS);
 }
 
-static int cw_uf_num(const char *s, unsigned long min, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || *v < min || *v > max)
-		return -EINVAL;
-	return 0;
-}
-
-static int cw_uf_secs(const char *s, double min, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	if (errno || end == s || *end || !(*v >= min) || *v > 86400)
-		return -EINVAL;
-	return 0;
-}
-
 static int cw_uf_parse(int argc, char **argv, struct cw_uf_opts *o)
 {
 	static const struct option opts[] = {
@@ -160,29 +140,29 @@ static int cw_uf_parse(int argc, char **argv, struct cw_uf_opts *o)
 			rc = inet_pton(AF_INET, optarg, &o->peer.sin_addr) == 1 ? 0 : -EINVAL;
 			break;
 		case 'p':
-			rc = cw_uf_num(optarg, 1, 65535, &v);
+			rc = cw_cli_num(optarg, 1, 65535, &v);
 			o->peer.sin_port = htons((uint16_t)v);
 			break;
 		case 'z':
-			rc = cw_uf_num(optarg, CW_UF_MIN_SIZE, CW_UF_MAX_SIZE, &v);
+			rc = cw_cli_num(optarg, CW_UF_MIN_SIZE, CW_UF_MAX_SIZE, &v);
 			o->size = (unsigned)v;
 			break;
 		case 't':
-			rc = cw_uf_secs(optarg, 0.1, &o->seconds);
+			rc = cw_cli_secs(optarg, 0.1, &o->seconds);
 			break;
 		case 'w':
-			rc = cw_uf_secs(optarg, 0, &o->warmup);
+			rc = cw_cli_secs(optarg, 0, &o->warmup);
 			break;
 		case 'W':
-			rc = cw_uf_num(optarg, 1, 1 << 20, &v);
+			rc = cw_cli_num(optarg, 1, 1 << 20, &v);
 			o->window = (unsigned)v;
 			break;
 		case 'b':
-			rc = cw_uf_num(optarg, 1, CW_UF_MAX_BATCH, &v);
+			rc = cw_cli_num(optarg, 1, CW_UF_MAX_BATCH, &v);
 			o->batch = (unsigned)v;
 			break;
 		case 'f':
-			rc = cw_uf_num(optarg, 1, CW_UF_MAX_FLOWS, &v);
+			rc = cw_cli_num(optarg, 1, CW_UF_MAX_FLOWS, &v);
 			o->flows = (unsigned)v;
 			break;
 		case 'h':
