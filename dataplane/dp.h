@@ -17,7 +17,6 @@
 
 struct rte_mempool;
 struct cw_neigh;
-struct cw_worker;
 
 struct cw_port {
 	const struct cw_port_conf *conf;
