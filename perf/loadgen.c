@@ -54,7 +54,7 @@
 #include <rte_memcpy.h>
 #include <rte_udp.h>
 
-#include "cli.h"
+#include "common.h"
 
 #define CW_LG_POOL_SIZE	 8191
 #define CW_LG_POOL_CACHE 256
@@ -97,24 +97,6 @@ static void cw_lg_on_signal(int sig)
 {
 	(void)sig;
 	cw_lg_quit = true;
-}
-
-/*
- * Nanoseconds this thread has spent runnable but waiting for a CPU
- * (/proc/thread-self/schedstat, field 2): other tasks on our core. 0 when
- * the kernel does not keep schedstats.
- */
-static uint64_t cw_lg_sched_wait(void)
-{
-	unsigned long long run = 0, wait = 0;
-	FILE *f = fopen("/proc/thread-self/schedstat", "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
-		wait = 0;
-	fclose(f);
-	return wait;
 }
 
 static void cw_lg_usage(FILE *out)
@@ -534,14 +516,14 @@ static int cw_lg_run(struct cw_lg *g)
 			tx0 = g->tx;
 			rx0 = g->rx;
 			other0 = g->rx_other;
-			wait0 = cw_lg_sched_wait();
+			wait0 = cw_sched_wait();
 		} else if (measuring && now >= t1) {
 			break;
 		}
 	}
 	tx1 = g->tx;
 	rx1 = g->rx;
-	wait1 = cw_lg_sched_wait();
+	wait1 = cw_sched_wait();
 	cw_lg_drain(g, CW_LG_DRAIN_MS);
 	if (!measuring || cw_lg_quit) {
 		fprintf(stderr, "loadgen: interrupted\n");

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "common.h"
 
 #define CW_UF_MAX_BATCH 256
 #define CW_UF_MAX_FLOWS 64
@@ -84,24 +84,6 @@ static uint64_t cw_uf_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * Nanoseconds this thread has spent runnable but waiting for a CPU
- * (/proc/thread-self/schedstat, field 2): other tasks on our core. 0 when
- * the kernel does not keep schedstats.
- */
-static uint64_t cw_uf_sched_wait(void)
-{
-	unsigned long long run = 0, wait = 0;
-	FILE *f = fopen("/proc/thread-self/schedstat", "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
-		wait = 0;
-	fclose(f);
-	return wait;
 }
 
 static void cw_uf_usage(FILE *out)
@@ -270,7 +252,7 @@ static int cw_uf_run(struct cw_uf *u)
 			tx0 = u->tx;
 			rx0 = u->rx;
 			lost0 = u->lost;
-			wait0 = cw_uf_sched_wait();
+			wait0 = cw_sched_wait();
 		} else if (measuring && now >= t1) {
 			break;
 		}
@@ -278,7 +260,7 @@ static int cw_uf_run(struct cw_uf *u)
 	tx1 = u->tx;
 	rx1 = u->rx;
 	stop = now;
-	wait1 = cw_uf_sched_wait();
+	wait1 = cw_sched_wait();
 	end = now + CW_UF_DRAIN_MS * 1000000ull;
 	while (!rc && (now = cw_uf_now()) < end)
 		for (unsigned i = 0; i < u->o.flows && !rc; i++)
