@@ -15,16 +15,6 @@
 
 static const uint8_t cw_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-void cw_output_frame(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
-{
-	struct cw_txq *q = &w->txq[port];
-
-	if (q->n == CW_MAX_BURST) {
-		cw_output_flush(w);
-	}
-	q->m[q->n++] = m;
-}
-
 void cw_output_flush(struct cw_worker *w)
 {
 	for (unsigned p = 0; p < w->dp->n_ports; p++) {
@@ -122,12 +112,25 @@ static void solicit(struct cw_worker *w, uint16_t port, uint32_t nh, uint64_t no
 		cw_output_arp_request(w, port, nh);
 }
 
+/* The next hop towards @dst from @p: @dst itself on-link, else the
+ * gateway; 0 when there is none. */
+static inline uint32_t next_hop(const struct cw_port *p, uint32_t dst)
+{
+	return ((dst ^ p->addr) & p->netmask) == 0 ? dst : p->conf->gateway;
+}
+
+static inline bool nh_cached(const struct cw_worker *w, uint16_t port, uint32_t nh, uint64_t now)
+{
+	return w->nh_cache.ip == nh && w->nh_cache.port == port &&
+	       (int64_t)(now - w->nh_cache.until) < 0;
+}
+
 /* Route @m (starting at IPv4) to its next hop on @port. */
 static void route(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32_t dst,
 		  uint64_t now)
 {
 	const struct cw_port *p = &w->dp->ports[port];
-	uint32_t nh = ((dst ^ p->addr) & p->netmask) == 0 ? dst : p->conf->gateway;
+	uint32_t nh = next_hop(p, dst);
 	uint8_t mac[6];
 
 	if (!nh) {
@@ -135,8 +138,7 @@ static void route(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (w->nh_cache.ip == nh && w->nh_cache.port == port &&
-	    (int64_t)(now - w->nh_cache.until) < 0) {
+	if (nh_cached(w, port, nh, now)) {
 		emit_l2(w, port, m, w->nh_cache.mac);
 		return;
 	}
@@ -176,46 +178,90 @@ static void fragment(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uin
 }
 
 /* UDP checksum of the datagram @m (starting at @ip); never 0 (RFC 768). */
-static uint16_t udp_csum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
+static inline __attribute__((always_inline)) uint16_t udp_csum(const struct rte_mbuf *m,
+							       const struct rte_ipv4_hdr *ip)
 {
 	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
-	uint32_t sum;
-	uint16_t c;
 
 	/* The library's generic chain walk costs more than the whole parse of
 	 * a small datagram; one segment is the common case. */
 	if (m->nb_segs > 1)
 		return rte_ipv4_udptcp_cksum_mbuf(m, ip, CW_IPV4_HLEN);
-	sum = cw_csum_pseudo(ip->src_addr, ip->dst_addr, CW_IPPROTO_UDP, udp->dgram_len);
-	c = cw_csum_fold(cw_csum_partial(udp, rte_be_to_cpu_16(udp->dgram_len), sum));
-	return c ? c : 0xffff;
+	return cw_csum_udp_n(ip->src_addr, ip->dst_addr, udp, rte_be_to_cpu_16(udp->dgram_len));
 }
 
-void cw_output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
+/* Write IPv4 and UDP headers at @ip for datagram @d of @plen bytes. */
+static inline __attribute__((always_inline)) void
+encap(struct cw_worker *w, const struct cw_dgram *d, struct rte_mbuf *m, uint8_t *ip, uint32_t plen)
+{
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + CW_IPV4_HLEN);
+
+	cw_build_ipv4_udp(ip, d->src_ip, d->dst_ip, d->src_port, d->dst_port, (uint16_t)plen,
+			  w->ip_id++, 0);
+	udp->dgram_cksum = d->udp_csum ? d->udp_csum : udp_csum(m, (struct rte_ipv4_hdr *)ip);
+	cw_ctr_add(w->ctr->udp_out, 1);
+}
+
+/*
+ * The common case in one pass: the datagram fits the MTU, needs no
+ * linearising and goes to the next hop resolved last. One prepend for all
+ * headers, no neighbour lookup. Returns false (with @m untouched) when the
+ * general path must handle it.
+ */
+static inline __attribute__((always_inline)) bool
+output_fast(struct cw_worker *w, const struct cw_dgram *d, uint32_t plen, uint64_t now)
+{
+	const struct cw_port *p = &w->dp->ports[d->port];
+	struct rte_mbuf *m = d->m;
+	uint16_t l2 = (uint16_t)cw_eth_hdr_len(p->vlan_tci);
+	uint8_t *h;
+
+	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > p->conf->mtu ||
+	    (m->nb_segs > 1 && !p->tx_multi_seg) ||
+	    !nh_cached(w, d->port, next_hop(p, d->dst_ip), now))
+		return false;
+	h = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(l2 + CW_IPV4_HLEN + CW_UDP_HLEN));
+	if (!h)
+		return false;
+	cw_build_eth(h, p->mac, w->nh_cache.mac, p->vlan_tci, CW_ETHERTYPE_IP);
+	encap(w, d, m, h + l2, plen);
+	cw_output_frame(w, d->port, m);
+	return true;
+}
+
+static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
 {
 	struct rte_mbuf *m = d->m;
 	uint32_t plen = rte_pktmbuf_pkt_len(m);
-	struct rte_ipv4_hdr *ip;
+	uint8_t *ip;
 
 	if (plen > UINT16_MAX - CW_IPV4_HLEN - CW_UDP_HLEN || d->port >= w->dp->n_ports) {
 		cw_ctr_add(w->ctr->drops[CW_DROP_TOO_BIG], 1);
 		rte_pktmbuf_free(m);
 		return;
 	}
-	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, CW_IPV4_HLEN + CW_UDP_HLEN);
+	ip = (uint8_t *)rte_pktmbuf_prepend(m, CW_IPV4_HLEN + CW_UDP_HLEN);
 	if (!ip) {
 		cw_ctr_add(w->ctr->drops[CW_DROP_NO_MBUF], 1);
 		rte_pktmbuf_free(m);
 		return;
 	}
-	cw_build_ipv4_udp((uint8_t *)ip, d->src_ip, d->dst_ip, d->src_port, d->dst_port,
-			  (uint16_t)plen, w->ip_id++, 0);
-	((struct rte_udp_hdr *)(ip + 1))->dgram_cksum = d->udp_csum ? d->udp_csum : udp_csum(m, ip);
-	cw_ctr_add(w->ctr->udp_out, 1);
+	encap(w, d, m, ip, plen);
 	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > w->dp->ports[d->port].conf->mtu)
 		fragment(w, d->port, m, d->dst_ip, now);
 	else
 		route(w, d->port, m, d->dst_ip, now);
+}
+
+void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t plen = rte_pktmbuf_pkt_len(d[i].m);
+
+		if (plen > UINT16_MAX - CW_IPV4_HLEN - CW_UDP_HLEN || d[i].port >= w->dp->n_ports ||
+		    !output_fast(w, &d[i], plen, now))
+			output_dgram(w, &d[i], now);
+	}
 }
 
 void cw_output_pending(struct cw_worker *w, uint64_t now)

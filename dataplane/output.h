@@ -9,11 +9,21 @@
 
 #include "worker.h"
 
-/* Queue a complete frame for TX on @port; flushed by cw_output_flush. */
-void cw_output_frame(struct cw_worker *w, uint16_t port, struct rte_mbuf *m);
+/* Transmit every queued frame; what the NIC refuses is dropped as tx_full. */
+void cw_output_flush(struct cw_worker *w);
 
-/* Encapsulate and send one handler datagram (consumes d->m). */
-void cw_output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now);
+/* Queue a complete frame for TX on @port; flushed by cw_output_flush. */
+static inline void cw_output_frame(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	struct cw_txq *q = &w->txq[port];
+
+	if (q->n == CW_MAX_BURST)
+		cw_output_flush(w);
+	q->m[q->n++] = m;
+}
+
+/* Encapsulate and send @n handler datagrams (consumes every d[i].m). */
+void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now);
 
 /* Send an ARP request for @ip (network order) on @port. */
 void cw_output_arp_request(struct cw_worker *w, uint16_t port, uint32_t ip);
@@ -23,8 +33,5 @@ void cw_output_garp(struct cw_worker *w, uint16_t port);
 
 /* Release packets whose neighbour is now known; drop those that expired. */
 void cw_output_pending(struct cw_worker *w, uint64_t now);
-
-/* Transmit every queued frame; what the NIC refuses is dropped as tx_full. */
-void cw_output_flush(struct cw_worker *w);
 
 #endif

@@ -34,61 +34,12 @@ static inline void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/*
- * RFC 1071 sums are byte-order independent (RFC 1071 section 2(B)): add the
- * buffer as native 32-bit words in a 64-bit accumulator, fold, and swap the
- * 16-bit result into the big-endian domain the rest of this file uses. This
- * is on the per-packet path (IPv4 header and UDP verification, header
- * building), where a byte loop cost a quarter of the echo's instructions.
- */
-uint32_t cw_csum_partial(const void *data, size_t len, uint32_t sum)
+/* Store the complement of a folded native sum: the checksum field. */
+static inline void store_csum(uint8_t *p, uint16_t sum_n)
 {
-	const uint8_t *p = data;
-	uint64_t s = 0;
-	uint32_t w32;
-	uint16_t w16;
+	uint16_t c = (uint16_t)~sum_n;
 
-	for (; len >= 16; p += 16, len -= 16) {
-		uint64_t a, b;
-
-		memcpy(&a, p, 8);
-		memcpy(&b, p + 8, 8);
-		s += (a & 0xffffffffu) + (a >> 32) + (b & 0xffffffffu) + (b >> 32);
-	}
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w32, p, 4);
-		s += w32;
-	}
-	if (len >= 2) {
-		memcpy(&w16, p, 2);
-		s += w16;
-		p += 2;
-		len -= 2;
-	}
-	if (len) /* the odd byte is the high half of a big-endian word */
-		s += ntohs((uint16_t)(p[0] << 8));
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return sum + ntohs((uint16_t)s);
-}
-
-uint16_t cw_csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
-
-uint32_t cw_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
-{
-	uint8_t ph[12];
-
-	memcpy(ph, &src, 4);
-	memcpy(ph + 4, &dst, 4);
-	ph[8] = 0;
-	ph[9] = proto;
-	memcpy(ph + 10, &len, 2);
-	return cw_csum_partial(ph, sizeof(ph), 0);
+	memcpy(p, &c, 2);
 }
 
 static bool mac_is_bcast(const uint8_t *m)
@@ -137,9 +88,16 @@ static int parse_arp(const uint8_t *a, size_t len, struct cw_rx_info *o)
 	return CW_RX_ARP;
 }
 
+static bool ipv4_hdr_csum_ok(const uint8_t *ip, size_t ihl)
+{
+	if (ihl == CW_IPV4_HLEN)
+		return cw_csum_ipv4_hdr_n(ip) == 0xffff;
+	return cw_csum_fold_n(cw_csum_add_n(ip, ihl, 0)) == 0xffff;
+}
+
 /* The IPv4 header proper: RFC 1122 3.2.1 checks, then addressing. */
 static int parse_ipv4_hdr(const uint8_t *ip, size_t avail, const struct cw_ifaddr *ifa,
-			  struct cw_rx_info *o)
+			  unsigned rx_ok, struct cw_rx_info *o)
 {
 	size_t ihl;
 
@@ -149,7 +107,7 @@ static int parse_ipv4_hdr(const uint8_t *ip, size_t avail, const struct cw_ifadd
 	o->ip_len = rd16(ip + 2);
 	if (ihl < CW_IPV4_HLEN || ihl > avail || o->ip_len < ihl || o->ip_len > avail)
 		return drop(CW_DROP_BAD_IP);
-	if (cw_csum_fold(cw_csum_partial(ip, ihl, 0)) != 0)
+	if (!(rx_ok & CW_RX_OK_IP_CSUM) && !ipv4_hdr_csum_ok(ip, ihl))
 		return drop(CW_DROP_BAD_CSUM);
 	o->l3_len = (uint16_t)ihl;
 	o->ip_proto = ip[9];
@@ -162,10 +120,11 @@ static int parse_ipv4_hdr(const uint8_t *ip, size_t avail, const struct cw_ifadd
 	return 0;
 }
 
-int cw_parse_udp(const uint8_t *udp, size_t avail, uint32_t ip_payload, uint32_t src, uint32_t dst,
-		 bool verify_csum, struct cw_rx_info *o)
+/* cw_parse_udp, inlined into the per-packet path below. */
+static inline int parse_udp(const uint8_t *udp, size_t avail, uint32_t ip_payload, uint32_t src,
+			    uint32_t dst, bool verify_csum, struct cw_rx_info *o)
 {
-	uint16_t ulen, csum;
+	uint16_t ulen;
 
 	if (ip_payload < CW_UDP_HLEN || avail < CW_UDP_HLEN)
 		return drop(CW_DROP_BAD_UDP);
@@ -176,16 +135,21 @@ int cw_parse_udp(const uint8_t *udp, size_t avail, uint32_t ip_payload, uint32_t
 	memcpy(&o->dst_port, udp + 2, 2);
 	o->payload_off = CW_UDP_HLEN;
 	o->payload_len = (uint16_t)(ulen - CW_UDP_HLEN);
-	csum = rd16(udp + 6);
 	memcpy(&o->udp_csum, udp + 6, 2);
-	if (verify_csum && csum != 0) {
+	if (verify_csum && o->udp_csum != 0) {
 		if (avail < ulen)
 			return drop(CW_DROP_BAD_UDP);
-		uint32_t s = cw_csum_pseudo(src, dst, CW_IPPROTO_UDP, htons(ulen));
-		if (cw_csum_fold(cw_csum_partial(udp, ulen, s)) != 0)
+		uint64_t s = cw_csum_pseudo_udp_n(src, dst, htons(ulen));
+		if (cw_csum_fold_n(cw_csum_add_n(udp, ulen, s)) != 0xffff)
 			return drop(CW_DROP_BAD_L4_CSUM);
 	}
 	return 0;
+}
+
+int cw_parse_udp(const uint8_t *udp, size_t avail, uint32_t ip_payload, uint32_t src, uint32_t dst,
+		 bool verify_csum, struct cw_rx_info *o)
+{
+	return parse_udp(udp, avail, ip_payload, src, dst, verify_csum, o);
 }
 
 static int parse_icmp(const uint8_t *icmp, size_t len)
@@ -194,12 +158,12 @@ static int parse_icmp(const uint8_t *icmp, size_t len)
 		return drop(CW_DROP_BAD_IP);
 	if (icmp[0] != CW_ICMP_ECHO || icmp[1] != 0)
 		return drop(CW_DROP_UNSUPPORTED);
-	if (cw_csum_fold(cw_csum_partial(icmp, len, 0)) != 0)
+	if (cw_csum_fold_n(cw_csum_add_n(icmp, len, 0)) != 0xffff)
 		return drop(CW_DROP_BAD_L4_CSUM);
 	return CW_RX_ICMP_ECHO;
 }
 
-static int parse_ipv4(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa,
+static int parse_ipv4(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa, unsigned rx_ok,
 		      struct cw_rx_info *o)
 {
 	const uint8_t *ip = f + o->l2_len;
@@ -210,7 +174,7 @@ static int parse_ipv4(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa,
 	/* IPv4 for our IP must come to our MAC (or broadcast, e.g. DHCP-ish). */
 	if (memcmp(f, ifa->mac, CW_ETH_ALEN) != 0 && !mac_is_bcast(f))
 		return drop(CW_DROP_NOT_FOR_US);
-	rc = parse_ipv4_hdr(ip, len - o->l2_len, ifa, o);
+	rc = parse_ipv4_hdr(ip, len - o->l2_len, ifa, rx_ok, o);
 	if (rc < 0)
 		return rc;
 	if (rd16(ip + 6) & (CW_IP_MF | CW_IP_OFFMASK)) {
@@ -224,7 +188,8 @@ static int parse_ipv4(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa,
 	case CW_IPPROTO_ICMP:
 		return parse_icmp(l4, l4_len);
 	case CW_IPPROTO_UDP:
-		rc = cw_parse_udp(l4, l4_len, l4_len, o->src_ip, o->dst_ip, true, o);
+		rc = parse_udp(l4, l4_len, l4_len, o->src_ip, o->dst_ip,
+			       !(rx_ok & CW_RX_OK_L4_CSUM), o);
 		if (rc < 0)
 			return rc;
 		o->payload_off = (uint16_t)(o->payload_off + o->l2_len + o->l3_len);
@@ -234,7 +199,8 @@ static int parse_ipv4(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa,
 	}
 }
 
-int cw_parse_frame(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa, struct cw_rx_info *o)
+int cw_parse_frame(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa, unsigned rx_ok,
+		   struct cw_rx_info *o)
 {
 	int type = parse_l2(f, len, o);
 
@@ -244,26 +210,10 @@ int cw_parse_frame(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa, st
 	case CW_ETHERTYPE_ARP:
 		return parse_arp(f + o->l2_len, len - o->l2_len, o);
 	case CW_ETHERTYPE_IP:
-		return parse_ipv4(f, len, ifa, o);
+		return parse_ipv4(f, len, ifa, rx_ok, o);
 	default:
 		return drop(CW_DROP_UNSUPPORTED);
 	}
-}
-
-size_t cw_build_eth(uint8_t *h, const uint8_t *src_mac, const uint8_t *dst_mac, int vlan_tci,
-		    uint16_t ethertype)
-{
-	size_t off = 12;
-
-	memcpy(h, dst_mac, CW_ETH_ALEN);
-	memcpy(h + 6, src_mac, CW_ETH_ALEN);
-	if (vlan_tci >= 0) {
-		wr16(h + 12, CW_ETHERTYPE_VLAN);
-		wr16(h + 14, (uint16_t)vlan_tci);
-		off += CW_VLAN_HLEN;
-	}
-	wr16(h + off, ethertype);
-	return off + 2;
 }
 
 size_t cw_build_arp(uint8_t *f, uint16_t op, const uint8_t *src_mac, uint32_t src_ip,
@@ -299,31 +249,8 @@ void cw_icmp_echo_to_reply(uint8_t *f, const struct cw_rx_info *info, const uint
 	/* Recomputed, not updated (RFC 1624): an incremental update yields
 	 * 0x0000 where only 0xffff verifies, e.g. for an all-zero body. */
 	wr16(ip + 10, 0);
-	memcpy(ip + 10, (uint16_t[]){cw_csum_fold(cw_csum_partial(ip, info->l3_len, 0))}, 2);
+	store_csum(ip + 10, cw_csum_fold_n(cw_csum_add_n(ip, info->l3_len, 0)));
 	icmp[0] = CW_ICMP_REPLY;
 	wr16(icmp + 2, 0);
-	memcpy(icmp + 2, (uint16_t[]){cw_csum_fold(cw_csum_partial(icmp, icmp_len, 0))}, 2);
-}
-
-size_t cw_build_ipv4_udp(uint8_t *h, uint32_t src_ip, uint32_t dst_ip, uint16_t src_port,
-			 uint16_t dst_port, uint16_t payload_len, uint16_t ip_id, uint16_t udp_csum)
-{
-	uint8_t *udp = h + CW_IPV4_HLEN;
-
-	h[0] = 0x45;
-	h[1] = 0;
-	wr16(h + 2, (uint16_t)(CW_IPV4_HLEN + CW_UDP_HLEN + payload_len));
-	wr16(h + 4, ip_id);
-	wr16(h + 6, 0);
-	h[8] = CW_TTL_DEFAULT;
-	h[9] = CW_IPPROTO_UDP;
-	wr16(h + 10, 0);
-	memcpy(h + 12, &src_ip, 4);
-	memcpy(h + 16, &dst_ip, 4);
-	memcpy(h + 10, (uint16_t[]){cw_csum_fold(cw_csum_partial(h, CW_IPV4_HLEN, 0))}, 2);
-	memcpy(udp, &src_port, 2);
-	memcpy(udp + 2, &dst_port, 2);
-	wr16(udp + 4, (uint16_t)(CW_UDP_HLEN + payload_len));
-	memcpy(udp + 6, &udp_csum, 2);
-	return CW_IPV4_HLEN + CW_UDP_HLEN;
+	store_csum(icmp + 2, cw_csum_fold_n(cw_csum_add_n(icmp, icmp_len, 0)));
 }

@@ -12,8 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <arpa/inet.h>
 
 #include "counters.h"
+#include "csum.h"
 
 #define CW_ETH_ALEN	  6
 #define CW_ETH_HLEN	  14
@@ -58,15 +62,75 @@ struct cw_rx_info {
 	uint32_t arp_spa, arp_tpa;    /* ARP sender/target IP, network order */
 };
 
+/* What the NIC already verified (from the mbuf's RX offload flags). */
+#define CW_RX_OK_IP_CSUM 0x1u /* IPv4 header checksum good */
+#define CW_RX_OK_L4_CSUM 0x2u /* UDP checksum good */
+
 /*
- * Classify one frame received on an interface with addresses @ifa.
+ * Classify one frame received on an interface with addresses @ifa; @rx_ok
+ * (CW_RX_OK_*) names the checksums the NIC verified, which are not checked
+ * again.
  * Returns an enum cw_rx_kind (>= 0) with @out filled, or -(enum cw_drop)
  * - 1 for a frame to drop: use cw_rx_drop_reason() to get the reason.
  * ARP is returned whatever its target (the caller learns from it); IPv4
  * must be addressed to @ifa->ip and, when not broadcast, to @ifa->mac.
  */
-int cw_parse_frame(const uint8_t *frame, size_t len, const struct cw_ifaddr *ifa,
+int cw_parse_frame(const uint8_t *frame, size_t len, const struct cw_ifaddr *ifa, unsigned rx_ok,
 		   struct cw_rx_info *out);
+
+/*
+ * The common case of cw_parse_frame in one pass, for the per-packet path:
+ * an untagged frame to @ifa->mac carrying an unfragmented IPv4 datagram
+ * without options, with a TTL, to @ifa->ip, holding one UDP datagram that
+ * fills it and whose checksums verify (or are vouched for by @rx_ok).
+ * Returns true with @out set as cw_parse_frame sets it for CW_RX_UDP (the
+ * ARP fields and vlan_tci aside). Returns false for anything else, valid or
+ * not: the caller then runs cw_parse_frame for the full classification and
+ * the drop reason.
+ */
+static inline bool cw_parse_udp_fast(const uint8_t *f, size_t len, const struct cw_ifaddr *ifa,
+				     unsigned rx_ok, struct cw_rx_info *out)
+{
+	const uint8_t *ip = f + CW_ETH_HLEN, *udp = ip + CW_IPV4_HLEN;
+	uint16_t type, ip_len, frag, ulen, csum;
+	uint32_t src, dst;
+
+	if (len < CW_ETH_HLEN + CW_IPV4_HLEN + CW_UDP_HLEN || memcmp(f, ifa->mac, CW_ETH_ALEN) != 0)
+		return false;
+	memcpy(&type, f + 12, 2);
+	memcpy(&frag, ip + 6, 2);
+	memcpy(&dst, ip + 16, 4);
+	if (type != htons(CW_ETHERTYPE_IP) || ip[0] != 0x45 || ip[8] == 0 ||
+	    ip[9] != CW_IPPROTO_UDP || (frag & htons(0x3fff)) || dst != ifa->ip)
+		return false;
+	memcpy(&ip_len, ip + 2, 2);
+	memcpy(&ulen, udp + 4, 2);
+	ip_len = ntohs(ip_len);
+	ulen = ntohs(ulen);
+	if (ip_len > len - CW_ETH_HLEN || ulen < CW_UDP_HLEN || ulen != ip_len - CW_IPV4_HLEN)
+		return false;
+	if (!(rx_ok & CW_RX_OK_IP_CSUM) && cw_csum_ipv4_hdr_n(ip) != 0xffff)
+		return false;
+	memcpy(&src, ip + 12, 4);
+	memcpy(&csum, udp + 6, 2);
+	if (csum && !(rx_ok & CW_RX_OK_L4_CSUM) &&
+	    cw_csum_fold_n(cw_csum_add_n(udp, ulen, cw_csum_pseudo_udp_n(src, dst, htons(ulen)))) !=
+		0xffff)
+		return false;
+	out->l2_len = CW_ETH_HLEN;
+	out->l3_len = CW_IPV4_HLEN;
+	out->has_vlan = false;
+	out->ip_len = ip_len;
+	out->ip_proto = CW_IPPROTO_UDP;
+	out->src_ip = src;
+	out->dst_ip = dst;
+	memcpy(&out->src_port, udp, 2);
+	memcpy(&out->dst_port, udp + 2, 2);
+	out->udp_csum = csum;
+	out->payload_off = CW_ETH_HLEN + CW_IPV4_HLEN + CW_UDP_HLEN;
+	out->payload_len = (uint16_t)(ulen - CW_UDP_HLEN);
+	return true;
+}
 
 static inline enum cw_drop cw_rx_drop_reason(int rc)
 {
@@ -82,12 +146,6 @@ static inline enum cw_drop cw_rx_drop_reason(int rc)
  */
 int cw_parse_udp(const uint8_t *udp, size_t avail, uint32_t ip_payload, uint32_t src, uint32_t dst,
 		 bool verify_csum, struct cw_rx_info *out);
-
-/* Internet checksum helpers (RFC 1071), results in network order. */
-uint32_t cw_csum_partial(const void *data, size_t len, uint32_t sum);
-uint16_t cw_csum_fold(uint32_t sum);
-/* Pseudo-header sum for UDP over IPv4: addresses and length network order. */
-uint32_t cw_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 
 /*
  * Write a whole ARP frame (@op 1 request, 2 reply) into @frame, which has
@@ -105,27 +163,65 @@ size_t cw_build_arp(uint8_t *frame, uint16_t op, const uint8_t *src_mac, uint32_
  */
 void cw_icmp_echo_to_reply(uint8_t *frame, const struct cw_rx_info *info, const uint8_t *our_mac);
 
-/*
- * Write an Ethernet header (with an 802.1Q tag when @vlan_tci >= 0) for
- * @ethertype into @hdr, which has room for cw_eth_hdr_len(@vlan_tci).
- * Returns the length written.
- */
-size_t cw_build_eth(uint8_t *hdr, const uint8_t *src_mac, const uint8_t *dst_mac, int vlan_tci,
-		    uint16_t ethertype);
-
 static inline size_t cw_eth_hdr_len(int vlan_tci)
 {
 	return CW_ETH_HLEN + (vlan_tci >= 0 ? CW_VLAN_HLEN : 0);
 }
 
 /*
+ * Write an Ethernet header (with an 802.1Q tag when @vlan_tci >= 0) for
+ * @ethertype into @hdr, which has room for cw_eth_hdr_len(@vlan_tci).
+ * Returns the length written.
+ */
+static inline size_t cw_build_eth(uint8_t *h, const uint8_t *src_mac, const uint8_t *dst_mac,
+				  int vlan_tci, uint16_t ethertype)
+{
+	uint16_t type = htons(ethertype);
+	size_t off = 12;
+
+	memcpy(h, dst_mac, CW_ETH_ALEN);
+	memcpy(h + 6, src_mac, CW_ETH_ALEN);
+	if (vlan_tci >= 0) {
+		uint16_t tag[2] = {htons(CW_ETHERTYPE_VLAN), htons((uint16_t)vlan_tci)};
+
+		memcpy(h + 12, tag, 4);
+		off += CW_VLAN_HLEN;
+	}
+	memcpy(h + off, &type, 2);
+	return off + 2;
+}
+
+/*
  * Write IPv4 + UDP headers (CW_IPV4_HLEN + CW_UDP_HLEN bytes) in front of a
  * UDP payload of @payload_len bytes, with a valid IPv4 header checksum. The
  * UDP checksum is @udp_csum as given (network order; 0 means none). Addresses
- * and ports are in network order. Returns the length written.
+ * and ports are in network order. Returns the length written. Inline: it is
+ * on the per-packet transmit path.
  */
-size_t cw_build_ipv4_udp(uint8_t *hdr, uint32_t src_ip, uint32_t dst_ip, uint16_t src_port,
-			 uint16_t dst_port, uint16_t payload_len, uint16_t ip_id,
-			 uint16_t udp_csum);
+static inline size_t cw_build_ipv4_udp(uint8_t *h, uint32_t src_ip, uint32_t dst_ip,
+				       uint16_t src_port, uint16_t dst_port, uint16_t payload_len,
+				       uint16_t ip_id, uint16_t udp_csum)
+{
+	/* Version/IHL, TOS, then (after length and ID) no fragmentation, TTL
+	 * 64, UDP, checksum 0 until computed. */
+	static const uint8_t vt[2] = {0x45, 0}, ft[6] = {0, 0, 64, CW_IPPROTO_UDP, 0, 0};
+	uint16_t tot = htons((uint16_t)(CW_IPV4_HLEN + CW_UDP_HLEN + payload_len));
+	uint16_t ulen = htons((uint16_t)(CW_UDP_HLEN + payload_len));
+	uint16_t id = htons(ip_id), c;
+
+	memcpy(h, vt, 2);
+	memcpy(h + 2, &tot, 2);
+	memcpy(h + 4, &id, 2);
+	memcpy(h + 6, ft, 6);
+	memcpy(h + 12, &src_ip, 4);
+	memcpy(h + 16, &dst_ip, 4);
+	c = (uint16_t)~cw_csum_ipv4_hdr_n(h);
+	memcpy(h + 10, &c, 2);
+	memcpy(h + 20, &src_port, 2);
+	memcpy(h + 22, &dst_port, 2);
+	memcpy(h + 24, &ulen, 2);
+	memcpy(h + 26, &udp_csum, 2);
+	return CW_IPV4_HLEN + CW_UDP_HLEN;
+}
 
 #endif

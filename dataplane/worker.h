@@ -12,6 +12,7 @@
 #include <rte_ip_frag.h>
 
 #include "dp.h"
+#include "parse.h"
 
 #define CW_MAX_BURST   512
 #define CW_PENDING_MAX 256 /* packets waiting for a neighbour, per worker */
@@ -35,6 +36,7 @@ struct cw_worker {
 	uint16_t burst;
 	uint16_t ip_id;
 	struct cw_counters *ctr;
+	struct cw_ifaddr ifa[CW_MAX_PORTS]; /* copied from the ports at creation */
 	struct rte_ip_frag_tbl *frag;
 	struct rte_ip_frag_death_row death_row;
 	uint64_t frag_expire_next;

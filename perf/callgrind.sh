@@ -231,9 +231,8 @@ EOF
 	if ((NATIVE)); then
 		native_report causewayd "$(sed -n 's/^total .* bytes *\([0-9]*\) pps | tx.*/\1/p' "$LOG")"
 	else
-		# Packets = calls of cw_worker_input, one per received frame.
-		PKTS=$(callgrind_annotate --tree=calling --inclusive=yes "$PROFILE" 2>/dev/null |
-			sed -n 's/.*> .*:cw_worker_input (\([0-9,]*\)x).*/\1/p' | head -n 1 | tr -d ,)
+		# Packets = frames received, from causewayd's own final counters.
+		PKTS=$(grep -A3 '^final statistics' "$LOG" | sed -n 's/^total *rx *\([0-9]*\) pkts.*/\1/p')
 		report causewayd "${PKTS:-0}"
 	fi
 fi

@@ -194,7 +194,7 @@ static size_t mk_arp(uint8_t *f, int vlan, uint16_t op, const uint8_t *sha, uint
 static int parse(const uint8_t *f, size_t len, struct cw_rx_info *ri)
 {
 	memset(ri, 0xa5, sizeof(*ri));
-	return cw_parse_frame(f, len, &ifa, ri);
+	return cw_parse_frame(f, len, &ifa, 0, ri);
 }
 
 #define assert_drop(f, len, reason)                                                                \
@@ -674,6 +674,139 @@ static void test_udp_csum_ffff(void **state)
 	assert_int_equal(ri.payload_len, 16);
 }
 
+/* The native-domain sums agree with the reference at every length. */
+static void test_csum_native(void **state)
+{
+	uint8_t b[80];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (size_t len = 0; len <= sizeof(b); len++) {
+		for (size_t i = 0; i < len; i++) {
+			x = x * 1103515245u + 12345u;
+			b[i] = (uint8_t)(x >> 16);
+		}
+		assert_int_equal(ntohs(cw_csum_fold_n(cw_csum_add_n(b, len, 0))),
+				 ref_sum(b, len, 0));
+		/* All ones: every addition carries. */
+		memset(b, 0xff, len);
+		assert_int_equal(ntohs(cw_csum_fold_n(cw_csum_add_n(b, len, 0))),
+				 ref_sum(b, len, 0));
+	}
+	assert_int_equal(cw_csum_fold_n(UINT64_MAX), 0xffff);
+	assert_int_equal(cw_csum_fold_n(0), 0);
+	assert_int_equal(cw_csum_fold_n(0x0000000100000000ull), 1);
+}
+
+/* What cw_parse_udp_fast accepts, cw_parse_frame classifies identically. */
+static void assert_fast(const uint8_t *f, size_t len, unsigned rx_ok, bool expect)
+{
+	struct cw_rx_info fast, full;
+	bool got;
+
+	memset(&fast, 0x5a, sizeof(fast));
+	got = cw_parse_udp_fast(f, len, &ifa, rx_ok, &fast);
+	assert_int_equal(got, expect);
+	if (!got)
+		return;
+	memset(&full, 0xa5, sizeof(full));
+	assert_int_equal(cw_parse_frame(f, len, &ifa, rx_ok, &full), CW_RX_UDP);
+	assert_int_equal(fast.l2_len, full.l2_len);
+	assert_int_equal(fast.l3_len, full.l3_len);
+	assert_int_equal(fast.has_vlan, full.has_vlan);
+	assert_int_equal(fast.ip_len, full.ip_len);
+	assert_int_equal(fast.ip_proto, full.ip_proto);
+	assert_int_equal(fast.src_ip, full.src_ip);
+	assert_int_equal(fast.dst_ip, full.dst_ip);
+	assert_int_equal(fast.src_port, full.src_port);
+	assert_int_equal(fast.dst_port, full.dst_port);
+	assert_int_equal(fast.udp_csum, full.udp_csum);
+	assert_int_equal(fast.payload_off, full.payload_off);
+	assert_int_equal(fast.payload_len, full.payload_len);
+}
+
+static void test_udp_fast(void **state)
+{
+	uint8_t f[MAXF];
+	size_t len;
+
+	(void)state;
+	for (size_t n = 0; n <= 40; n++) {
+		len = mk_udp(f, -1, 5, n);
+		assert_fast(f, len, 0, true);
+		put16(f + 34 + 6, 0); /* no checksum */
+		assert_fast(f, len, 0, true);
+	}
+	/* Valid, but for the full parser: VLAN tag, IP options, fragments,
+	 * broadcast MAC, UDP shorter than the IP payload. */
+	len = mk_udp(f, 0x123, 5, 20);
+	assert_fast(f, len, 0, false);
+	assert_int_equal(parse(f, len, &(struct cw_rx_info){0}), CW_RX_UDP);
+	len = mk_udp(f, -1, 6, 20);
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	put16(f + 14 + 6, 0x2000);
+	fix_ip(f + 14);
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	memset(f, 0xff, 6);
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	put16(f + 34 + 4, 8 + 10);
+	fix_udp(f + 14);
+	assert_fast(f, len, 0, false);
+	/* Ethernet padding after the datagram is fine. */
+	len = mk_udp(f, -1, 5, 2);
+	memset(f + len, 0, 10);
+	assert_fast(f, len + 10, 0, true);
+	/* Invalid: each goes to the full parser for its drop reason. */
+	len = mk_udp(f, -1, 5, 20);
+	f[14 + 8] = 0;
+	fix_ip(f + 14);
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	f[14 + 10] ^= 1;
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	f[len - 1] ^= 1;
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	f[0] ^= 2;
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	put32(f + 14 + 16, OTHER_IP);
+	fix_ip(f + 14);
+	assert_fast(f, len, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	assert_fast(f, len - 1, 0, false); /* truncated */
+	assert_fast(f, 41, 0, false);
+	len = mk_udp(f, -1, 5, 20);
+	put16(f + 34 + 4, 7);
+	assert_fast(f, len, 0, false);
+	len = mk_echo(f, -1, 5, 20);
+	assert_fast(f, len, 0, false);
+}
+
+/* Checksums the NIC vouched for are not verified again. */
+static void test_rx_ok(void **state)
+{
+	uint8_t f[MAXF];
+	struct cw_rx_info ri;
+	size_t len = mk_udp(f, -1, 5, 20);
+
+	(void)state;
+	f[14 + 10] ^= 1;
+	assert_drop(f, len, CW_DROP_BAD_CSUM);
+	assert_int_equal(cw_parse_frame(f, len, &ifa, CW_RX_OK_IP_CSUM, &ri), CW_RX_UDP);
+	assert_fast(f, len, CW_RX_OK_IP_CSUM, true);
+	len = mk_udp(f, -1, 5, 20);
+	f[len - 1] ^= 1;
+	assert_drop(f, len, CW_DROP_BAD_L4_CSUM);
+	assert_int_equal(cw_parse_frame(f, len, &ifa, CW_RX_OK_L4_CSUM, &ri), CW_RX_UDP);
+	assert_fast(f, len, CW_RX_OK_L4_CSUM, true);
+	assert_fast(f, len, CW_RX_OK_IP_CSUM, false);
+}
+
 static void test_eth_padding(void **state)
 {
 	uint8_t f[MAXF];
@@ -757,7 +890,7 @@ static void test_icmp_echo(void **state)
 		/* Seen from the peer: a valid IPv4 frame, an ICMP it does not serve. */
 		memcpy(peer.mac, peer_mac, 6);
 		peer.ip = htonl(PEER_IP);
-		assert_int_equal(cw_parse_frame(f, len, &peer, &back), -CW_DROP_UNSUPPORTED - 1);
+		assert_int_equal(cw_parse_frame(f, len, &peer, 0, &back), -CW_DROP_UNSUPPORTED - 1);
 	}
 }
 
@@ -956,6 +1089,9 @@ int main(void)
 	    cmocka_unit_test(test_udp_short_length),
 	    cmocka_unit_test(test_udp_csum),
 	    cmocka_unit_test(test_udp_csum_ffff),
+	    cmocka_unit_test(test_csum_native),
+	    cmocka_unit_test(test_udp_fast),
+	    cmocka_unit_test(test_rx_ok),
 	    cmocka_unit_test(test_eth_padding),
 	    cmocka_unit_test(test_icmp_echo),
 	    cmocka_unit_test(test_icmp_bad),

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "csum.h"
+
+/* 64-bit one's complement addition: the carry out wraps around. */
+static inline uint64_t add64(uint64_t s, uint64_t v)
+{
+	s += v;
+	return s + (s < v);
+}
+
+uint64_t cw_csum_add_n(const void *data, size_t len, uint64_t s)
+{
+	const uint8_t *p = data;
+	uint64_t a, b;
+	uint32_t w32;
+	uint16_t w16;
+
+	for (; len >= 16; p += 16, len -= 16) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + 8, 8);
+		s = add64(add64(s, a), b);
+	}
+	if (len >= 8) {
+		memcpy(&a, p, 8);
+		s = add64(s, a);
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		memcpy(&w32, p, 4);
+		s = add64(s, w32);
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		memcpy(&w16, p, 2);
+		s = add64(s, w16);
+		p += 2;
+		len -= 2;
+	}
+	if (len) /* the odd byte is the high half of a big-endian word */
+		s = add64(s, htons((uint16_t)(p[0] << 8)));
+	return s;
+}
+
+uint32_t cw_csum_partial(const void *data, size_t len, uint32_t sum)
+{
+	return sum + ntohs(cw_csum_fold_n(cw_csum_add_n(data, len, 0)));
+}
+
+uint16_t cw_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+uint32_t cw_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
+{
+	uint8_t ph[12];
+
+	memcpy(ph, &src, 4);
+	memcpy(ph + 4, &dst, 4);
+	ph[8] = 0;
+	ph[9] = proto;
+	memcpy(ph + 10, &len, 2);
+	return cw_csum_partial(ph, sizeof(ph), 0);
+}
