@@ -3,7 +3,8 @@
 
 #include <rte_mbuf.h>
 
-/* Zero copy: the payload mbuf goes straight back with the addresses swapped. */
+/* Zero copy: each payload mbuf goes straight back with the addresses
+ * swapped. */
 static uint16_t echo_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
 			struct cw_dgram *out, uint16_t out_cap)
 {
@@ -12,15 +13,19 @@ static uint16_t echo_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_
 	(void)ctx;
 	(void)worker;
 	for (i = 0; i < n; i++) {
+		struct cw_dgram d = in[i];
+
 		if (k == out_cap) {
-			rte_pktmbuf_free(in[i].m);
+			rte_pktmbuf_free(d.m);
 			continue;
 		}
-		out[k] = in[i];
-		out[k].src_ip = in[i].dst_ip;
-		out[k].dst_ip = in[i].src_ip;
-		out[k].src_port = in[i].dst_port;
-		out[k].dst_port = in[i].src_port;
+		out[k].m = d.m;
+		out[k].src_ip = d.dst_ip;
+		out[k].dst_ip = d.src_ip;
+		out[k].src_port = d.dst_port;
+		out[k].dst_port = d.src_port;
+		out[k].port = d.port;
+		out[k].udp_csum = d.udp_csum;
 		k++;
 	}
 	return k;
