@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for dataplane/parse.c: any bytes, as a frame received on
  * an interface 02:00:00:00:00:01 / 10.0.0.1 (the addresses the seeds in
- * corpus/ use). Beyond ASan/UBSan, every classification is checked against
+ * corpus/parse/ use). Beyond ASan/UBSan, every classification is checked against
  * the bounds and the facts it claims; a violated invariant traps.
  */
 #include <stdbool.h>

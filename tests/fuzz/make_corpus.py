@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Write the seed corpus of fuzz_parse: one frame per file in corpus/.
+"""Write the seed corpus of fuzz_parse: one frame per file in corpus/parse/.
 
 The frames are addressed to the interface fuzz_parse.c pretends to be
 (02:00:00:00:00:01, 10.0.0.1) from a peer (02:00:00:00:00:02, 10.0.0.2),
 so each seed reaches deep into the parser. Deterministic: running it again
 rewrites the same bytes. Python standard library only.
 
-    tests/fuzz/make_corpus.py [OUTDIR]     (default: corpus/ next to this file)
+    tests/fuzz/make_corpus.py [OUTDIR]     (default: corpus/parse/ next to this file)
 """
 
 import os
@@ -102,7 +102,7 @@ def seeds():
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus", "parse")
     os.makedirs(out, exist_ok=True)
     for name, frame in sorted(seeds().items()):
         with open(os.path.join(out, name + ".bin"), "wb") as f:

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <string.h>
+
+#include "msg.h"
+
+/*
+ * Every block protobuf-c gets from the decoder starts with a header that
+ * records its size: cw_alloc's free needs it, the budget counts it, and
+ * it tells how many bytes a decoded string really had (see str_ok).
+ * 16 bytes keep the block as aligned as the allocator's.
+ */
+#define HDR 16
+
+/* ---- field limits (§16) ------------------------------------------------ */
+
+/*
+ * From the wire, a string is a copy of len bytes plus a NUL in a block of
+ * len + 1 bytes. A NUL inside would make C code see a shorter string than
+ * the peer sent (a node name or host that compares equal to another), so
+ * the block size, not strlen, is the string's length.
+ */
+static bool str_ok(bool wire, const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == protobuf_c_empty_string)
+		return true;
+	if (!wire)
+		return strlen(s) <= max;
+	memcpy(&n, s - HDR, sizeof(n));
+	return n - 1 <= max && !memchr(s, 0, n - 1);
+}
+
+static bool strs_ok(bool wire, char *const *s, size_t n, size_t max_n, size_t max_len)
+{
+	if (n > max_n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!str_ok(wire, s[i], max_len))
+			return false;
+	return true;
+}
+
+static bool token_ok(const ProtobufCBinaryData *b)
+{
+	return b->len == 0 || b->len == CW_MSG_TOKEN_LEN;
+}
+
+static bool hello_ok(bool wire, const Causeway__V1__Hello *h)
+{
+	/* Re-encoding never grows a Hello, so from the wire this is at most
+	 * what was received. */
+	if (protobuf_c_message_get_packed_size(&h->base) > CW_MSG_HELLO_MAX ||
+	    !str_ok(wire, h->node_name, CW_MSG_NAME_MAX) ||
+	    !str_ok(wire, h->pool, CW_MSG_NAME_MAX) ||
+	    !str_ok(wire, h->agent_version, CW_MSG_VERSION_MAX))
+		return false;
+	if (h->n_labels > CW_MSG_LABELS_MAX || h->n_dictionary_ids > CW_MSG_DICT_IDS_MAX ||
+	    h->n_allowed_ports > CW_MSG_LIST_MAX || !token_ok(&h->boot_id))
+		return false;
+	for (size_t i = 0; i < h->n_labels; i++)
+		if (!str_ok(wire, h->labels[i]->key, CW_MSG_LABEL_KEY_MAX) ||
+		    !str_ok(wire, h->labels[i]->value, CW_MSG_LABEL_VALUE_MAX))
+			return false;
+	/* 0 names no dictionary (§14): listing it is malformed, not a wish. */
+	for (size_t i = 0; i < h->n_dictionary_ids; i++)
+		if (h->dictionary_ids[i] == 0)
+			return false;
+	return strs_ok(wire, h->features, h->n_features, CW_MSG_FEATURES_MAX,
+		       CW_MSG_FEATURE_LEN_MAX);
+}
+
+static bool hello_ack_ok(bool wire, const Causeway__V1__HelloAck *a)
+{
+	return str_ok(wire, a->node_name, CW_MSG_NAME_MAX) &&
+	       str_ok(wire, a->gateway_version, CW_MSG_VERSION_MAX) &&
+	       token_ok(&a->stateless_reset_token) &&
+	       strs_ok(wire, a->features, a->n_features, CW_MSG_FEATURES_MAX,
+		       CW_MSG_FEATURE_LEN_MAX);
+}
+
+static bool headers_ok(bool wire, Causeway__V1__Header *const *h, size_t n)
+{
+	size_t total = 0;
+
+	if (n > CW_MSG_HEADERS_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		/* Each string is at most the message, so the sum cannot wrap. */
+		if (!str_ok(wire, h[i]->name, SIZE_MAX) || !str_ok(wire, h[i]->value, SIZE_MAX))
+			return false;
+		total += strlen(h[i]->name) + strlen(h[i]->value);
+	}
+	return total <= CW_MSG_HEADER_BYTES_MAX;
+}
+
+static bool api_request_ok(bool wire, const Causeway__V1__ApiRequest *r)
+{
+	return str_ok(wire, r->verb, SIZE_MAX) && str_ok(wire, r->path, CW_MSG_PATH_MAX) &&
+	       str_ok(wire, r->query, CW_MSG_PATH_MAX) &&
+	       headers_ok(wire, r->headers, r->n_headers);
+}
+
+static bool peers_ok(bool wire, Causeway__V1__Peer *const *p, size_t n)
+{
+	if (n > CW_MSG_LIST_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!str_ok(wire, p[i]->node_name, CW_MSG_NAME_MAX) ||
+		    !str_ok(wire, p[i]->address, SIZE_MAX))
+			return false;
+	return true;
+}
+
+static bool peer_probe_ok(bool wire, const Causeway__V1__PeerProbe *p)
+{
+	if (!peers_ok(wire, p->targets, p->n_targets) || p->n_results > CW_MSG_LIST_MAX)
+		return false;
+	for (size_t i = 0; i < p->n_results; i++)
+		if (!str_ok(wire, p->results[i]->node_name, CW_MSG_NAME_MAX) ||
+		    !str_ok(wire, p->results[i]->error, SIZE_MAX))
+			return false;
+	return true;
+}
+
+/* No known member: unknown fields stand for a member of a later version;
+ * without them the Envelope is empty. */
+static bool unknown_ok(const cw_envelope *env)
+{
+	return env->base.n_unknown_fields > 0;
+}
+
+static bool envelope_ok(bool wire, const cw_envelope *env)
+{
+	/* Every member is a message pointer, so any one of them tells. */
+	if (env->msg_case != CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET && !env->hello)
+		return false;
+	switch (env->msg_case) {
+	case CAUSEWAY__V1__ENVELOPE__MSG_HELLO:
+		return hello_ok(wire, env->hello);
+	case CAUSEWAY__V1__ENVELOPE__MSG_HELLO_ACK:
+		return hello_ack_ok(wire, env->hello_ack);
+	case CAUSEWAY__V1__ENVELOPE__MSG_HEARTBEAT:
+		return true;
+	case CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST:
+		return api_request_ok(wire, env->api_request);
+	case CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE:
+		return headers_ok(wire, env->api_response->headers, env->api_response->n_headers);
+	case CAUSEWAY__V1__ENVELOPE__MSG_WATCH_EVENT:
+		return str_ok(wire, env->watch_event->resource_version, SIZE_MAX);
+	case CAUSEWAY__V1__ENVELOPE__MSG_DIAL:
+		return str_ok(wire, env->dial->host, CW_MSG_NAME_MAX) &&
+		       str_ok(wire, env->dial->origin, SIZE_MAX);
+	case CAUSEWAY__V1__ENVELOPE__MSG_DIAL_RESULT:
+		return str_ok(wire, env->dial_result->reason, CW_MSG_REASON_MAX);
+	case CAUSEWAY__V1__ENVELOPE__MSG_ASSIGNMENT:
+		return str_ok(wire, env->assignment->pool, CW_MSG_NAME_MAX) &&
+		       peers_ok(wire, env->assignment->peers, env->assignment->n_peers);
+	case CAUSEWAY__V1__ENVELOPE__MSG_PEER_PROBE:
+		return peer_probe_ok(wire, env->peer_probe);
+	case CAUSEWAY__V1__ENVELOPE__MSG_CLOSE:
+		return str_ok(wire, env->close->reason, CW_MSG_REASON_MAX);
+	case CAUSEWAY__V1__ENVELOPE__MSG_ERROR:
+		return str_ok(wire, env->error->reason, CW_MSG_REASON_MAX);
+	default:
+		return unknown_ok(env);
+	}
+}
+
+/*
+ * protobuf-c turns an over-long encoding of field number 0 (80 00, which
+ * protobuf forbids) into an unknown field instead of an error, and would
+ * write it back as a plain 0 that it then refuses. Refuse it here, in
+ * every message the Envelope holds.
+ */
+static bool tags_ok(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *desc = m->descriptor;
+
+	for (size_t i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return false;
+	for (unsigned i = 0; i < desc->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &desc->fields[i];
+		const char *at = (const char *)m + f->offset;
+		const char *q = (const char *)m + f->quantifier_offset;
+		ProtobufCMessage *const *v = (ProtobufCMessage *const *)at;
+		size_t n = 1;
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			if (*(const uint32_t *)q != f->id)
+				continue; /* another member of the union */
+		} else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)q;
+			v = *(ProtobufCMessage *const *const *)at;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (v[j] && !tags_ok(v[j]))
+				return false;
+	}
+	return true;
+}
+
+int cw_msg_check(const cw_envelope *env)
+{
+	return envelope_ok(false, env) ? 0 : -EBADMSG;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+size_t cw_msg_encoded_len(const cw_envelope *env)
+{
+	return cw_msg_wire_len(protobuf_c_message_get_packed_size(&env->base));
+}
+
+ptrdiff_t cw_msg_encode(const cw_envelope *env, size_t limit, uint8_t *out, size_t cap)
+{
+	size_t n, plen;
+
+	if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET)
+		return -EINVAL;
+	n = protobuf_c_message_get_packed_size(&env->base);
+	if (cw_msg_check(env) < 0)
+		return -EINVAL;
+	if (n > limit)
+		return -EMSGSIZE;
+	plen = cw_varint_len(n);
+	if (cap < plen || cap - plen < n)
+		return -ENOSPC;
+	cw_varint_encode(out, cap, n);
+	protobuf_c_message_pack(&env->base, out + plen);
+	return (ptrdiff_t)(plen + n);
+}
+
+/* ---- protobuf-c's allocator ---------------------------------------------- */
+
+static void *pb_alloc(void *ctx, size_t n)
+{
+	struct cw_msg_decoder *d = ctx;
+	size_t total = n + HDR;
+	uint8_t *p;
+
+	if (total < n || total > d->budget_end - d->held)
+		return NULL;
+	p = d->alloc->alloc(d->alloc->ctx, total);
+	if (!p) {
+		d->oom = true;
+		return NULL;
+	}
+	memcpy(p, &n, sizeof(n));
+	d->held += total;
+	return p + HDR;
+}
+
+static void pb_free(void *ctx, void *ptr)
+{
+	struct cw_msg_decoder *d = ctx;
+	uint8_t *p = ptr;
+	size_t n;
+
+	if (!p)
+		return;
+	p -= HDR;
+	memcpy(&n, p, sizeof(n));
+	d->held -= n + HDR;
+	d->alloc->free(d->alloc->ctx, p, n + HDR);
+}
+
+static ProtobufCAllocator pb_allocator(struct cw_msg_decoder *d)
+{
+	ProtobufCAllocator a = {pb_alloc, pb_free, d};
+
+	return a;
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+int cw_msg_decoder_init(struct cw_msg_decoder *d, const struct cw_alloc *alloc, size_t limit)
+{
+	if (!alloc || !alloc->alloc || !alloc->free || limit == 0 || limit > CW_MSG_SIZE_MAX)
+		return -EINVAL;
+	memset(d, 0, sizeof(*d));
+	d->alloc = alloc;
+	d->limit = limit;
+	return 0;
+}
+
+static ptrdiff_t fail(struct cw_msg_decoder *d, int err)
+{
+	d->err = err;
+	return err;
+}
+
+/*
+ * Take prefix bytes from @in (@len > 0). Returns the bytes used; once the
+ * prefix is complete d->len holds the length, checked at once (§13.1:
+ * before anything of the body is buffered).
+ */
+static ptrdiff_t read_prefix(struct cw_msg_decoder *d, const uint8_t *in, size_t len)
+{
+	size_t used = 0, need;
+	uint64_t v;
+
+	if (d->prefix_have == 0)
+		d->prefix[d->prefix_have++] = in[used++];
+	need = cw_varint_len_from_byte(d->prefix[0]);
+	while (d->prefix_have < need && used < len)
+		d->prefix[d->prefix_have++] = in[used++];
+	if (d->prefix_have < need)
+		return (ptrdiff_t)used;
+	cw_varint_decode(d->prefix, need, &v);
+	d->prefix_have = 0;
+	if (v == 0)
+		return fail(d, -EBADMSG);
+	if (v > d->limit)
+		return fail(d, -EMSGSIZE);
+	d->len = (size_t)v;
+	return (ptrdiff_t)used;
+}
+
+/* Smallest body buffer: most messages that span chunks are small. */
+#define BUF_MIN 2048
+
+/*
+ * Add @n body bytes to the buffer. It doubles rather than taking the
+ * declared length at once, so memory follows what the peer has actually
+ * sent (and the stream's flow control has let through).
+ */
+static int append(struct cw_msg_decoder *d, const uint8_t *in, size_t n)
+{
+	size_t want = d->have + n, cap;
+	uint8_t *p;
+
+	if (want > d->cap) {
+		cap = d->cap ? d->cap * 2 : BUF_MIN;
+		if (cap < want)
+			cap = want;
+		if (cap > d->len)
+			cap = d->len;
+		p = d->alloc->alloc(d->alloc->ctx, cap);
+		if (!p)
+			return -ENOMEM;
+		if (d->have)
+			memcpy(p, d->buf, d->have);
+		if (d->buf)
+			d->alloc->free(d->alloc->ctx, d->buf, d->cap);
+		d->buf = p;
+		d->cap = cap;
+	}
+	memcpy(d->buf + d->have, in, n);
+	d->have += n;
+	return 0;
+}
+
+static void drop_buf(struct cw_msg_decoder *d)
+{
+	if (d->buf)
+		d->alloc->free(d->alloc->ctx, d->buf, d->cap);
+	d->buf = NULL;
+	d->have = d->cap = 0;
+}
+
+static int unpack(struct cw_msg_decoder *d, const uint8_t *p, size_t len, cw_envelope **out)
+{
+	ProtobufCAllocator a = pb_allocator(d);
+	ProtobufCMessage *m;
+
+	d->oom = false;
+	d->budget_end = d->held + CW_MSG_DECODE_BUDGET(len);
+	m = protobuf_c_message_unpack(&causeway__v1__envelope__descriptor, &a, len, p);
+	/* Nothing else allocates through the budget until the next unpack. */
+	d->budget_end = d->held;
+	if (!m)
+		return d->oom ? -ENOMEM : -EBADMSG;
+	if (!envelope_ok(true, (cw_envelope *)m) || !tags_ok(m)) {
+		protobuf_c_message_free_unpacked(m, &a);
+		return -EBADMSG;
+	}
+	*out = (cw_envelope *)m;
+	return 0;
+}
+
+/*
+ * Take body bytes from @in. A body that arrives whole in one chunk is
+ * decoded where it lies; only one that spans chunks is copied.
+ */
+static ptrdiff_t read_body(struct cw_msg_decoder *d, const uint8_t *in, size_t len,
+			   cw_envelope **out)
+{
+	size_t take = d->len - d->have;
+	int rc;
+
+	if (take > len)
+		take = len;
+	if (take == 0)
+		return 0;
+	if (d->have == 0 && take == d->len) {
+		rc = unpack(d, in, d->len, out);
+	} else {
+		rc = append(d, in, take);
+		if (rc < 0)
+			return fail(d, rc);
+		if (d->have < d->len)
+			return (ptrdiff_t)take;
+		rc = unpack(d, d->buf, d->len, out);
+		drop_buf(d);
+	}
+	if (rc < 0)
+		return fail(d, rc);
+	d->len = 0;
+	return (ptrdiff_t)take;
+}
+
+ptrdiff_t cw_msg_decode(struct cw_msg_decoder *d, const uint8_t *in, size_t len, cw_envelope **out)
+{
+	ptrdiff_t used = 0, r;
+
+	*out = NULL;
+	if (d->err)
+		return d->err;
+	if (d->len == 0) {
+		if (len == 0)
+			return 0;
+		used = read_prefix(d, in, len);
+		if (used < 0 || d->len == 0)
+			return used;
+	}
+	r = read_body(d, in + used, len - (size_t)used, out);
+	return r < 0 ? r : used + r;
+}
+
+int cw_msg_decoder_finish(struct cw_msg_decoder *d)
+{
+	if (d->err)
+		return d->err;
+	if (d->len || d->prefix_have)
+		return (int)fail(d, -EBADMSG);
+	return 0;
+}
+
+void cw_msg_free(struct cw_msg_decoder *d, cw_envelope *env)
+{
+	ProtobufCAllocator a = pb_allocator(d);
+
+	if (env)
+		protobuf_c_message_free_unpacked(&env->base, &a);
+}
+
+void cw_msg_decoder_free(struct cw_msg_decoder *d)
+{
+	drop_buf(d);
+}
