@@ -251,9 +251,12 @@ static uint64_t total_drops(void)
 
 static int group_setup(void **state)
 {
-	char *argv[] = {"test_frag", "--no-huge",     "--no-pci",     "-m",
-			"128",	     "--file-prefix", "cwtfrag",      "-l",
-			"0",	     "--log-level",   "lib.eal:error"};
+	/* --no-shconf: no runtime config file and no lock on it, so suites
+	 * running at the same time on one machine (an ASan tree beside a
+	 * plain one) cannot collide on the file prefix. */
+	char *argv[] = {"test_frag", "--no-huge", "--no-pci",	   "--no-shconf",
+			"-m",	     "128",	  "--file-prefix", "cwtfrag",
+			"-l",	     "0",	  "--log-level",   "lib.eal:error"};
 	struct cw_handler h = {.name = "capture", .udp_port = HPORT, .rx = capture_rx};
 
 	(void)state;
