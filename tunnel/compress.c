@@ -6,7 +6,7 @@
  * trusted to bound the output.
  */
 #include <errno.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem, the *_advanced constructors */
@@ -22,14 +22,16 @@
 
 struct cw_dict {
 	uint32_t id;
-	void *bytes;	 /* our copy: both digested forms refer to it */
+	void *bytes; /* our copy: both digested forms refer to it */
+	size_t len;
 	void *cdict_mem; /* the static CDict lives here */
+	size_t cdict_size;
 	const ZSTD_CDict *cdict;
 	ZSTD_DDict *ddict;
 };
 
 struct cw_compress {
-	struct cw_compress_mem mem;
+	struct cw_alloc mem;
 	ZSTD_customMem zmem; /* routes zstd's allocations through alloc_hook */
 	int alloc_failed;    /* tells -ENOMEM from a bad dictionary */
 	int level;
@@ -39,39 +41,39 @@ struct cw_compress {
 	struct cw_dict dicts[CW_COMPRESS_MAX_DICTS];
 };
 
-static void *default_alloc(void *opaque, size_t size)
-{
-	(void)opaque;
-	return malloc(size);
-}
-
-static void default_free(void *opaque, void *ptr)
-{
-	(void)opaque;
-	free(ptr);
-}
+/* zstd frees without a size, which struct cw_alloc needs: each block zstd
+ * asks for carries its size in a header (16 bytes keep the alignment). */
+#define ZHDR 16
 
 static void *alloc_hook(void *opaque, size_t size)
 {
 	struct cw_compress *c = opaque;
-	void *p = c->mem.alloc(c->mem.opaque, size);
+	uint8_t *p = size <= SIZE_MAX - ZHDR ? c->mem.alloc(c->mem.ctx, size + ZHDR) : NULL;
 
-	if (!p)
+	if (!p) {
 		c->alloc_failed = 1;
-	return p;
+		return NULL;
+	}
+	memcpy(p, &size, sizeof(size));
+	return p + ZHDR;
 }
 
 static void free_hook(void *opaque, void *ptr)
 {
 	struct cw_compress *c = opaque;
+	uint8_t *p = ptr;
+	size_t size;
 
-	if (ptr)
-		c->mem.free(c->mem.opaque, ptr);
+	if (!p)
+		return;
+	p -= ZHDR;
+	memcpy(&size, p, sizeof(size));
+	c->mem.free(c->mem.ctx, p, size + ZHDR);
 }
 
-int cw_compress_init(struct cw_compress **out, const struct cw_compress_mem *mem, int level)
+int cw_compress_init(struct cw_compress **out, const struct cw_alloc *mem, int level)
 {
-	struct cw_compress_mem m = {default_alloc, default_free, NULL};
+	struct cw_alloc m = *cw_alloc_default();
 	struct cw_compress *c;
 
 	if (mem) {
@@ -83,7 +85,7 @@ int cw_compress_init(struct cw_compress **out, const struct cw_compress_mem *mem
 		level = CW_COMPRESS_LEVEL_DEFAULT;
 	if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
 		return -EINVAL;
-	c = m.alloc(m.opaque, sizeof(*c));
+	c = m.alloc(m.ctx, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
@@ -112,9 +114,9 @@ static void dict_release(struct cw_compress *c, struct cw_dict *d)
 {
 	ZSTD_freeDDict(d->ddict);
 	if (d->cdict_mem)
-		c->mem.free(c->mem.opaque, d->cdict_mem);
+		c->mem.free(c->mem.ctx, d->cdict_mem, d->cdict_size);
 	if (d->bytes)
-		c->mem.free(c->mem.opaque, d->bytes);
+		c->mem.free(c->mem.ctx, d->bytes, d->len);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -126,7 +128,7 @@ void cw_compress_free(struct cw_compress *c)
 		dict_release(c, &c->dicts[i]);
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
-	c->mem.free(c->mem.opaque, c);
+	c->mem.free(c->mem.ctx, c, sizeof(*c));
 }
 
 uint32_t cw_compress_dict_id(const void *dict, size_t len)
@@ -164,11 +166,12 @@ int cw_compress_add_dict(struct cw_compress *c, const void *dict, size_t len, ui
 		return -ENOSPC;
 	d = &c->dicts[c->ndicts];
 	d->id = did;
-	d->bytes = c->mem.alloc(c->mem.opaque, len);
+	d->bytes = c->mem.alloc(c->mem.ctx, len);
 	if (!d->bytes) {
 		memset(d, 0, sizeof(*d));
 		return -ENOMEM;
 	}
+	d->len = len;
 	memcpy(d->bytes, dict, len);
 	c->alloc_failed = 0;
 	cp = ZSTD_getCParams(c->level, CDICT_SRC_HINT, len);
@@ -176,11 +179,12 @@ int cw_compress_add_dict(struct cw_compress *c, const void *dict, size_t len, ui
 	 * ZSTD_createCDict_advanced dereferences NULL when one of its own
 	 * allocations fails. */
 	wsize = ZSTD_estimateCDictSize_advanced(len, cp, ZSTD_dlm_byRef);
-	d->cdict_mem = c->mem.alloc(c->mem.opaque, wsize);
+	d->cdict_mem = c->mem.alloc(c->mem.ctx, wsize);
 	if (!d->cdict_mem) {
 		dict_release(c, d);
 		return -ENOMEM;
 	}
+	d->cdict_size = wsize;
 	/* fullDict: a header that claims a dictionary but whose entropy
 	 * tables do not load is refused rather than used as raw content. */
 	d->cdict = ZSTD_initStaticCDict(d->cdict_mem, wsize, d->bytes, len, ZSTD_dlm_byRef,

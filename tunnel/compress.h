@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
+
 /* Wire values of the body encoding enum: never renumber. */
 enum cw_encoding {
 	CW_ENC_IDENTITY = 0,
@@ -41,26 +43,15 @@ enum cw_encoding {
  * larger than the biggest message (16 MiB). */
 #define CW_COMPRESS_WINDOW_LOG_MAX 24
 
-/*
- * Where a context's memory comes from, zstd's own allocations included
- * (same signature as ZSTD_customMem). A NULL struct cw_compress_mem means
- * malloc/free.
- */
-struct cw_compress_mem {
-	void *(*alloc)(void *opaque, size_t size);
-	void (*free)(void *opaque, void *ptr);
-	void *opaque;
-};
-
 struct cw_compress;
 
 /*
  * Create a context compressing at @level (0: CW_COMPRESS_LEVEL_DEFAULT),
- * allocating through @mem (NULL: malloc). Returns 0 with *@out set,
- * -EINVAL for a level zstd does not support or a @mem without both
- * functions, -ENOMEM.
+ * allocating through @mem (NULL: cw_alloc_default()), zstd's own
+ * allocations included. Returns 0 with *@out set, -EINVAL for a level zstd
+ * does not support or a @mem without both functions, -ENOMEM.
  */
-int cw_compress_init(struct cw_compress **out, const struct cw_compress_mem *mem, int level);
+int cw_compress_init(struct cw_compress **out, const struct cw_alloc *mem, int level);
 
 /* Free the context, its zstd contexts and its dictionaries. NULL is a no-op. */
 void cw_compress_free(struct cw_compress *c);

@@ -68,7 +68,7 @@ static void *count_alloc(void *opaque, size_t size)
 	return p + HDR;
 }
 
-static void count_free(void *opaque, void *ptr)
+static void count_free(void *opaque, void *ptr, size_t n)
 {
 	struct counting_mem *m = opaque;
 	uint8_t *p = ptr;
@@ -78,13 +78,14 @@ static void count_free(void *opaque, void *ptr)
 		return;
 	p -= HDR;
 	memcpy(&size, p, sizeof(size));
+	assert_int_equal(size, n); /* the size it was allocated with */
 	assert_true(m->cur >= size);
 	m->cur -= size;
 	free(p);
 }
 
 static struct counting_mem mem_state;
-static struct cw_compress_mem mem = {count_alloc, count_free, &mem_state};
+static struct cw_alloc mem = {count_alloc, count_free, &mem_state};
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -761,7 +762,7 @@ static void test_allocation_failures(void **state)
 	 * each failure is -ENOMEM, and nothing leaks on the way out. */
 	for (long n = 0; n < 64 && !succeeded; n++) {
 		struct counting_mem m = {.fail_after = n};
-		struct cw_compress_mem cm = {count_alloc, count_free, &m};
+		struct cw_alloc cm = {count_alloc, count_free, &m};
 		struct cw_compress *c = NULL;
 		int rc = cw_compress_init(&c, &cm, 3);
 
@@ -781,7 +782,7 @@ static void test_allocation_failures(void **state)
 static void test_init_args(void **state)
 {
 	struct cw_compress *c = NULL;
-	struct cw_compress_mem half = {count_alloc, NULL, &mem_state};
+	struct cw_alloc half = {count_alloc, NULL, &mem_state};
 
 	(void)state;
 	assert_int_equal(cw_compress_init(&c, NULL, ZSTD_maxCLevel() + 1), -EINVAL);
