@@ -18,24 +18,13 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <openssl/evp.h>
 
 #include "tunnel/aead.h"
 
 #define BUF 2048
-
-static size_t unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-
-	for (; s[0] && s[1]; s += 2) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s, "%2x", &v), 1);
-		out[n++] = (uint8_t)v;
-	}
-	return n;
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -50,8 +39,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 static void keys_for(struct cw_pkt_keys *k, const char *key_hex, const char *nonce_hex, uint64_t pn)
 {
 	memset(k, 0, sizeof(*k));
-	k->key_len = (uint8_t)unhex(key_hex, k->key);
-	assert_int_equal(unhex(nonce_hex, k->iv), CW_IV_LEN);
+	k->key_len = (uint8_t)tu_unhex(key_hex, k->key);
+	assert_int_equal(tu_unhex(nonce_hex, k->iv), CW_IV_LEN);
 	for (int i = 0; i < 8; i++)
 		k->iv[11 - i] ^= (uint8_t)(pn >> (8 * i));
 }
@@ -123,11 +112,11 @@ static void test_known_answers(void **state)
 	for (size_t i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
 		const struct kat *v = &kats[i];
 		uint8_t aad[64], pt[BUF], want[BUF], buf[BUF];
-		size_t aad_len = unhex(v->aad, aad), pt_len = unhex(v->pt, pt);
+		size_t aad_len = tu_unhex(v->aad, aad), pt_len = tu_unhex(v->pt, pt);
 		struct cw_aead s, o;
 		struct cw_pkt_keys k;
 
-		assert_int_equal(unhex(v->ct_tag, want), pt_len + CW_AEAD_TAG_LEN);
+		assert_int_equal(tu_unhex(v->ct_tag, want), pt_len + CW_AEAD_TAG_LEN);
 		keys_for(&k, v->key, v->nonce, v->pn);
 		assert_int_equal(cw_aead_init(&s, v->alg, &k, true), 0);
 		assert_int_equal(cw_aead_init(&o, v->alg, &k, false), 0);
@@ -167,7 +156,7 @@ static void test_protocol_b5(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(secret); i++)
 		secret[i] = (uint8_t)i;
-	assert_int_equal(unhex("41f05ea6e141bd82655c02ffea357b3f761abe3c35f79fe43e3481fc", want),
+	assert_int_equal(tu_unhex("41f05ea6e141bd82655c02ffea357b3f761abe3c35f79fe43e3481fc", want),
 			 28);
 	assert_int_equal(cw_keyset_init(&ks, CW_AEAD_AES_128_GCM, secret, secret), 0);
 	assert_int_equal(cw_keyset_init(&peer, CW_AEAD_AES_128_GCM, secret, secret), 0);
@@ -198,12 +187,12 @@ static void test_retry_tag(void **state)
 			 1);
 	assert_memory_equal(md, cw_retry_nonce, 12);
 
-	assert_int_equal(unhex("e04357000108f067a5502a4262b5085f3a2c0e91b7d448016926a0c0088394c8"
-			       "f03e51570888f892e301578a51a5ffe64ed2a1f0dfab3965903a1525dff23b6c"
-			       "98dce74ad1",
-			       pkt),
+	assert_int_equal(tu_unhex("e04357000108f067a5502a4262b5085f3a2c0e91b7d448016926a0c0088394c8"
+				  "f03e51570888f892e301578a51a5ffe64ed2a1f0dfab3965903a1525dff23b6c"
+				  "98dce74ad1",
+				  pkt),
 			 sizeof(pkt));
-	unhex("8394c8f03e515708", odcid);
+	tu_unhex("8394c8f03e515708", odcid);
 	assert_int_equal(cw_retry_init(&a), 0);
 	assert_int_equal(cw_retry_tag(&a, odcid, sizeof(odcid), pkt, sizeof(pkt) - 16, tag), 0);
 	assert_memory_equal(tag, pkt + sizeof(pkt) - 16, 16);

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -26,24 +28,11 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static size_t unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-
-	for (; s[0] && s[1]; s += 2) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s, "%2x", &v), 1);
-		out[n++] = (uint8_t)v;
-	}
-	return n;
-}
-
 static void assert_hex(const uint8_t *got, size_t len, const char *want)
 {
 	uint8_t w[512];
 
-	assert_int_equal(unhex(want, w), len);
+	assert_int_equal(tu_unhex(want, w), len);
 	assert_memory_equal(got, w, len);
 }
 
@@ -94,8 +83,8 @@ static void test_hkdf_rfc9001_initial(void **state)
 	size_t n;
 
 	(void)state;
-	unhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a", salt);
-	unhex("8394c8f03e515708", dcid);
+	tu_unhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a", salt);
+	tu_unhex("8394c8f03e515708", dcid);
 	assert_int_equal(cw_hkdf_extract(salt, sizeof(salt), dcid, sizeof(dcid), initial), 0);
 	assert_hex(initial, 32, "7db5df06e7a69e432496adedb00851923595221596ae2ae9fb8115c1e9ed0a44");
 
@@ -191,7 +180,7 @@ static void test_protocol_b2(void **state)
 	struct cw_pkt_keys k;
 
 	(void)state;
-	unhex("8394c8f03e515708", dcid);
+	tu_unhex("8394c8f03e515708", dcid);
 	assert_int_equal(
 	    cw_hkdf_extract(cw_initial_salt, CW_INITIAL_SALT_LEN, dcid, sizeof(dcid), initial), 0);
 	assert_hex(initial, 32, "07bf6a3959c23ceb50609970fe9c5d8a948f2be8d74d7cc208d8e9d20fa45d38");

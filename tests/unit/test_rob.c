@@ -16,43 +16,15 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "tunnel/rob.h"
 #include "tunnel/varint.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Counts live bytes and blocks; fails every allocation once `fail_in` hits 1. */
-struct counter {
-	size_t bytes, blocks, peak;
-	int fail_in;
-};
-
-static void *c_alloc(void *ctx, size_t n)
-{
-	struct counter *c = ctx;
-
-	if (c->fail_in && --c->fail_in == 0)
-		return NULL;
-	c->bytes += n;
-	c->blocks++;
-	if (c->bytes > c->peak)
-		c->peak = c->bytes;
-	return malloc(n);
-}
-
-static void c_free(void *ctx, void *p, size_t n)
-{
-	struct counter *c = ctx;
-
-	assert_non_null(p);
-	assert_true(c->bytes >= n);
-	c->bytes -= n;
-	c->blocks--;
-	free(p);
-}
-
-static struct counter cnt;
-static const struct cw_alloc counting = {c_alloc, c_free, &cnt};
+static struct tu_counter cnt;
+static const struct cw_alloc counting = {tu_count_alloc, tu_count_free, &cnt};
 
 static int setup(void **state)
 {

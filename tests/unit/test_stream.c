@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "tunnel/stream.h"
 #include "tunnel/varint.h"
 
@@ -26,34 +28,8 @@
 
 /* -- a counting allocator that can be told to fail -- */
 
-struct counter {
-	size_t bytes, blocks;
-	int fail_in;
-};
-
-static void *c_alloc(void *ctx, size_t n)
-{
-	struct counter *c = ctx;
-
-	if (c->fail_in && --c->fail_in == 0)
-		return NULL;
-	c->bytes += n;
-	c->blocks++;
-	return malloc(n);
-}
-
-static void c_free(void *ctx, void *p, size_t n)
-{
-	struct counter *c = ctx;
-
-	assert_true(c->bytes >= n);
-	c->bytes -= n;
-	c->blocks--;
-	free(p);
-}
-
-static struct counter cnt;
-static const struct cw_alloc counting = {c_alloc, c_free, &cnt};
+static struct tu_counter cnt;
+static const struct cw_alloc counting = {tu_count_alloc, tu_count_free, &cnt};
 
 static int setup(void **state)
 {

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "tunnel/token.h"
 
 #define S 1000000000ull /* ns per second */
@@ -23,19 +25,6 @@ static const uint8_t v4[4] = {192, 0, 2, 1};
 static const uint8_t v4_other[4] = {192, 0, 2, 2};
 static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 static const uint8_t odcid[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-
-static size_t unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-
-	for (; s[0] && s[1]; s += 2) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s, "%2x", &v), 1);
-		out[n++] = (uint8_t)v;
-	}
-	return n;
-}
 
 static void key_of(uint8_t key[CW_TOKEN_KEY_LEN], uint8_t seed)
 {
@@ -90,7 +79,7 @@ static void test_exact_bytes(void **state)
 	/* 1234.5 s: the token carries second 1234. */
 	assert_int_equal(mint4(t, 1234 * S + S / 2, tok), 30);
 	assert_int_equal(
-	    unhex("01000004d20800010203040506077d10188d340bf3371cb94e06595d03e6", want), 30);
+	    tu_unhex("01000004d20800010203040506077d10188d340bf3371cb94e06595d03e6", want), 30);
 	assert_memory_equal(tok, want, 30);
 
 	/* PROTOCOL.md Appendix B.9: key 20..3f, issue time 0x6926a0c0. */
@@ -99,13 +88,13 @@ static void test_exact_bytes(void **state)
 		struct cw_token_keys b9;
 
 		key_of(key, 0x20);
-		unhex("8394c8f03e515708", b9odcid);
+		tu_unhex("8394c8f03e515708", b9odcid);
 		assert_int_equal(cw_token_init(&b9, key, 0, 0), 0);
 		assert_int_equal(cw_token_mint(&b9, 0x6926a0c0ull * S + 999, CW_TOKEN_IPV4, v4,
 					       40000, b9odcid, 8, tok, sizeof(tok)),
 				 30);
 		assert_int_equal(
-		    unhex("016926a0c0088394c8f03e51570888f892e301578a51a5ffe64ed2a1f0df", want),
+		    tu_unhex("016926a0c0088394c8f03e51570888f892e301578a51a5ffe64ed2a1f0df", want),
 		    30);
 		assert_memory_equal(tok, want, 30);
 		cw_token_free(&b9);
@@ -115,7 +104,7 @@ static void test_exact_bytes(void **state)
 	assert_int_equal(
 	    cw_token_mint(t, 1234 * S, CW_TOKEN_IPV6, v6, 443, NULL, 0, tok, sizeof(tok)),
 	    CW_TOKEN_LEN_MIN);
-	assert_int_equal(unhex("01000004d200a0026c2ef8a57a0dd73d8d5f3bba31bf", want),
+	assert_int_equal(tu_unhex("01000004d200a0026c2ef8a57a0dd73d8d5f3bba31bf", want),
 			 CW_TOKEN_LEN_MIN);
 	assert_memory_equal(tok, want, CW_TOKEN_LEN_MIN);
 	assert_int_equal(cw_token_validate(t, 1234 * S, CW_TOKEN_IPV6, v6, 443, tok,
