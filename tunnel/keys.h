@@ -96,9 +96,9 @@ int cw_keys_derive(const uint8_t secret[CW_SECRET_LEN], enum cw_aead_alg alg,
 int cw_keys_next_secret(const uint8_t secret[CW_SECRET_LEN], uint8_t next[CW_SECRET_LEN]);
 
 /*
- * INITIAL-packet secrets of a connection attempt from @dcid, the DCID of
- * the agent's first INITIAL of the attempt (its original DCID, or the
- * RETRY's SCID after a RETRY), 1 .. 20 bytes (version 1 uses 8):
+ * INITIAL-packet secrets of a connection attempt from @dcid, the original
+ * DCID of the agent's first INITIAL, kept for the whole attempt even after
+ * a RETRY (PROTOCOL.md §6.2), 1 .. 20 bytes (version 1 uses 8):
  * initial = Extract(cw_initial_salt, dcid), client = Expand-Label(initial,
  * "client in", "", 32), server likewise with "server in". Anyone who sees
  * the first packet can compute them: they protect against corruption and
