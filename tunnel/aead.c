@@ -2,8 +2,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/provider.h>
 
 #include "aead.h"
 
@@ -25,11 +28,89 @@ static const char *cipher_name(enum cw_aead_alg alg)
 	return NULL;
 }
 
+/* @names is a provider's "name1:name2:..." list. */
+static bool names_have(const char *names, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = names;; p++) {
+		if (OPENSSL_strncasecmp(p, name, n) == 0 && (p[n] == '\0' || p[n] == ':'))
+			return true;
+		p = strchr(p, ':');
+		if (!p)
+			return false;
+	}
+}
+
+static void fns_set(struct cw_aead_fns *fn, const OSSL_DISPATCH *d, bool seal,
+		    OSSL_FUNC_cipher_newctx_fn **newctx)
+{
+	for (; d->function_id; d++) {
+		switch (d->function_id) {
+		case OSSL_FUNC_CIPHER_NEWCTX:
+			*newctx = OSSL_FUNC_cipher_newctx(d);
+			break;
+		case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
+			if (seal)
+				fn->init = OSSL_FUNC_cipher_encrypt_init(d);
+			break;
+		case OSSL_FUNC_CIPHER_DECRYPT_INIT:
+			if (!seal)
+				fn->init = OSSL_FUNC_cipher_decrypt_init(d);
+			break;
+		case OSSL_FUNC_CIPHER_UPDATE:
+			fn->update = OSSL_FUNC_cipher_update(d);
+			break;
+		case OSSL_FUNC_CIPHER_FINAL:
+			fn->final = OSSL_FUNC_cipher_final(d);
+			break;
+		case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+			fn->get_params = OSSL_FUNC_cipher_get_ctx_params(d);
+			break;
+		case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+			fn->set_params = OSSL_FUNC_cipher_set_ctx_params(d);
+			break;
+		case OSSL_FUNC_CIPHER_FREECTX:
+			fn->freectx = OSSL_FUNC_cipher_freectx(d);
+			break;
+		}
+	}
+}
+
+/*
+ * The functions of the implementation EVP_CIPHER_fetch() chose, found in
+ * its provider's table under the same name, and a context of it. The
+ * functions are the provider's public interface (provider-cipher(7)): EVP
+ * calls the same ones, with the same arguments but for the IV length it
+ * asks the provider for each time, which here is the fixed CW_IV_LEN.
+ */
+static int aead_bind(struct cw_aead *a, const char *name, bool seal)
+{
+	const OSSL_PROVIDER *prov = EVP_CIPHER_get0_provider(a->cipher);
+	OSSL_FUNC_cipher_newctx_fn *newctx = NULL;
+	const OSSL_ALGORITHM *algs, *alg;
+	int no_cache;
+
+	algs = prov ? OSSL_PROVIDER_query_operation(prov, OSSL_OP_CIPHER, &no_cache) : NULL;
+	for (alg = algs; alg && alg->algorithm_names; alg++) {
+		if (names_have(alg->algorithm_names, name)) {
+			fns_set(&a->fn, alg->implementation, seal, &newctx);
+			break;
+		}
+	}
+	if (algs)
+		OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
+	if (!newctx || !a->fn.init || !a->fn.update || !a->fn.final || !a->fn.get_params ||
+	    !a->fn.set_params || !a->fn.freectx)
+		return -EIO;
+	a->ctx = newctx(OSSL_PROVIDER_get0_provider_ctx(prov));
+	return a->ctx ? 0 : -ENOMEM;
+}
+
 int cw_aead_init(struct cw_aead *a, enum cw_aead_alg alg, const struct cw_pkt_keys *keys, bool seal)
 {
 	const char *name = cipher_name(alg);
-	EVP_CIPHER *cipher;
-	int ok;
+	int rc;
 
 	if (!a)
 		return -EINVAL;
@@ -37,18 +118,17 @@ int cw_aead_init(struct cw_aead *a, enum cw_aead_alg alg, const struct cw_pkt_ke
 	if (!name || !keys || keys->key_len != cw_aead_key_len(alg))
 		return -EINVAL;
 
-	a->ctx = EVP_CIPHER_CTX_new();
-	if (!a->ctx)
-		return -ENOMEM;
-	/* Fetched explicitly once so that no packet pays for an implicit
-	 * fetch; the context keeps its own reference. */
-	cipher = EVP_CIPHER_fetch(NULL, name, NULL);
-	ok = cipher && EVP_CipherInit_ex(a->ctx, cipher, NULL, keys->key, NULL, seal) == 1 &&
-	     EVP_CIPHER_CTX_get_iv_length(a->ctx) == CW_IV_LEN;
-	EVP_CIPHER_free(cipher);
-	if (!ok) {
+	a->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+	if (!a->cipher || EVP_CIPHER_get_iv_length(a->cipher) != CW_IV_LEN) {
 		cw_aead_free(a);
 		return -EIO;
+	}
+	rc = aead_bind(a, name, seal);
+	if (!rc && a->fn.init(a->ctx, keys->key, keys->key_len, NULL, 0, NULL) != 1)
+		rc = -EIO;
+	if (rc) {
+		cw_aead_free(a);
+		return rc;
 	}
 	memcpy(a->iv, keys->iv, CW_IV_LEN);
 	a->seal = seal;
@@ -59,16 +139,68 @@ void cw_aead_free(struct cw_aead *a)
 {
 	if (!a)
 		return;
-	/* EVP_CIPHER_CTX_free() cleanses the key schedule itself. */
-	EVP_CIPHER_CTX_free(a->ctx);
+	/* The provider cleanses the key schedule as it frees its context. */
+	if (a->ctx)
+		a->fn.freectx(a->ctx);
+	EVP_CIPHER_free(a->cipher);
 	OPENSSL_cleanse(a, sizeof(*a));
+}
+
+/*
+ * The tag is a parameter of the provider's context: each exchange costs
+ * a lookup by name of every parameter the cipher knows (~500
+ * instructions), which no public interface avoids.
+ */
+static int aead_get_tag(struct cw_aead *a, uint8_t tag[CW_AEAD_TAG_LEN])
+{
+	OSSL_PARAM p[2] = {
+	    OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, CW_AEAD_TAG_LEN),
+	    OSSL_PARAM_END,
+	};
+
+	return a->fn.get_params(a->ctx, p) == 1 ? 0 : -EIO;
+}
+
+static int aead_set_tag(struct cw_aead *a, uint8_t tag[CW_AEAD_TAG_LEN])
+{
+	OSSL_PARAM p[2] = {
+	    OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, CW_AEAD_TAG_LEN),
+	    OSSL_PARAM_END,
+	};
+
+	return a->fn.set_params(a->ctx, p) == 1 ? 0 : -EIO;
+}
+
+/* New nonce: a fresh AEAD operation under the same key. */
+static int aead_start(struct cw_aead *a, const uint8_t nonce[CW_IV_LEN])
+{
+	return a->fn.init(a->ctx, NULL, 0, nonce, CW_IV_LEN, NULL) == 1 ? 0 : -EIO;
+}
+
+/* Associated data when @out is NULL, else en- or decryption into @out. */
+static int aead_update(struct cw_aead *a, uint8_t *out, const uint8_t *in, size_t len)
+{
+	size_t n;
+
+	if (!len)
+		return 0;
+	return a->fn.update(a->ctx, out, &n, len, in, len) == 1 ? 0 : -EIO;
+}
+
+/* Both ciphers are stream modes: final emits no bytes at @out, it
+ * computes (or, opening, verifies) the tag. */
+static int aead_final(struct cw_aead *a, uint8_t *out)
+{
+	size_t n;
+
+	return a->fn.final(a->ctx, out, &n, 0) == 1 ? 0 : -EIO;
 }
 
 int cw_aead_seal(struct cw_aead *a, uint64_t pn, const uint8_t *aad, size_t aad_len,
 		 const uint8_t *in, size_t in_len, uint8_t *out)
 {
 	uint8_t nonce[CW_IV_LEN];
-	int n;
+	int rc;
 
 	if (!a || !a->ctx || !a->seal || (!aad && aad_len) || (!in && in_len) || !out)
 		return -EINVAL;
@@ -76,18 +208,14 @@ int cw_aead_seal(struct cw_aead *a, uint64_t pn, const uint8_t *aad, size_t aad_
 		return -EMSGSIZE;
 
 	cw_aead_nonce(a->iv, pn, nonce);
-	if (EVP_EncryptInit_ex(a->ctx, NULL, NULL, NULL, nonce) != 1)
-		return -EIO;
-	if (aad_len && EVP_EncryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1)
-		return -EIO;
-	if (in_len && EVP_EncryptUpdate(a->ctx, out, &n, in, (int)in_len) != 1)
-		return -EIO;
-	/* Both ciphers are stream modes: Final emits no bytes, it computes
-	 * the tag. */
-	if (EVP_EncryptFinal_ex(a->ctx, out + in_len, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, CW_AEAD_TAG_LEN, out + in_len) != 1)
-		return -EIO;
-	return 0;
+	rc = aead_start(a, nonce);
+	if (!rc)
+		rc = aead_update(a, NULL, aad, aad_len);
+	if (!rc)
+		rc = aead_update(a, out, in, in_len);
+	if (!rc)
+		rc = aead_final(a, out + in_len);
+	return rc ? rc : aead_get_tag(a, out + in_len);
 }
 
 int cw_aead_open(struct cw_aead *a, uint64_t pn, const uint8_t *aad, size_t aad_len,
@@ -95,7 +223,6 @@ int cw_aead_open(struct cw_aead *a, uint64_t pn, const uint8_t *aad, size_t aad_
 {
 	uint8_t nonce[CW_IV_LEN], tag[CW_AEAD_TAG_LEN];
 	size_t ct_len;
-	int n;
 
 	if (!a || !a->ctx || a->seal || (!aad && aad_len) || !in || !out)
 		return -EINVAL;
@@ -104,19 +231,15 @@ int cw_aead_open(struct cw_aead *a, uint64_t pn, const uint8_t *aad, size_t aad_
 	if (in_len < CW_AEAD_TAG_LEN)
 		return -EBADMSG;
 	ct_len = in_len - CW_AEAD_TAG_LEN;
-	/* A copy: the control call takes a non-const pointer and @in is
-	 * the caller's. */
+	/* A copy: a parameter's data pointer is not const and @in is the
+	 * caller's. */
 	memcpy(tag, in + ct_len, CW_AEAD_TAG_LEN);
 
 	cw_aead_nonce(a->iv, pn, nonce);
-	if (EVP_DecryptInit_ex(a->ctx, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, CW_AEAD_TAG_LEN, tag) != 1)
+	if (aead_start(a, nonce) || aead_set_tag(a, tag) || aead_update(a, NULL, aad, aad_len) ||
+	    aead_update(a, out, in, ct_len))
 		goto err;
-	if (aad_len && EVP_DecryptUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1)
-		goto err;
-	if (ct_len && EVP_DecryptUpdate(a->ctx, out, &n, in, (int)ct_len) != 1)
-		goto err;
-	if (EVP_DecryptFinal_ex(a->ctx, out + ct_len, &n) != 1)
+	if (aead_final(a, out + ct_len))
 		goto bad;
 	return 0;
 err:
@@ -149,7 +272,6 @@ int cw_retry_tag(struct cw_aead *a, const uint8_t *odcid, size_t odcid_len, cons
 		 size_t pkt_len, uint8_t tag[CW_AEAD_TAG_LEN])
 {
 	uint8_t len = (uint8_t)odcid_len;
-	int n;
 
 	if (!a || !a->ctx || !a->seal || (!odcid && odcid_len) || odcid_len > 20 || !pkt || !tag)
 		return -EINVAL;
@@ -157,14 +279,11 @@ int cw_retry_tag(struct cw_aead *a, const uint8_t *odcid, size_t odcid_len, cons
 		return -EMSGSIZE;
 	/* GCM takes its associated data in pieces, so the pseudo-packet is
 	 * never assembled in a buffer. */
-	if (EVP_EncryptInit_ex(a->ctx, NULL, NULL, NULL, a->iv) != 1 ||
-	    EVP_EncryptUpdate(a->ctx, NULL, &n, &len, 1) != 1 ||
-	    (odcid_len && EVP_EncryptUpdate(a->ctx, NULL, &n, odcid, (int)odcid_len) != 1) ||
-	    (pkt_len && EVP_EncryptUpdate(a->ctx, NULL, &n, pkt, (int)pkt_len) != 1) ||
-	    EVP_EncryptFinal_ex(a->ctx, tag, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, CW_AEAD_TAG_LEN, tag) != 1)
+	if (aead_start(a, a->iv) || aead_update(a, NULL, &len, 1) ||
+	    aead_update(a, NULL, odcid, odcid_len) || aead_update(a, NULL, pkt, pkt_len) ||
+	    aead_final(a, tag))
 		return -EIO;
-	return 0;
+	return aead_get_tag(a, tag);
 }
 
 int cw_retry_verify(struct cw_aead *a, const uint8_t *odcid, size_t odcid_len, const uint8_t *pkt,
@@ -186,7 +305,7 @@ int cw_retry_verify(struct cw_aead *a, const uint8_t *odcid, size_t odcid_len, c
 /* New key and IV on an initialised context: no allocation, no fetch. */
 static int aead_rekey(struct cw_aead *a, const struct cw_pkt_keys *k)
 {
-	if (EVP_CipherInit_ex(a->ctx, NULL, NULL, k->key, NULL, a->seal) != 1)
+	if (a->fn.init(a->ctx, k->key, k->key_len, NULL, 0, NULL) != 1)
 		return -EIO;
 	memcpy(a->iv, k->iv, CW_IV_LEN);
 	return 0;

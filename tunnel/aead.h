@@ -2,11 +2,17 @@
 /*
  * Packet protection (PROTOCOL.md §6.4-6.8).
  *
- * A struct cw_aead is one key in one direction: its EVP context gets the
+ * A struct cw_aead is one key in one direction: its cipher context gets the
  * cipher and key once, at init, so a packet only costs setting the nonce
  * (iv XOR the packet number) and the AEAD itself, with no allocation and no
  * algorithm lookup on the fast path. The tag (16 bytes) follows the
  * ciphertext. Contexts are not shared: one owner thread per object.
+ *
+ * The context is the provider's own, driven through the functions the
+ * provider exports for the cipher (OSSL_PROVIDER_query_operation(), public
+ * since OpenSSL 3.0), not an EVP_CIPHER_CTX: on 3.0 every EVP init with a
+ * nonce asks the provider for the IV length by parameter name, ~40 % of
+ * the instructions of a small packet (perf/RESULTS.md, issue 3).
  *
  * A struct cw_keyset holds the 1-RTT keys of a session across key updates
  * (RFC 9001 §6 semantics): the current send and receive keys, the receive
@@ -23,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/core_dispatch.h>
 #include <openssl/evp.h>
 
 #include "keys.h"
@@ -31,8 +38,20 @@
 /* Longest plaintext one call takes (EVP lengths are ints). */
 #define CW_AEAD_MAX_LEN (1u << 30)
 
+/* The provider's functions for the cipher of one struct cw_aead. */
+struct cw_aead_fns {
+	OSSL_FUNC_cipher_encrypt_init_fn *init; /* decrypt_init on an opening context */
+	OSSL_FUNC_cipher_update_fn *update;
+	OSSL_FUNC_cipher_final_fn *final;
+	OSSL_FUNC_cipher_get_ctx_params_fn *get_params;
+	OSSL_FUNC_cipher_set_ctx_params_fn *set_params;
+	OSSL_FUNC_cipher_freectx_fn *freectx;
+};
+
 struct cw_aead {
-	EVP_CIPHER_CTX *ctx;
+	void *ctx;	    /* the provider's cipher context; NULL: not set up */
+	EVP_CIPHER *cipher; /* holds the provider, so its functions stay valid */
+	struct cw_aead_fns fn;
 	uint8_t iv[CW_IV_LEN];
 	bool seal; /* an encryption context can't open and vice versa */
 };

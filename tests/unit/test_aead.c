@@ -268,6 +268,69 @@ static void test_round_trips(void **state)
 	}
 }
 
+/* The same packet through OpenSSL's EVP interface, as reference. */
+static void evp_seal(enum cw_aead_alg alg, const struct cw_pkt_keys *k, uint64_t pn,
+		     const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
+		     uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	const EVP_CIPHER *cipher =
+	    alg == CW_AEAD_AES_128_GCM ? EVP_aes_128_gcm() : EVP_chacha20_poly1305();
+	uint8_t nonce[CW_IV_LEN];
+	int n;
+
+	assert_non_null(c);
+	cw_aead_nonce(k->iv, pn, nonce);
+	assert_int_equal(EVP_EncryptInit_ex(c, cipher, NULL, k->key, nonce), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &n, aad, (int)aad_len), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, out, &n, in, (int)len), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, out + len, &n), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, CW_AEAD_TAG_LEN, out + len),
+			 1);
+	EVP_CIPHER_CTX_free(c);
+}
+
+/* Packets sealed one after the other on one context, with a rejected
+ * packet between them on the opening side, are each what a fresh EVP
+ * context makes of them: no state leaks from one packet to the next. */
+static void test_matches_evp(void **state)
+{
+	static const size_t lens[] = {0, 1, 15, 16, 17, 255, 1321, 1000, 3};
+
+	(void)state;
+	for (int alg = 0; alg < 2; alg++) {
+		struct cw_pkt_keys k = {.key_len = (uint8_t)cw_aead_key_len((enum cw_aead_alg)alg)};
+		struct cw_aead s, o;
+
+		fill(k.key, k.key_len, 0x31);
+		fill(k.iv, CW_IV_LEN, 0x52);
+		assert_int_equal(cw_aead_init(&s, (enum cw_aead_alg)alg, &k, true), 0);
+		assert_int_equal(cw_aead_init(&o, (enum cw_aead_alg)alg, &k, false), 0);
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			uint8_t aad[21], pt[BUF], ct[BUF], ref[BUF], back[BUF];
+			size_t n = lens[i], aad_len = i % 3 ? 13 + i : 1;
+			uint64_t pn = 0x1234567 * i;
+
+			fill(aad, aad_len, (uint8_t)i);
+			fill(pt, n, (uint8_t)(0x70 + i));
+			evp_seal((enum cw_aead_alg)alg, &k, pn, aad, aad_len, pt, n, ref);
+			assert_int_equal(cw_aead_seal(&s, pn, aad, aad_len, pt, n, ct), 0);
+			assert_memory_equal(ct, ref, n + CW_AEAD_TAG_LEN);
+
+			ct[n] ^= 0x80;
+			assert_int_equal(
+			    cw_aead_open(&o, pn, aad, aad_len, ct, n + CW_AEAD_TAG_LEN, back),
+			    -EBADMSG);
+			ct[n] ^= 0x80;
+			assert_int_equal(
+			    cw_aead_open(&o, pn, aad, aad_len, ct, n + CW_AEAD_TAG_LEN, back), 0);
+			assert_memory_equal(back, pt, n);
+		}
+		cw_aead_free(&s);
+		cw_aead_free(&o);
+	}
+}
+
 static void test_tampering(void **state)
 {
 	(void)state;
@@ -638,6 +701,7 @@ int main(void)
 	    cmocka_unit_test(test_protocol_b5),
 	    cmocka_unit_test(test_retry_tag),
 	    cmocka_unit_test(test_round_trips),
+	    cmocka_unit_test(test_matches_evp),
 	    cmocka_unit_test(test_tampering),
 	    cmocka_unit_test(test_tag_only),
 	    cmocka_unit_test(test_bad_arguments),
