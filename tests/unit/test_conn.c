@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "pki.h"
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -36,101 +38,18 @@
 #define MS	UINT64_C(1000000)
 #define SEC	(1000 * MS)
 
-struct pem {
-	char *data;
-	size_t len;
-};
-
 struct ident {
-	struct pem cert, key;
+	struct tu_pem cert, key;
 };
 
 static struct {
 	EVP_PKEY *ca_key;
 	X509 *ca;
-	struct pem ca_pem;
+	struct tu_pem ca_pem;
 	struct ident gw, node_a;
 	uint8_t tkey[CW_TLS_TICKET_KEY_LEN];
 } fx;
 /* ---- PKI ---- */
-
-static void add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
-
-/* @issuer NULL: self-signed. @cn NULL: empty subject. */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
-		       bool ca, int64_t not_before, int64_t not_after)
-{
-	static long serial = 1;
-	X509 *x = X509_new();
-	X509_NAME *n = X509_get_subject_name(x);
-	X509V3_CTX v3;
-
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-	assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before));
-	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	if (cn)
-		assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-							    (const unsigned char *)cn, -1, -1, 0),
-				 1);
-	assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n), 1);
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-	add_ext(x, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, &v3, NID_key_usage,
-		ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
-	add_ext(x, &v3, NID_subject_key_identifier, "hash");
-	if (!ca)
-		add_ext(x, &v3, NID_ext_key_usage, "serverAuth,clientAuth");
-	if (san)
-		add_ext(x, &v3, NID_subject_alt_name, san);
-	assert_true(X509_sign(x, ikey ? ikey : key, EVP_sha256()) > 0);
-	return x;
-}
-
-static struct pem bio_pem(BIO *b)
-{
-	char *p;
-	long n = BIO_get_mem_data(b, &p);
-	struct pem out = {malloc((size_t)n), (size_t)n};
-
-	assert_true(n > 0);
-	assert_non_null(out.data);
-	memcpy(out.data, p, (size_t)n);
-	BIO_free(b);
-	return out;
-}
-
-static struct pem cert_pem(X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-
-	assert_int_equal(PEM_write_bio_X509(b, x), 1);
-	return bio_pem(b);
-}
-
-static struct pem key_pem(EVP_PKEY *k)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-
-	assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
-	return bio_pem(b);
-}
-
-static void pem_free(struct pem *p)
-{
-	free(p->data);
-	p->data = NULL;
-}
 
 static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey)
 {
@@ -139,9 +58,9 @@ static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EV
 	struct ident id;
 
 	assert_non_null(k);
-	x = make_cert(k, cn, san, issuer, ikey, false, T0 - DAY, T0 + 365 * DAY);
-	id.cert = cert_pem(x);
-	id.key = key_pem(k);
+	x = tu_make_cert(k, cn, san, issuer, ikey, false, T0 - DAY, T0 + 365 * DAY);
+	id.cert = tu_cert_pem(x);
+	id.key = tu_key_pem(k);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return id;
@@ -149,17 +68,17 @@ static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EV
 
 static void ident_free(struct ident *id)
 {
-	pem_free(&id->cert);
-	pem_free(&id->key);
+	tu_pem_free(&id->cert);
+	tu_pem_free(&id->key);
 }
 
 static int setup_pki(void **state)
 {
 	(void)state;
 	fx.ca_key = EVP_EC_gen("P-256");
-	fx.ca = make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			  T0 + 3650 * DAY);
-	fx.ca_pem = cert_pem(fx.ca);
+	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
+			     T0 + 3650 * DAY);
+	fx.ca_pem = tu_cert_pem(fx.ca);
 	fx.gw = make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key);
 	fx.node_a = make_ident("node:node-a", NULL, fx.ca, fx.ca_key);
 	for (size_t j = 0; j < CW_TLS_TICKET_KEY_LEN; j++)
@@ -172,13 +91,13 @@ static int teardown_pki(void **state)
 	(void)state;
 	ident_free(&fx.gw);
 	ident_free(&fx.node_a);
-	pem_free(&fx.ca_pem);
+	tu_pem_free(&fx.ca_pem);
 	X509_free(fx.ca);
 	EVP_PKEY_free(fx.ca_key);
 	return 0;
 }
 
-static struct cw_tls_pem mem(const struct pem *p)
+static struct cw_tls_pem mem(const struct tu_pem *p)
 {
 	return (struct cw_tls_pem){NULL, p->data, p->len};
 }

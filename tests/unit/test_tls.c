@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "pki.h"
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -40,102 +42,19 @@
 #define REC_CCS	 0x14
 #define MAX_KEYS 4
 
-struct pem {
-	char *data;
-	size_t len;
-};
-
 struct ident {
-	struct pem cert, key;
+	struct tu_pem cert, key;
 };
 
 static struct {
 	EVP_PKEY *ca_key, *ca2_key;
 	X509 *ca, *ca2;
-	struct pem ca_pem, ca2_pem;
+	struct tu_pem ca_pem, ca2_pem;
 	struct ident gw, node_a, node_b, expired, foreign;
 	uint8_t tkey[MAX_KEYS][CW_TLS_TICKET_KEY_LEN];
 } fx;
 
 /* ---- PKI ---- */
-
-static void add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, v3, nid, value);
-
-	assert_non_null(e);
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
-
-/* @issuer NULL: self-signed. @cn NULL: empty subject. */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
-		       bool ca, int64_t not_before, int64_t not_after)
-{
-	static long serial = 1;
-	X509 *x = X509_new();
-	X509_NAME *n = X509_get_subject_name(x);
-	X509V3_CTX v3;
-
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-	assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before));
-	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	if (cn)
-		assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-							    (const unsigned char *)cn, -1, -1, 0),
-				 1);
-	assert_int_equal(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n), 1);
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-	add_ext(x, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, &v3, NID_key_usage,
-		ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
-	add_ext(x, &v3, NID_subject_key_identifier, "hash");
-	if (!ca)
-		add_ext(x, &v3, NID_ext_key_usage, "serverAuth,clientAuth");
-	if (san)
-		add_ext(x, &v3, NID_subject_alt_name, san);
-	assert_true(X509_sign(x, ikey ? ikey : key, EVP_sha256()) > 0);
-	return x;
-}
-
-static struct pem bio_pem(BIO *b)
-{
-	char *p;
-	long n = BIO_get_mem_data(b, &p);
-	struct pem out = {malloc((size_t)n), (size_t)n};
-
-	assert_true(n > 0);
-	assert_non_null(out.data);
-	memcpy(out.data, p, (size_t)n);
-	BIO_free(b);
-	return out;
-}
-
-static struct pem cert_pem(X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-
-	assert_int_equal(PEM_write_bio_X509(b, x), 1);
-	return bio_pem(b);
-}
-
-static struct pem key_pem(EVP_PKEY *k)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-
-	assert_int_equal(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL), 1);
-	return bio_pem(b);
-}
-
-static void pem_free(struct pem *p)
-{
-	free(p->data);
-	p->data = NULL;
-}
 
 /* A leaf under @issuer (NULL: fx.ca) with a fresh P-256 key. */
 static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
@@ -146,10 +65,10 @@ static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EV
 	struct ident id;
 
 	assert_non_null(k);
-	x = make_cert(k, cn, san, issuer ? issuer : fx.ca, issuer ? ikey : fx.ca_key, false,
-		      not_before, not_after);
-	id.cert = cert_pem(x);
-	id.key = key_pem(k);
+	x = tu_make_cert(k, cn, san, issuer ? issuer : fx.ca, issuer ? ikey : fx.ca_key, false,
+			 not_before, not_after);
+	id.cert = tu_cert_pem(x);
+	id.key = tu_key_pem(k);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return id;
@@ -162,8 +81,8 @@ static struct ident node_ident(const char *cn, const char *san)
 
 static void ident_free(struct ident *id)
 {
-	pem_free(&id->cert);
-	pem_free(&id->key);
+	tu_pem_free(&id->cert);
+	tu_pem_free(&id->key);
 }
 
 static int setup_pki(void **state)
@@ -171,12 +90,12 @@ static int setup_pki(void **state)
 	(void)state;
 	fx.ca_key = EVP_EC_gen("P-256");
 	fx.ca2_key = EVP_EC_gen("P-256");
-	fx.ca = make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			  T0 + 3650 * DAY);
-	fx.ca2 = make_cert(fx.ca2_key, "Other CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			   T0 + 3650 * DAY);
-	fx.ca_pem = cert_pem(fx.ca);
-	fx.ca2_pem = cert_pem(fx.ca2);
+	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
+			     T0 + 3650 * DAY);
+	fx.ca2 = tu_make_cert(fx.ca2_key, "Other CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
+			      T0 + 3650 * DAY);
+	fx.ca_pem = tu_cert_pem(fx.ca);
+	fx.ca2_pem = tu_cert_pem(fx.ca2);
 	fx.gw = make_ident("gateway", "DNS:" GW_NAME ",IP:" GW_IP, NULL, NULL, T0 - DAY,
 			   T0 + 3000 * DAY);
 	fx.node_a = node_ident("node:node-a", NULL);
@@ -197,8 +116,8 @@ static int teardown_pki(void **state)
 	ident_free(&fx.node_b);
 	ident_free(&fx.expired);
 	ident_free(&fx.foreign);
-	pem_free(&fx.ca_pem);
-	pem_free(&fx.ca2_pem);
+	tu_pem_free(&fx.ca_pem);
+	tu_pem_free(&fx.ca2_pem);
 	X509_free(fx.ca);
 	X509_free(fx.ca2);
 	EVP_PKEY_free(fx.ca_key);
@@ -206,7 +125,7 @@ static int teardown_pki(void **state)
 	return 0;
 }
 
-static struct cw_tls_pem mem(const struct pem *p)
+static struct cw_tls_pem mem(const struct tu_pem *p)
 {
 	return (struct cw_tls_pem){NULL, p->data, p->len};
 }
@@ -536,10 +455,10 @@ static void test_chacha_preference_and_ip_name(void **state)
 struct refusal {
 	const char *what;
 	const struct ident *agent;
-	const struct pem *gw_ca; /* the agent's CA bundle; NULL: the right one */
-	const char *gw_name;	 /* NULL: GW_NAME */
-	int64_t wall_c;		 /* 0: T0 */
-	bool agent_side;	 /* who refuses */
+	const struct tu_pem *gw_ca; /* the agent's CA bundle; NULL: the right one */
+	const char *gw_name;	    /* NULL: GW_NAME */
+	int64_t wall_c;		    /* 0: T0 */
+	bool agent_side;	    /* who refuses */
 	uint8_t alert;
 };
 
@@ -1123,7 +1042,7 @@ static void test_levels(void **state)
 
 /* ---- contexts, files, allocator ---- */
 
-static char *write_temp(const struct pem *p)
+static char *write_temp(const struct tu_pem *p)
 {
 	char *path = strdup("/tmp/cw_tls_XXXXXX");
 	int fd = mkstemp(path);
