@@ -663,35 +663,20 @@ static const struct cw_ini_schema cw_schema = {
 
 /* ---- public ---- */
 
+static void defaults(void *c)
+{
+	cw_agent_config_defaults(c);
+}
+
 int cw_agent_config_parse(struct cw_agent_config *c, const char *name, const char *text, char *err,
 			  size_t errlen)
 {
-	struct cw_agent_config *scratch = calloc(1, sizeof(*scratch));
-	int rc;
-
-	if (!scratch) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s: %s", name, strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	cw_agent_config_defaults(scratch);
-	rc = cw_ini_parse(&cw_schema, scratch, name, text, err, errlen);
-	if (!rc)
-		memcpy(c, scratch, sizeof(*c));
-	free(scratch);
-	return rc;
+	return cw_ini_parse_struct(&cw_schema, c, sizeof(*c), defaults, name, text, err, errlen);
 }
 
 int cw_agent_config_load(struct cw_agent_config *c, const char *path, char *err, size_t errlen)
 {
-	char *text = NULL;
-	int rc;
-
-	if ((rc = cw_ini_read_file(path, &text, err, errlen)))
-		return rc;
-	rc = cw_agent_config_parse(c, path, text, err, errlen);
-	free(text);
-	return rc;
+	return cw_ini_load_struct(&cw_schema, c, sizeof(*c), defaults, path, err, errlen);
 }
 
 void cw_agent_config_print(const struct cw_agent_config *c, FILE *out)

@@ -745,3 +745,36 @@ int cw_ini_read_file(const char *path, char **text, char *err, size_t errlen)
 	*text = buf;
 	return 0;
 }
+
+int cw_ini_parse_struct(const struct cw_ini_schema *s, void *out, size_t size,
+			void (*defaults)(void *), const char *name, const char *text, char *err,
+			size_t errlen)
+{
+	void *scratch = calloc(1, size);
+	int rc;
+
+	if (!scratch) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", name, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	defaults(scratch);
+	rc = cw_ini_parse(s, scratch, name, text, err, errlen);
+	if (!rc)
+		memcpy(out, scratch, size);
+	free(scratch);
+	return rc;
+}
+
+int cw_ini_load_struct(const struct cw_ini_schema *s, void *out, size_t size,
+		       void (*defaults)(void *), const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	int rc = cw_ini_read_file(path, &text, err, errlen);
+
+	if (rc)
+		return rc;
+	rc = cw_ini_parse_struct(s, out, size, defaults, path, text, err, errlen);
+	free(text);
+	return rc;
+}

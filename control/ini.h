@@ -114,6 +114,22 @@ int cw_ini_parse(const struct cw_ini_schema *s, void *ctx, const char *name, con
 		 char *err, size_t errlen);
 
 /*
+ * All or nothing: parse @text into a scratch copy of the @size-byte struct
+ * that s->open() treats as its @ctx, first filled by @defaults, and copy it
+ * to @out only on success. Returns as cw_ini_parse().
+ */
+int cw_ini_parse_struct(const struct cw_ini_schema *s, void *out, size_t size,
+			void (*defaults)(void *), const char *name, const char *text, char *err,
+			size_t errlen);
+
+/*
+ * cw_ini_parse_struct() on the file at @path, which messages name. Returns
+ * as cw_ini_read_file() or cw_ini_parse_struct().
+ */
+int cw_ini_load_struct(const struct cw_ini_schema *s, void *out, size_t size,
+		       void (*defaults)(void *), const char *path, char *err, size_t errlen);
+
+/*
  * Read the file at @path, NUL-terminated, into *@text (free() it). Returns
  * 0; -errno when it cannot be read, -EFBIG over CW_INI_FILE_MAX bytes (with
  * "PATH: strerror" in @err); -EINVAL for a NUL byte
