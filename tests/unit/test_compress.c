@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zdict.h>
@@ -89,28 +91,6 @@ static struct cw_alloc mem = {count_alloc, count_free, &mem_state};
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static uint8_t *read_file(const char *rel, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	long n;
-	uint8_t *buf;
-
-	snprintf(path, sizeof(path), "%s%s", CW_SOURCE_ROOT, rel);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 struct fx {
 	struct cw_compress *c;
 	uint8_t *dict, *pod;
@@ -125,8 +105,8 @@ static int setup(void **state)
 	assert_non_null(fx);
 	memset(&mem_state, 0, sizeof(mem_state));
 	mem_state.fail_after = -1;
-	fx->dict = read_file(DICT_PATH, &fx->dict_len);
-	fx->pod = read_file(POD_PATH, &fx->pod_len);
+	fx->dict = tu_read_source_file(DICT_PATH, &fx->dict_len);
+	fx->pod = tu_read_source_file(POD_PATH, &fx->pod_len);
 	assert_int_equal(cw_compress_init(&fx->c, &mem, 0), 0);
 	assert_int_equal(cw_compress_add_dict(fx->c, fx->dict, fx->dict_len, &fx->dict_id), 0);
 	*state = fx;
@@ -757,7 +737,7 @@ static void test_allocation_failures(void **state)
 	int succeeded = 0;
 
 	(void)state;
-	dict = read_file(DICT_PATH, &dict_len);
+	dict = tu_read_source_file(DICT_PATH, &dict_len);
 	/* Fail the n-th allocation for every n until everything succeeds:
 	 * each failure is -ENOMEM, and nothing leaks on the way out. */
 	for (long n = 0; n < 64 && !succeeded; n++) {

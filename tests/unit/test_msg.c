@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "tunnel/msg.h"
 #include "tunnel/msg_body.h"
 
@@ -1498,28 +1500,6 @@ static void test_encode_errors(void **state)
 
 /* ---- bodies ---------------------------------------------------------------- */
 
-static uint8_t *read_fixture(const char *rel, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	long n;
-	uint8_t *buf;
-
-	snprintf(path, sizeof(path), "%s%s", CW_SOURCE_ROOT, rel);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 struct fx {
 	struct cw_compress *c;
 	uint8_t *dict, *pod;
@@ -1532,8 +1512,8 @@ static int body_setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	fx->dict = read_fixture(DICT_PATH, &fx->dict_len);
-	fx->pod = read_fixture(POD_PATH, &fx->pod_len);
+	fx->dict = tu_read_source_file(DICT_PATH, &fx->dict_len);
+	fx->pod = tu_read_source_file(POD_PATH, &fx->pod_len);
 	assert_int_equal(cw_compress_init(&fx->c, NULL, 0), 0);
 	assert_int_equal(cw_compress_add_dict(fx->c, fx->dict, fx->dict_len, &fx->dict_id), 0);
 	cnt_reset();

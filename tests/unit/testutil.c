@@ -45,3 +45,25 @@ size_t tu_unhex(const char *s, uint8_t *out)
 	}
 	return n;
 }
+
+uint8_t *tu_read_source_file(const char *rel, size_t *len)
+{
+	char path[1024];
+	uint8_t *buf;
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s%s", CW_SOURCE_ROOT, rel);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}

@@ -24,4 +24,8 @@ void tu_count_free(void *ctx, void *p, size_t n);
  * returns the number of bytes. */
 size_t tu_unhex(const char *s, uint8_t *out);
 
+/* The file @rel under the source tree (e.g. "/conf/causeway.dict"), in a
+ * malloc'd buffer of *@len > 0 bytes; fails the test when it cannot. */
+uint8_t *tu_read_source_file(const char *rel, size_t *len);
+
 #endif
