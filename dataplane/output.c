@@ -209,13 +209,19 @@ encap(struct cw_worker *w, const struct cw_dgram *d, struct rte_mbuf *m, uint8_t
  * general path must handle it.
  */
 static inline __attribute__((always_inline)) bool
-output_fast(struct cw_worker *w, const struct cw_dgram *d, uint32_t plen, uint64_t now)
+output_fast(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
 {
-	const struct cw_port *p = &w->dp->ports[d->port];
 	struct rte_mbuf *m = d->m;
-	uint16_t l2 = (uint16_t)cw_eth_hdr_len(p->vlan_tci);
+	uint32_t plen = rte_pktmbuf_pkt_len(m);
+	const struct cw_port *p;
+	uint16_t l2;
 	uint8_t *h;
 
+	if (d->port >= w->dp->n_ports)
+		return false;
+	p = &w->dp->ports[d->port];
+	l2 = (uint16_t)cw_eth_hdr_len(p->vlan_tci);
+	/* Within the MTU implies within an IPv4 datagram's length. */
 	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > p->conf->mtu ||
 	    (m->nb_segs > 1 && !p->tx_multi_seg) ||
 	    !nh_cached(w, d->port, next_hop(p, d->dst_ip), now))
@@ -255,13 +261,9 @@ static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t
 
 void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now)
 {
-	for (uint16_t i = 0; i < n; i++) {
-		uint32_t plen = rte_pktmbuf_pkt_len(d[i].m);
-
-		if (plen > UINT16_MAX - CW_IPV4_HLEN - CW_UDP_HLEN || d[i].port >= w->dp->n_ports ||
-		    !output_fast(w, &d[i], plen, now))
+	for (uint16_t i = 0; i < n; i++)
+		if (!output_fast(w, &d[i], now))
 			output_dgram(w, &d[i], now);
-	}
 }
 
 void cw_output_pending(struct cw_worker *w, uint64_t now)
