@@ -409,29 +409,6 @@ static int parse_allow(struct cw_ini *p, const struct cw_ini_key *k, void *base,
 	return *val ? each_item(p, k, base, val, allow_item) : 0;
 }
 
-/* a.b.c.d:port; empty: the listener is off. */
-static int parse_listen(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
-{
-	struct cw_agent_listen *l = base;
-	const char *end;
-	uint32_t a;
-	uint16_t port;
-
-	if (!*val) {
-		memset(l, 0, sizeof(*l));
-		return 0;
-	}
-	if (cw_ini_parse_ip(val, &end, &a) || *end != ':')
-		return cw_ini_fail(p, cw_ini_line(p), k->name,
-				   "'%s' is not an IPv4 address and port like 127.0.0.1:10263",
-				   val);
-	if (parse_port(p, k, end + 1, &port))
-		return -EINVAL;
-	l->addr = a;
-	l->port = port;
-	return 0;
-}
-
 /* ---- value printers ---- */
 
 static void print_labels(const struct cw_ini_key *k, const void *base, FILE *out)
@@ -456,17 +433,6 @@ static void print_allow(const struct cw_ini_key *k, const void *base, FILE *out)
 	const struct cw_agent_dial_conf *d = base;
 
 	print_endpoints(k, d->allow, d->n_allow <= CW_AGENT_MAX_ALLOW ? d->n_allow : 0, out);
-}
-
-static void print_listen(const struct cw_ini_key *k, const void *base, FILE *out)
-{
-	const struct cw_agent_listen *l = base;
-	char ip[16];
-
-	if (l->port)
-		fprintf(out, "%s = %s:%u\n", k->name, cw_ini_ip_str(l->addr, ip), l->port);
-	else
-		fprintf(out, "%s =\n", k->name);
 }
 
 /* ---- the key table ---- */
@@ -514,10 +480,10 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_DIAL_CONNECT_TIMEOUT] = NUM(SEC_DIAL, "connect_timeout_ms",
 				       DIAL(connect_timeout_ms), 100, 120000),
 
-	[K_ADMIN_LISTEN]	= OTHER(SEC_ADMIN, "listen", parse_listen, print_listen,
-					WHOLE(struct cw_agent_listen), true),
-	[K_HUB_LISTEN]		= OTHER(SEC_HUB, "listen", parse_listen, print_listen,
-					WHOLE(struct cw_agent_listen), true),
+	[K_ADMIN_LISTEN]	= OTHER(SEC_ADMIN, "listen", cw_ini_parse_listen,
+					cw_ini_print_listen, WHOLE(struct cw_ini_listen), true),
+	[K_HUB_LISTEN]		= OTHER(SEC_HUB, "listen", cw_ini_parse_listen,
+					cw_ini_print_listen, WHOLE(struct cw_ini_listen), true),
 
 	[K_KA_IDLE_TIMEOUT]	= NUM(SEC_KEEPALIVE, "idle_timeout_ms", KA(idle_timeout_ms),
 				      10000, 600000),

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "control/ini.h"
+
 #define CW_AGENT_GATEWAY_PORT  10262 /* PROTOCOL.md §1 */
 #define CW_AGENT_MAX_GATEWAYS  8
 #define CW_AGENT_MAX_LABELS    32
@@ -35,12 +37,6 @@
  */
 struct cw_agent_endpoint {
 	char host[CW_AGENT_HOST_LEN];
-	uint16_t port;
-};
-
-/* An IPv4 listening address; port 0 = the listener is off. */
-struct cw_agent_listen {
-	uint32_t addr; /* network byte order */
 	uint16_t port;
 };
 
@@ -104,8 +100,8 @@ struct cw_agent_config {
 	struct cw_agent_gateway_conf gateway;
 	struct cw_agent_tls_conf tls;
 	struct cw_agent_dial_conf dial;
-	struct cw_agent_listen admin; /* [admin] listen */
-	struct cw_agent_listen hub;   /* [hub] listen */
+	struct cw_ini_listen admin; /* [admin] listen */
+	struct cw_ini_listen hub;   /* [hub] listen */
 	struct cw_agent_keepalive_conf keepalive;
 	struct cw_agent_reconnect_conf reconnect;
 	enum cw_agent_log_level log_level;

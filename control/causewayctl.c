@@ -11,16 +11,23 @@
 #include <unistd.h>
 
 #include "control/dict.h"
+#include "control/status.h"
 
 #define EXIT_USAGE 2
 
 static const char usage_main[] = "usage: causewayctl COMMAND [ARGS]\n";
+static const char usage_status[] = "usage: causewayctl status [--admin HOST:PORT] [--json]\n";
 static const char usage_dict_train[] =
     "usage: causewayctl dict train [-o FILE] [--size BYTES] DIR\n";
 
 static const char help_text[] =
     "\n"
     "Commands:\n"
+    "  status [--admin HOST:PORT] [--json]\n"
+    "      The edge nodes connected to the gateway: name, pool, address, RTT,\n"
+    "      bytes in and out, open streams, and seconds since they connected,\n"
+    "      from causewayd's admin API (default " CW_STATUS_DEFAULT_ADMIN ",\n"
+    "      [admin] listen). --json prints the API's JSON with counters.\n"
     "  dict train [-o FILE] [--size BYTES] DIR\n"
     "      Train a zstd dictionary for the tunnel's message compression from\n"
     "      every *.json file in DIR (one Kubernetes object per file, as the API\n"
@@ -165,6 +172,34 @@ done:
 	return rc;
 }
 
+static int cmd_status(int argc, char **argv)
+{
+	const char *admin = CW_STATUS_DEFAULT_ADMIN;
+	bool json = false;
+	char err[640];
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage_status, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--admin")) {
+			if (++i == argc)
+				return usage(usage_status, "--admin needs HOST:PORT");
+			admin = argv[i];
+		} else {
+			snprintf(err, sizeof(err), "unknown argument '%s'", argv[i]);
+			return usage(usage_status, err);
+		}
+	}
+	if (cw_status_fetch(admin, json, stdout, err, sizeof(err)) < 0) {
+		fprintf(stderr, "causewayctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char why[256];
@@ -176,6 +211,8 @@ int main(int argc, char **argv)
 		fputs(help_text, stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "status"))
+		return cmd_status(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "dict")) {
 		if (argc < 3)
 			return usage(usage_dict_train, "dict: no subcommand");

@@ -22,10 +22,11 @@
 _Static_assert(sizeof(enum cw_backend) == sizeof(uint32_t), "enums are stored as uint32_t");
 _Static_assert(sizeof(enum cw_hugepages) == sizeof(uint32_t), "enums are stored as uint32_t");
 _Static_assert(sizeof(enum cw_log_level) == sizeof(uint32_t), "enums are stored as uint32_t");
+_Static_assert(sizeof(enum cw_retry_mode) == sizeof(uint32_t), "enums are stored as uint32_t");
 _Static_assert(CW_NAME_LEN <= CW_INI_NAME_MAX, "port names fit the engine's instance names");
 
 /* Matched in this order; printed in the order of cw_config_print(). */
-enum cw_sect { SEC_EAL, SEC_DP, SEC_LOG, SEC_PORT, N_SECTS };
+enum cw_sect { SEC_EAL, SEC_DP, SEC_TUNNEL, SEC_INGRESS, SEC_ADMIN, SEC_LOG, SEC_PORT, N_SECTS };
 
 enum cw_key_id {
 	K_EAL_LCORES,
@@ -52,12 +53,28 @@ enum cw_key_id {
 	K_DP_FRAG_TIMEOUT,
 	K_DP_FRAG_MAX_ENTRIES,
 	K_DP_MBUF_SIZE,
+	K_TUN_PORT,
+	K_TUN_CERT,
+	K_TUN_KEY,
+	K_TUN_CA,
+	K_TUN_DICTIONARY,
+	K_TUN_RESET_KEY,
+	K_TUN_RETRY,
+	K_TUN_RETRY_LOAD,
+	K_TUN_MAX_SESSIONS,
+	K_TUN_IDLE_TIMEOUT,
+	K_TUN_HEARTBEAT,
+	K_ING_LISTEN,
+	K_ING_DIAL_TIMEOUT,
+	K_ING_MAX_CLIENTS,
+	K_ADM_LISTEN,
 	K_LOG_LEVEL,
 	N_KEYS
 };
 
 static const char *const cw_huge_names[] = {"auto", "yes", "no"};
 static const char *const cw_backend_names[] = {"dpdk", "socket"};
+static const char *const cw_retry_names[] = {"never", "always", "under-load"};
 static const char *const cw_level_names[] = {"error", "warning", "info", "debug"};
 
 static uint32_t mask_of(unsigned len)
@@ -315,11 +332,20 @@ static void print_workers(const struct cw_ini_key *k, const void *base, FILE *ou
 #define PORT(f) CW_INI_FIELD(struct cw_port_conf, f)
 #define DP(f)	CW_INI_FIELD(struct cw_dataplane_conf, f)
 #define LOG(f)	CW_INI_FIELD(struct cw_log_conf, f)
-#define NUM	CW_INI_NUM
-#define POW2	CW_INI_POW2
-#define ENUM	CW_INI_ENUM
-#define OTHER	CW_INI_OTHER
-#define NEEDED	CW_INI_REQUIRED
+#define TUN(f)	CW_INI_FIELD(struct cw_tunnel_conf, f)
+#define ING(f)	CW_INI_FIELD(struct cw_ingress_conf, f)
+#define ADM(f)	CW_INI_FIELD(struct cw_admin_conf, f)
+/* An optional absolute path (a row by hand: OTHER would see fld's comma). */
+#define PATH(sect, name, fld)                                                                      \
+	{                                                                                          \
+		sect, name, cw_ini_parse_path, cw_ini_print_str, fld, 0, 0, NULL, true, false,     \
+		    false                                                                          \
+	}
+#define NUM    CW_INI_NUM
+#define POW2   CW_INI_POW2
+#define ENUM   CW_INI_ENUM
+#define OTHER  CW_INI_OTHER
+#define NEEDED CW_INI_REQUIRED
 /* clang-format off */
 static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_EAL_LCORES]		= OTHER(SEC_EAL, "lcores", parse_lcores, cw_ini_print_str,
@@ -359,6 +385,27 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 				      1, 1048576),
 	[K_DP_MBUF_SIZE]	= NUM(SEC_DP, "mbuf_size", DP(mbuf_size), 1024, 65000),
 
+	[K_TUN_PORT]		= NUM(SEC_TUNNEL, "port", TUN(port), 0, 65535),
+	[K_TUN_CERT]		= PATH(SEC_TUNNEL, "cert", TUN(cert)),
+	[K_TUN_KEY]		= PATH(SEC_TUNNEL, "key", TUN(key)),
+	[K_TUN_CA]		= PATH(SEC_TUNNEL, "ca", TUN(ca)),
+	[K_TUN_DICTIONARY]	= PATH(SEC_TUNNEL, "dictionary", TUN(dictionary)),
+	[K_TUN_RESET_KEY]	= PATH(SEC_TUNNEL, "reset_key", TUN(reset_key)),
+	[K_TUN_RETRY]		= ENUM(SEC_TUNNEL, "retry", TUN(retry), cw_retry_names),
+	[K_TUN_RETRY_LOAD]	= NUM(SEC_TUNNEL, "retry_load", TUN(retry_load), 1, 1000000),
+	[K_TUN_MAX_SESSIONS]	= NUM(SEC_TUNNEL, "max_sessions", TUN(max_sessions), 1, 16777215),
+	[K_TUN_IDLE_TIMEOUT]	= NUM(SEC_TUNNEL, "idle_timeout", TUN(idle_timeout_ms), 10000, 600000),
+	[K_TUN_HEARTBEAT]	= NUM(SEC_TUNNEL, "heartbeat_interval", TUN(heartbeat_interval_s),
+				      10, 86400),
+
+	[K_ING_LISTEN]		= OTHER(SEC_INGRESS, "listen", cw_ini_parse_listen, cw_ini_print_listen,
+					ING(listen), true),
+	[K_ING_DIAL_TIMEOUT]	= NUM(SEC_INGRESS, "dial_timeout", ING(dial_timeout_ms), 100, 120000),
+	[K_ING_MAX_CLIENTS]	= NUM(SEC_INGRESS, "max_clients", ING(max_clients), 1, 1000000),
+
+	[K_ADM_LISTEN]		= OTHER(SEC_ADMIN, "listen", cw_ini_parse_listen, cw_ini_print_listen,
+					ADM(listen), true),
+
 	[K_LOG_LEVEL]		= ENUM(SEC_LOG, "level", LOG(level), cw_level_names),
 };
 /* clang-format on */
@@ -366,6 +413,9 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 static const struct cw_ini_sect cw_sects[N_SECTS] = {
     [SEC_EAL] = {"eal", 0, 0},
     [SEC_DP] = {"dataplane", 0, 0},
+    [SEC_TUNNEL] = {"tunnel", 0, 0},
+    [SEC_INGRESS] = {"ingress", 0, 0},
+    [SEC_ADMIN] = {"admin", 0, 0},
     [SEC_LOG] = {"log", 0, 0},
     [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
 };
@@ -398,6 +448,17 @@ void cw_config_defaults(struct cw_config *c)
 	c->dp.frag_timeout_ms = 2000;
 	c->dp.frag_max_entries = 4096;
 	c->dp.mbuf_size = 2048;
+	c->tunnel.retry = CW_RETRY_MODE_UNDER_LOAD;
+	c->tunnel.retry_load = 256;
+	c->tunnel.max_sessions = 65536;
+	c->tunnel.idle_timeout_ms = 90000;
+	c->tunnel.heartbeat_interval_s = 600;
+	c->ingress.listen.addr = htonl(INADDR_LOOPBACK);
+	c->ingress.listen.port = 10265;
+	c->ingress.dial_timeout_ms = 10000;
+	c->ingress.max_clients = 4096;
+	c->admin.listen.addr = htonl(INADDR_LOOPBACK);
+	c->admin.listen.port = 10267;
 	c->log.level = CW_LOG_INFO;
 }
 
@@ -425,8 +486,28 @@ static int close_port(struct cw_ini *p, unsigned idx, struct cw_port_conf *port)
 	return 0;
 }
 
+/* A tunnel cannot start without its certificate, key and CA. */
+static int close_tunnel(struct cw_ini *p, const struct cw_tunnel_conf *t)
+{
+	static const struct {
+		unsigned key;
+		const char *name;
+	} need[] = {{K_TUN_CERT, "cert"}, {K_TUN_KEY, "key"}, {K_TUN_CA, "ca"}};
+	const char *val[] = {t->cert, t->key, t->ca};
+
+	if (!t->port)
+		return 0;
+	for (unsigned i = 0; i < 3; i++)
+		if (!*val[i])
+			return cw_ini_fail(p, cw_ini_sect_line(p, SEC_TUNNEL, 0), need[i].name,
+					   "required when port is set");
+	return 0;
+}
+
 static int close_section(struct cw_ini *p, unsigned sect, unsigned idx, void *base)
 {
+	if (sect == SEC_TUNNEL)
+		return close_tunnel(p, base);
 	return sect == SEC_PORT ? close_port(p, idx, base) : 0;
 }
 
@@ -440,6 +521,12 @@ static void *open_section(void *ctx, unsigned sect, unsigned idx, const char *na
 		return &c->eal;
 	case SEC_DP:
 		return &c->dp;
+	case SEC_TUNNEL:
+		return &c->tunnel;
+	case SEC_INGRESS:
+		return &c->ingress;
+	case SEC_ADMIN:
+		return &c->admin;
 	case SEC_LOG:
 		return &c->log;
 	default:
@@ -552,6 +639,12 @@ void cw_config_print(const struct cw_config *c, FILE *out)
 	}
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_DP, NULL, &c->dp, out);
+	fprintf(out, "\n");
+	cw_ini_print_section(&cw_schema, SEC_TUNNEL, NULL, &c->tunnel, out);
+	fprintf(out, "\n");
+	cw_ini_print_section(&cw_schema, SEC_INGRESS, NULL, &c->ingress, out);
+	fprintf(out, "\n");
+	cw_ini_print_section(&cw_schema, SEC_ADMIN, NULL, &c->admin, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_LOG, NULL, &c->log, out);
 }

@@ -12,12 +12,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "control/ini.h"
+
 #define CW_MAX_PORTS	8
 #define CW_MAX_WORKERS	64
 #define CW_NAME_LEN	32
 #define CW_DEVICE_LEN	256
 #define CW_EAL_ARGS_LEN 512
 #define CW_CONF_ERR_LEN 512
+#define CW_PATH_LEN	1024
 
 enum cw_backend { CW_BACKEND_DPDK = 0, CW_BACKEND_SOCKET = 1 };
 enum cw_hugepages { CW_HUGE_AUTO = 0, CW_HUGE_YES = 1, CW_HUGE_NO = 2 };
@@ -57,6 +60,35 @@ struct cw_dataplane_conf {
 	uint32_t mbuf_size;	   /* packet bytes per mbuf, headroom excluded */
 };
 
+enum cw_retry_mode { CW_RETRY_MODE_NEVER = 0, CW_RETRY_MODE_ALWAYS, CW_RETRY_MODE_UNDER_LOAD };
+
+/* The tunnel endpoint (tunnel/PROTOCOL.md); port 0 turns it off. */
+struct cw_tunnel_conf {
+	uint16_t port;		      /* UDP port agents dial; 0 = no tunnel */
+	char cert[CW_PATH_LEN];	      /* gateway certificate chain, PEM */
+	char key[CW_PATH_LEN];	      /* its private key, PEM */
+	char ca[CW_PATH_LEN];	      /* CA that signs agent certificates, PEM */
+	char dictionary[CW_PATH_LEN]; /* zstd dictionary offered to agents; "" = none */
+	char reset_key[CW_PATH_LEN];  /* stateless reset key file; "" = no resets */
+	enum cw_retry_mode retry;
+	uint32_t retry_load;	  /* under-load: handshakes in progress per worker */
+	uint32_t max_sessions;	  /* per worker */
+	uint32_t idle_timeout_ms; /* offered to agents */
+	uint32_t heartbeat_interval_s;
+};
+
+/* The cloud ingress (DESIGN.md §6): HTTP CONNECT and forward proxy. */
+struct cw_ingress_conf {
+	struct cw_ini_listen listen;
+	uint32_t dial_timeout_ms; /* the agent's connect, and our wait for it */
+	uint32_t max_clients;
+};
+
+/* The admin API: health, status JSON, metrics. */
+struct cw_admin_conf {
+	struct cw_ini_listen listen;
+};
+
 enum cw_log_level { CW_LOG_ERR = 0, CW_LOG_WARN, CW_LOG_INFO, CW_LOG_DEBUG };
 
 struct cw_log_conf {
@@ -68,6 +100,9 @@ struct cw_config {
 	struct cw_port_conf ports[CW_MAX_PORTS];
 	uint32_t n_ports;
 	struct cw_dataplane_conf dp;
+	struct cw_tunnel_conf tunnel;
+	struct cw_ingress_conf ingress;
+	struct cw_admin_conf admin;
 	struct cw_log_conf log;
 };
 

@@ -339,11 +339,53 @@ int cw_ini_parse_ipv4(struct cw_ini *p, const struct cw_ini_key *k, void *base, 
 	return 0;
 }
 
+/* a.b.c.d:port into a struct cw_ini_listen field; empty: the listener is off. */
+int cw_ini_parse_listen(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
+{
+	struct cw_ini_listen *l = cw_ini_field(base, k);
+	const char *end;
+	uint64_t port;
+	uint32_t a;
+
+	if (!*val) {
+		memset(l, 0, sizeof(*l));
+		return 0;
+	}
+	if (cw_ini_parse_ip(val, &end, &a) || *end != ':')
+		return cw_ini_fail(p, p->line, k->name,
+				   "'%s' is not an IPv4 address and port like 127.0.0.1:8080", val);
+	if (cw_ini_parse_dec(end + 1, &port) || port < 1 || port > 65535)
+		return cw_ini_fail(p, p->line, k->name, "port '%s' is not a number 1..65535",
+				   end + 1);
+	l->addr = a;
+	l->port = (uint16_t)port;
+	return 0;
+}
+
+/* Configuration belongs to no working directory: paths are absolute. */
+int cw_ini_parse_path(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
+{
+	if (*val && *val != '/')
+		return cw_ini_fail(p, p->line, k->name, "'%s' is not an absolute path", val);
+	return cw_ini_parse_str(p, k, base, val);
+}
+
 /* ---- value printers ---- */
 
 void cw_ini_print_uint(const struct cw_ini_key *k, const void *base, FILE *out)
 {
 	fprintf(out, "%s = %u\n", k->name, cw_ini_load_uint(cw_ini_cfield(base, k), k->size));
+}
+
+void cw_ini_print_listen(const struct cw_ini_key *k, const void *base, FILE *out)
+{
+	const struct cw_ini_listen *l = cw_ini_cfield(base, k);
+	char ip[16];
+
+	if (l->port)
+		fprintf(out, "%s = %s:%u\n", k->name, cw_ini_ip_str(l->addr, ip), l->port);
+	else
+		fprintf(out, "%s =\n", k->name);
 }
 
 void cw_ini_print_enum(const struct cw_ini_key *k, const void *base, FILE *out)

@@ -178,11 +178,21 @@ cw_ini_parse_fn cw_ini_parse_str;
 cw_ini_parse_fn cw_ini_parse_ident;
 /* a.b.c.d into a uint32_t field, network byte order. */
 cw_ini_parse_fn cw_ini_parse_ipv4;
+/* An IPv4 listening address: "a.b.c.d:port", or "" (port 0: off). */
+struct cw_ini_listen {
+	uint32_t addr; /* network byte order */
+	uint16_t port; /* host order; 0 = the listener is off */
+};
+/* "a.b.c.d:port" or "" into a struct cw_ini_listen field. */
+cw_ini_parse_fn cw_ini_parse_listen;
+/* "" or an absolute path, into a char array field. */
+cw_ini_parse_fn cw_ini_parse_path;
 
 cw_ini_print_fn cw_ini_print_uint;
 cw_ini_print_fn cw_ini_print_enum;
 cw_ini_print_fn cw_ini_print_str;
 cw_ini_print_fn cw_ini_print_ipv4;
+cw_ini_print_fn cw_ini_print_listen;
 
 /* ---- lexical helpers ---- */
 

@@ -40,6 +40,11 @@ struct cw_node_info {
 	uint8_t addr[16]; /* the agent's address as last seen (IPv4: first 4 bytes) */
 	uint8_t family;	  /* 4 or 6 */
 	uint16_t port;	  /* host order */
+	uint64_t session_id;		/* the gateway's id of the live session */
+	uint16_t allowed_ports[64];	/* the agent's Dial allow-list (Hello) */
+	uint8_t n_allowed;		/* 0: the agent stated none */
+	bool resumed;			/* the session resumed a TLS session */
+	char agent_version[64];
 };
 
 struct cw_nodedir;

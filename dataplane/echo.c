@@ -33,8 +33,9 @@ static uint16_t echo_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_
 
 void cw_echo_handler(struct cw_handler *h, uint16_t udp_port)
 {
+	*h = (struct cw_handler){0};
 	h->name = "echo";
 	h->udp_port = udp_port;
 	h->rx = echo_rx;
-	h->ctx = NULL;
+	h->answers = true;
 }

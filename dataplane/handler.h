@@ -9,6 +9,7 @@
 #ifndef CW_HANDLER_H
 #define CW_HANDLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct rte_mbuf;
@@ -40,10 +41,35 @@ struct cw_dgram {
 typedef uint16_t (*cw_handler_rx_fn)(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
 				     struct cw_dgram *out, uint16_t out_cap);
 
+/*
+ * Optional: the handler's work that no datagram triggers (timers, data
+ * queued by other threads). Called on worker @worker once per loop
+ * iteration on the DPDK backend, and on the socket backend whenever the
+ * worker wakes (datagrams, the handler's wake fd, or the deadline). Writes
+ * datagrams to @out as rx does and returns their number; when that is
+ * @out_cap it is called again at once. Sets *@next_ns to the
+ * CLOCK_MONOTONIC time in ns it wants to run again at the latest
+ * (UINT64_MAX: no deadline). Same rules as rx: no blocking, no locks.
+ */
+typedef uint16_t (*cw_handler_poll_fn)(void *ctx, unsigned worker, struct cw_dgram *out,
+				       uint16_t out_cap, uint64_t *next_ns);
+
+/*
+ * Optional: a file descriptor that becomes readable when other threads
+ * queued work for worker @worker (an eventfd the handler's poll drains),
+ * or -1. The socket backend sleeps in poll() on it with its sockets.
+ */
+typedef int (*cw_handler_wake_fd_fn)(void *ctx, unsigned worker);
+
 struct cw_handler {
 	const char *name;
 	uint16_t udp_port; /* host order */
 	cw_handler_rx_fn rx;
+	/* One answer per datagram is the rule (echo): fewer are counted as
+	 * "handler" drops. Otherwise the handler counts its own. */
+	bool answers;
+	cw_handler_poll_fn poll;       /* NULL: none */
+	cw_handler_wake_fd_fn wake_fd; /* NULL: none */
 	void *ctx;
 };
 

@@ -21,6 +21,7 @@
 #include <rte_mbuf.h>
 
 #include "control/config.h"
+#include "control/plane.h"
 #include "dp.h"
 #include "eal.h"
 #include "echo.h"
@@ -28,6 +29,7 @@
 #include "port.h"
 #include "sockio.h"
 #include "stats.h"
+#include "tunnel_svc.h"
 #include "worker.h"
 
 #define CW_DEFAULT_CONF	  "/etc/causeway/causeway.conf"
@@ -197,18 +199,30 @@ static void workers_free(struct cw_dp *dp)
 	rte_free(dp->counters);
 }
 
-static int handlers_register(struct cw_dp *dp)
+static int handlers_register(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
 {
 	struct cw_handler h;
 	int rc;
 
-	if (!dp->conf->dp.echo_port)
+	if (dp->conf->dp.echo_port) {
+		cw_echo_handler(&h, dp->conf->dp.echo_port);
+		rc = cw_handlers_add(&dp->handlers, &h);
+		if (rc < 0)
+			return rc;
+		cw_info("echo service on UDP port %u", h.udp_port);
+	}
+	if (!dp->conf->tunnel.port)
 		return 0;
-	cw_echo_handler(&h, dp->conf->dp.echo_port);
-	rc = cw_handlers_add(&dp->handlers, &h);
+	rc = cw_tunnel_svc_create(dp, tsvc);
 	if (rc < 0)
 		return rc;
-	cw_info("echo service on UDP port %u", h.udp_port);
+	cw_tunnel_svc_handler(*tsvc, &h);
+	rc = cw_handlers_add(&dp->handlers, &h);
+	if (rc < 0) {
+		cw_err("tunnel: UDP port %u is taken by another handler", h.udp_port);
+		return rc;
+	}
+	cw_info("tunnel on UDP port %u", h.udp_port);
 	return 0;
 }
 
@@ -221,32 +235,40 @@ static void workers_launch(struct cw_dp *dp)
 		rte_eal_remote_launch(fn, dp->workers[i], dp->lcores[i]);
 }
 
-/* The main lcore's loop: statistics until a signal arrives. */
-static void main_loop(struct cw_dp *dp, struct cw_stats_snap *snap)
-{
-	uint64_t interval = dp->conf->dp.stats_interval * dp->tsc_hz;
-	uint64_t next = rte_rdtsc() + interval;
-	struct timespec tick = {.tv_nsec = 50 * 1000 * 1000};
+struct main_ctx {
+	struct cw_dp *dp;
+	struct cw_plane *plane;
+	struct cw_stats_snap *snap;
+	uint64_t interval, next;
+};
 
-	while (!__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
-		nanosleep(&tick, NULL);
-		if (cw_reload)
-			reload(dp->conf);
-		if (interval && rte_rdtsc() >= next) {
-			cw_stats_print(dp, snap, stdout);
-			next += interval;
-		}
+/* The control thread's tick: signals, reload, statistics. */
+static void main_tick(void *arg)
+{
+	struct main_ctx *m = arg;
+
+	if (__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
+		cw_plane_stop(m->plane);
+		return;
+	}
+	if (cw_reload)
+		reload(m->dp->conf);
+	if (m->interval && rte_rdtsc() >= m->next) {
+		cw_stats_print(m->dp, m->snap, stdout);
+		m->next += m->interval;
 	}
 }
 
-static int run(struct cw_dp *dp)
+static int run(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
 {
 	static struct cw_stats_snap snap;
+	static struct cw_plane plane;
+	struct main_ctx m = {.dp = dp, .plane = &plane, .snap = &snap};
 	int rc;
 
 	dp->tsc_hz = rte_get_tsc_hz();
 	rc = pools_create(dp);
-	rc = rc ? rc : handlers_register(dp);
+	rc = rc ? rc : handlers_register(dp, tsvc);
 	if (!rc && dp->conf->dp.backend == CW_BACKEND_DPDK)
 		rc = cw_ports_start(dp);
 	rc = rc ? rc : workers_create(dp);
@@ -254,15 +276,25 @@ static int run(struct cw_dp *dp)
 		cw_warn("telemetry command /causeway/stats not registered");
 	if (rc < 0)
 		return rc;
+	rc = cw_plane_init(&plane, dp->conf, *tsvc, main_tick, &m);
+	if (rc < 0) {
+		cw_plane_fini(&plane);
+		return rc;
+	}
+	plane.ctr = dp->counters;
+	plane.n_ctr = dp->n_workers;
+	m.interval = dp->conf->dp.stats_interval * dp->tsc_hz;
+	m.next = rte_rdtsc() + m.interval;
 	workers_launch(dp);
 	printf("causewayd: ready (%u worker%s, backend %s)\n", dp->n_workers,
 	       dp->n_workers == 1 ? "" : "s",
 	       dp->conf->dp.backend == CW_BACKEND_SOCKET ? "socket" : "dpdk");
 	fflush(stdout);
 	cw_stats_print(dp, &snap, stdout);
-	main_loop(dp, &snap);
+	cw_plane_run(&plane);
 	cw_info("stopping");
 	rte_eal_mp_wait_lcore();
+	cw_plane_fini(&plane);
 	printf("final statistics:\n");
 	cw_stats_print(dp, &snap, stdout);
 	return 0;
@@ -272,6 +304,7 @@ int main(int argc, char **argv)
 {
 	static struct cw_config conf;
 	static struct cw_dp dp;
+	struct cw_tunnel_svc *tsvc = NULL;
 	const char *path = CW_DEFAULT_CONF;
 	char err[CW_CONF_ERR_LEN];
 	bool check = false;
@@ -295,12 +328,13 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	if (eal_start(&conf) < 0)
 		return 1;
-	rc = run(&dp);
+	rc = run(&dp, &tsvc);
 	if (rc < 0) {
 		__atomic_store_n(&cw_quit, true, __ATOMIC_RELAXED);
 		rte_eal_mp_wait_lcore();
 	}
 	workers_free(&dp);
+	cw_tunnel_svc_free(tsvc);
 	cw_ports_stop(&dp);
 	rte_mempool_free(dp.pool);
 	rte_mempool_free(dp.indirect);

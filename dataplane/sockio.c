@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_lcore.h>
@@ -297,14 +298,56 @@ static void sock_send(struct cw_sock_worker *w, unsigned h, uint16_t n)
 		rte_pktmbuf_free(w->out[i].m);
 }
 
-static void sock_idle(struct cw_sock_worker *w)
+/* The handlers' own work; returns the earliest deadline they asked for. */
+static uint64_t sock_poll_handlers(struct cw_sock_worker *w)
 {
-	struct pollfd p[CW_MAX_HANDLERS];
-	unsigned n = w->dp->handlers.n;
+	const struct cw_handlers *hs = &w->dp->handlers;
+	uint64_t next = UINT64_MAX;
 
-	for (unsigned h = 0; h < n; h++)
-		p[h] = (struct pollfd){.fd = w->fd[h], .events = POLLIN};
-	poll(p, n, CW_SOCK_IDLE_MS);
+	for (unsigned h = 0; h < hs->n; h++) {
+		uint64_t t = UINT64_MAX;
+		uint16_t k;
+
+		if (!hs->h[h].poll)
+			continue;
+		do {
+			k = hs->h[h].poll(hs->h[h].ctx, w->idx, w->out, CW_SOCK_BURST, &t);
+			sock_send(w, h, k);
+		} while (k == CW_SOCK_BURST);
+		next = t < next ? t : next;
+	}
+	return next;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep until a socket or a wake fd is readable, or the deadline @next. */
+static void sock_idle(struct cw_sock_worker *w, uint64_t next)
+{
+	const struct cw_handlers *hs = &w->dp->handlers;
+	struct pollfd p[2 * CW_MAX_HANDLERS];
+	uint64_t now = mono_ns();
+	int ms = CW_SOCK_IDLE_MS;
+	unsigned n = 0;
+
+	if (next <= now)
+		return;
+	if (next - now < (uint64_t)CW_SOCK_IDLE_MS * 1000000u)
+		ms = (int)((next - now + 999999u) / 1000000u);
+	for (unsigned h = 0; h < hs->n; h++) {
+		int fd = hs->h[h].wake_fd ? hs->h[h].wake_fd(hs->h[h].ctx, w->idx) : -1;
+
+		p[n++] = (struct pollfd){.fd = w->fd[h], .events = POLLIN};
+		if (fd >= 0)
+			p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	poll(p, n, ms);
 }
 
 int cw_sock_worker_main(void *arg)
@@ -315,6 +358,7 @@ int cw_sock_worker_main(void *arg)
 	cw_info("socket worker %u running on lcore %u", w->idx, w->lcore);
 	while (!__atomic_load_n(&cw_quit, __ATOMIC_RELAXED)) {
 		unsigned busy = 0;
+		uint64_t next;
 
 		for (unsigned h = 0; h < hs->n; h++) {
 			unsigned n = sock_receive(w, h);
@@ -325,12 +369,13 @@ int cw_sock_worker_main(void *arg)
 			busy += n;
 			k = hs->h[h].rx(hs->h[h].ctx, w->idx, w->in, (uint16_t)n, w->out,
 					CW_SOCK_BURST);
-			if (k < n)
+			if (k < n && hs->h[h].answers)
 				cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
 			sock_send(w, h, k);
 		}
+		next = sock_poll_handlers(w);
 		if (!busy)
-			sock_idle(w);
+			sock_idle(w, next);
 	}
 	return 0;
 }

@@ -291,9 +291,25 @@ void cw_worker_dispatch(struct cw_worker *w, uint64_t now)
 			continue;
 		w->n_in[h] = 0;
 		k = hd->rx(hd->ctx, w->idx, w->in[h], n, w->out, CW_MAX_BURST);
-		if (k < n)
+		if (k < n && hd->answers)
 			cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
 		cw_output_dgrams(w, w->out, k, now);
+	}
+}
+
+void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now)
+{
+	for (unsigned h = 0; h < w->dp->handlers.n; h++) {
+		const struct cw_handler *hd = &w->dp->handlers.h[h];
+		uint64_t next;
+		uint16_t k;
+
+		if (!hd->poll)
+			continue;
+		do {
+			k = hd->poll(hd->ctx, w->idx, w->out, CW_MAX_BURST, &next);
+			cw_output_dgrams(w, w->out, k, now);
+		} while (k == CW_MAX_BURST);
 	}
 }
 
@@ -369,6 +385,7 @@ int cw_worker_main(void *arg)
 		for (uint16_t p = 0; p < dp->n_ports; p++)
 			poll_port(w, p, now);
 		cw_worker_dispatch(w, now);
+		cw_worker_poll_handlers(w, now);
 		if (w->n_pending)
 			cw_output_pending(w, now);
 		cw_output_flush(w);

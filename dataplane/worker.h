@@ -70,6 +70,9 @@ void cw_worker_input(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uin
 /* Run the handlers on the batches collected by cw_worker_input. */
 void cw_worker_dispatch(struct cw_worker *w, uint64_t now);
 
+/* Run the handlers' poll functions (handler.h) and send what they emit. */
+void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now);
+
 /*
  * Periodic work that is not driven by packets: expire incomplete datagrams
  * (at most every 100 ms, whatever the call rate). Called once per loop.

@@ -7,8 +7,10 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev dpdk dpdk-dev
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev libzstd-dev
-	libhyperscan-dev liburcu-dev liblmdb-dev libcmocka-dev
+	libhyperscan-dev liburcu-dev liblmdb-dev libcmocka-dev libevent-dev
+	libcurl4-openssl-dev
 	iproute2 iputils-ping ethtool python3
+	nginx-light curl openssl
 	clang libclang-rt-14-dev
 )
 
@@ -25,5 +27,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own nginx inside namespaces; keep the package's
+# service from starting on the host (the usual Debian container guard).
+guard=''
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	guard=1
+fi
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+apt-get install -y -q --no-install-recommends "${missing[@]}" || { [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+[ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d

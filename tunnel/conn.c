@@ -19,6 +19,7 @@
 #define STREAM_HDR_MAX (1 + 8 + 8 + 2) /* type, id, offset, 2-byte length */
 #define CTRL_FRAME_MAX (1 + 8 + 8 + 8) /* RESET_STREAM at its largest */
 #define SMALLEST_DATA  32	       /* less room than this is not worth a STREAM frame */
+#define ACK_ONLY       UINT64_C(1)     /* cookie tag: no record, the ACK's largest in bits 1.. */
 
 /* A stream frame as remembered for recovery; the data stays in sendbuf. */
 struct frec {
@@ -58,6 +59,7 @@ struct cw_conn {
 	/* Acknowledging (§10.1). */
 	struct cw_ackset acks;
 	uint64_t largest_rx, largest_rx_time;
+	bool rx_largest; /* the last cw_conn_recv() authenticated a new largest */
 	uint32_t ae_since_ack;
 	bool ack_pending, ack_now;
 	uint64_t ack_deadline;
@@ -104,15 +106,23 @@ static struct prec *prec_get(struct cw_conn *c)
 	return p;
 }
 
+/* Spare records are kept only while packets are in flight, so an idle
+ * session holds none. */
 static void prec_put(struct cw_conn *c, struct prec *p)
 {
-	if (c->pool_n >= CW_CONN_POOL_CACHE) {
-		c->a.free(c->a.ctx, p, sizeof(*p));
-		return;
-	}
+	uint32_t keep = c->rec.sp[CW_PNS_APP].ack_eliciting_in_flight;
+
+	if (keep > CW_CONN_POOL_CACHE)
+		keep = CW_CONN_POOL_CACHE;
 	p->next = c->pool;
 	c->pool = p;
 	c->pool_n++;
+	while (c->pool_n > keep) {
+		p = c->pool;
+		c->pool = p->next;
+		c->pool_n--;
+		c->a.free(c->a.ctx, p, sizeof(*p));
+	}
 }
 
 static void frec_from(struct frec *r, const struct cw_stream_frame *f)
@@ -191,8 +201,10 @@ static void close_with(struct cw_conn *c, uint64_t now, uint64_t code, uint64_t 
 		c->state = CW_CONN_CLOSING;
 		return;
 	}
-	/* The peer may still lack 1-RTT keys: tell it in long headers too. */
-	if (c->hs && !c->confirmed)
+	/* The peer may still lack 1-RTT keys: tell it in long headers too,
+	 * unless a 1-RTT packet from it showed that it has them (the long
+	 * header could only say CONNECTION_REFUSED for an application code). */
+	if (c->hs && !c->confirmed && c->largest_rx == CW_PN_NONE)
 		cw_hs_close(c->hs, code < CW_APP_ERROR_MIN ? code : CW_TE_CONNECTION_REFUSED, now);
 	c->state = CW_CONN_CLOSING;
 	c->close_end = now + three_pto(c);
@@ -218,6 +230,12 @@ static void on_packet(void *ctx, enum cw_pn_space space, enum cw_recovery_event 
 	int r = 0;
 
 	(void)space;
+	if (pkt->cookie & ACK_ONLY) {
+		if (ev == CW_RECOVERY_ACKED)
+			cw_ackset_forget_below(&c->acks, pkt->cookie >> 1);
+		c->stats.lost += ev == CW_RECOVERY_LOST;
+		return;
+	}
 	if (!p)
 		return;
 	for (uint8_t i = 0; i < p->n && ev != CW_RECOVERY_DISCARDED; i++) {
@@ -607,6 +625,7 @@ static void recv_short(struct cw_conn *c, uint64_t now, uint8_t *pkt, size_t len
 		return;
 	}
 	c->stats.pkts_in++;
+	c->rx_largest = c->largest_rx == CW_PN_NONE || pn > c->largest_rx;
 	if (c->ps.keys.updates != c->ku_seen) {
 		c->stats.key_updates_peer++;
 		new_phase(c, now);
@@ -639,6 +658,7 @@ int cw_conn_recv(struct cw_conn *c, uint64_t now, uint8_t *dgram, size_t len)
 	if (!c || !dgram)
 		return -EINVAL;
 	c->stats.dgrams_in++;
+	c->rx_largest = false;
 	if (c->state == CW_CONN_CLOSING && c->keys) {
 		if (c->hs && !c->confirmed)
 			cw_hs_recv(c->hs, dgram, len, now);
@@ -772,14 +792,16 @@ static int seal_and_record(struct cw_conn *c, uint64_t now, uint8_t *out, size_t
 			   const uint8_t *frames, size_t flen, struct prec *p, bool ae)
 {
 	unsigned flags = ae ? CW_SENT_ACK_ELICITING | CW_SENT_IN_FLIGHT : 0;
+	/* An ACK-only packet keeps no record: all its acknowledgement tells is
+	 * which of our ACK ranges the peer has seen. */
+	uint64_t cookie = ae ? (uint64_t)(uintptr_t)p : p->ack_largest << 1 | ACK_ONLY;
 	int len, e;
 
 	len = cw_protect_short_seal(&c->ps, out, cap, c->peer_cid, c->next_pn,
 				    cw_recovery_largest_acked(&c->rec, CW_PNS_APP), frames, flen);
 	if (len < 0)
 		return len;
-	e = cw_recovery_on_sent(&c->rec, CW_PNS_APP, now, c->next_pn, (size_t)len, flags,
-				(uint64_t)(uintptr_t)p);
+	e = cw_recovery_on_sent(&c->rec, CW_PNS_APP, now, c->next_pn, (size_t)len, flags, cookie);
 	if (e < 0)
 		return e;
 	c->next_pn++;
@@ -859,7 +881,8 @@ static int send_short(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 	bool want = cw_streams_want_send(&c->st) || c->hs_done_pending || c->ping_pending ||
 		    probe || (c->non_ae_run >= CW_CONN_PING_EVERY && ack_due(c, now));
 	bool fly;
-	struct prec *p;
+	/* An ACK-only packet is filled in a record on the stack: it keeps none. */
+	struct prec ack_only, *p = &ack_only;
 	size_t used;
 	int n;
 
@@ -869,24 +892,31 @@ static int send_short(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 		return 0;
 	if (c->rec.sp[CW_PNS_APP].count >= CW_RECOVERY_DEFAULT_SENT)
 		return 0;
-	p = prec_get(c);
+	if (fly)
+		p = prec_get(c);
+	else
+		memset(p, 0, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	used =
 	    fill(c, now, frames, CW_CONN_DGRAM_MAX - SHORT_HDR_MAX - TAG_LEN, p, fly, probe, &ae);
 	if (!used) {
-		prec_put(c, p);
+		if (fly)
+			prec_put(c, p);
 		return 0;
 	}
 	n = seal_and_record(c, now, out, cap, frames, used, p, ae);
 	if (n < 0) {
-		unsend(c, p);
+		if (fly)
+			unsend(c, p);
 		return n;
 	}
 	if (p->hs_done && c->hs && !c->confirmed) {
 		cw_hs_done_sent(c->hs, now);
 		confirm(c, now);
 	}
+	if (!ae && fly)
+		prec_put(c, p);
 	return n;
 }
 
@@ -909,7 +939,8 @@ int cw_conn_send(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 		return n < 0 ? 0 : n;
 	}
 	if (c->state == CW_CONN_CLOSING && c->keys) {
-		if (c->hs && !c->confirmed && (n = cw_hs_send(c->hs, out, cap, now)) > 0)
+		if (c->hs && !c->confirmed && c->largest_rx == CW_PN_NONE &&
+		    (n = cw_hs_send(c->hs, out, cap, now)) > 0)
 			return n;
 		if (!c->close_due)
 			return 0;
@@ -1042,6 +1073,21 @@ int cw_conn_set_peer_params(struct cw_conn *c, uint64_t max_data, uint64_t max_s
 	c->idle_peer = idle;
 	draw_keepalive(c);
 	return 0;
+}
+
+bool cw_conn_rx_largest(const struct cw_conn *c)
+{
+	return c->rx_largest;
+}
+
+uint64_t cw_conn_next_pn(const struct cw_conn *c)
+{
+	return c->next_pn;
+}
+
+uint64_t cw_conn_largest_acked(const struct cw_conn *c)
+{
+	return cw_recovery_largest_acked(&c->rec, CW_PNS_APP);
 }
 
 const char *cw_conn_node_name(const struct cw_conn *c)

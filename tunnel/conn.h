@@ -47,8 +47,10 @@
  * handshake until confirmation (gateway) or until freed (agent, which
  * keeps its session ticket readable), the stream table (stream.h), the
  * recovery rings (recovery.h) and one packet record (about 300 bytes) per
- * packet outstanding (at most CW_RECOVERY_DEFAULT_SENT), of which at most
- * CW_CONN_POOL_CACHE are kept for reuse.
+ * ack-eliciting packet outstanding (at most CW_RECOVERY_DEFAULT_SENT;
+ * ACK-only packets need none). Spare records are kept for reuse, at most
+ * CW_CONN_POOL_CACHE and no more than packets in flight, so an idle
+ * session keeps none.
  */
 #ifndef CW_CONN_H
 #define CW_CONN_H
@@ -174,6 +176,23 @@ void cw_conn_close(struct cw_conn *c, uint64_t now, uint64_t code, const char *r
  */
 int cw_conn_set_peer_params(struct cw_conn *c, uint64_t max_data, uint64_t max_stream_data,
 			    uint64_t max_streams, uint64_t idle_timeout_ms);
+
+/*
+ * Whether the last cw_conn_recv() authenticated a 1-RTT packet whose
+ * packet number is the largest received so far: only such a packet may
+ * move the session to the address it came from (§11.5); a reordered one
+ * from the old path must not.
+ */
+bool cw_conn_rx_largest(const struct cw_conn *c);
+
+/*
+ * The packet number the next 1-RTT packet will carry, and the largest one
+ * of ours the peer has acknowledged (CW_PN_NONE: none yet). Together they
+ * tell when the peer acknowledged a packet sent after a given moment: how
+ * the gateway validates an agent's new address (§11.5).
+ */
+uint64_t cw_conn_next_pn(const struct cw_conn *c);
+uint64_t cw_conn_largest_acked(const struct cw_conn *c);
 
 /* Gateway: the agent's node name once established, else NULL. */
 const char *cw_conn_node_name(const struct cw_conn *c);

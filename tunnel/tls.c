@@ -256,6 +256,25 @@ static BIO *pem_bio(const struct cw_tls_pem *p)
 	return BIO_new_mem_buf(p->data, (int)p->len);
 }
 
+int cw_tls_cert_node_name(const struct cw_tls_pem *cert, char out[CW_TLS_NODE_NAME_MAX + 1])
+{
+	BIO *b;
+	X509 *x;
+	int rc;
+
+	if (!cert || !out || !pem_ok(cert))
+		return -EINVAL;
+	b = pem_bio(cert);
+	x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	ERR_clear_error();
+	if (!x)
+		return -EBADMSG;
+	rc = node_name_from_cert(x, out);
+	X509_free(x);
+	return rc;
+}
+
 /* Leaf first, then chain certificates in order. */
 static int load_chain(SSL_CTX *ctx, const struct cw_tls_pem *p)
 {

@@ -253,4 +253,13 @@ void cw_tls_conn_counters(const struct cw_tls_conn *c, struct cw_tls_counters *o
  */
 bool cw_tls_node_name_valid(const char *name, size_t len);
 
+/*
+ * The node name the first certificate of @cert names, as the gateway reads
+ * it (SAN URI causeway:node:<name>, else the single CN=node:<name>), into
+ * @out as a C string: the agent's Hello.node_name when none is configured.
+ * Returns 0, -EINVAL, -EBADMSG when no certificate can be read, or -EACCES
+ * when it names no valid node.
+ */
+int cw_tls_cert_node_name(const struct cw_tls_pem *cert, char out[CW_TLS_NODE_NAME_MAX + 1]);
+
 #endif /* CW_TLS_H */

@@ -86,3 +86,25 @@ void tu_pem_free(struct tu_pem *p)
 	free(p->data);
 	p->data = NULL;
 }
+
+struct tu_ident tu_make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
+			      int64_t not_before, int64_t not_after)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct tu_ident id;
+	X509 *x;
+
+	assert_non_null(k);
+	x = tu_make_cert(k, cn, san, issuer, ikey, false, not_before, not_after);
+	id.cert = tu_cert_pem(x);
+	id.key = tu_key_pem(k);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return id;
+}
+
+void tu_ident_free(struct tu_ident *id)
+{
+	tu_pem_free(&id->cert);
+	tu_pem_free(&id->key);
+}

@@ -29,4 +29,13 @@ struct tu_pem tu_cert_pem(X509 *x);
 struct tu_pem tu_key_pem(EVP_PKEY *k);
 void tu_pem_free(struct tu_pem *p);
 
+/* A P-256 key and a certificate for it (tu_make_cert()), as PEM. */
+struct tu_ident {
+	struct tu_pem cert, key;
+};
+
+struct tu_ident tu_make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
+			      int64_t not_before, int64_t not_after);
+void tu_ident_free(struct tu_ident *id);
+
 #endif

@@ -409,10 +409,10 @@ static const struct error_case errors[] = {
 	/* listeners */
 	{GW "[admin]\nlisten = localhost:1\n",
 	 "t.conf:4: key 'listen': 'localhost:1' is not an IPv4 address and port like "
-	 "127.0.0.1:10263"},
+	 "127.0.0.1:8080"},
 	{GW "[admin]\nlisten = 127.0.0.1\n",
 	 "t.conf:4: key 'listen': '127.0.0.1' is not an IPv4 address and port like "
-	 "127.0.0.1:10263"},
+	 "127.0.0.1:8080"},
 	{GW "[hub]\nlisten = 127.0.0.1:0\n", "t.conf:4: key 'listen': port '0' is not a number 1..65535"},
 	{GW "[admin]\nlisten = 127.0.0.1:10261\n",
 	 "t.conf:4: key 'listen': 127.0.0.1:10261 is also the [hub] listen address"},

@@ -484,6 +484,20 @@ static const struct {
      "t.conf:5: key 'socket_address': '010.0.0.1' is not an IPv4 address"},
     {PORT "[dataplane]\nsocket_address = 1.2.3.4 5\n",
      "t.conf:5: key 'socket_address': '1.2.3.4 5' is not an IPv4 address"},
+    /* tunnel, ingress, admin */
+    {PORT "[tunnel]\nport = 10262\ncert = /c\nkey = /k\n",
+     "t.conf:4: key 'ca': required when port is set"},
+    {PORT "[tunnel]\ncert = relative.pem\n",
+     "t.conf:5: key 'cert': 'relative.pem' is not an absolute path"},
+    {PORT "[tunnel]\nretry = sometimes\n",
+     "t.conf:5: key 'retry': expected never, always or under-load"},
+    {PORT "[tunnel]\nidle_timeout = 5000\n",
+     "t.conf:5: key 'idle_timeout': 5000 is out of range 10000..600000"},
+    {PORT "[ingress]\nlisten = 127.0.0.1\n",
+     "t.conf:5: key 'listen': '127.0.0.1' is not an IPv4 address and port like "
+     "127.0.0.1:8080"},
+    {PORT "[admin]\nlisten = 127.0.0.1:0\n",
+     "t.conf:5: key 'listen': port '0' is not a number 1..65535"},
     /* whole file */
     {"[dataplane]\nbackend = dpdk\n",
      "t.conf: backend 'dpdk' needs at least one [port NAME] section"},
@@ -495,6 +509,24 @@ static void test_errors(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
 		expect_error(errors[i].text, errors[i].msg);
+}
+
+/* The tunnel's keys land in their fields; an empty listen turns it off. */
+static void test_tunnel_sections(void **state)
+{
+	struct cw_config c;
+
+	(void)state;
+	expect_ok(&c, PORT "[tunnel]\nport = 10262\ncert = /etc/c.pem\nkey = /etc/k.pem\n"
+			   "ca = /etc/ca.pem\nretry = always\nmax_sessions = 100\n"
+			   "[ingress]\nlisten = 192.0.2.1:8080\n[admin]\nlisten =\n");
+	assert_int_equal(c.tunnel.port, 10262);
+	assert_string_equal(c.tunnel.ca, "/etc/ca.pem");
+	assert_int_equal(c.tunnel.retry, CW_RETRY_MODE_ALWAYS);
+	assert_int_equal(c.tunnel.max_sessions, 100);
+	assert_int_equal(c.ingress.listen.addr, htonl(0xc0000201));
+	assert_int_equal(c.ingress.listen.port, 8080);
+	assert_int_equal(c.admin.listen.port, 0);
 }
 
 /* One text per length limit: the longest accepted, then one more. */
@@ -790,6 +822,27 @@ static void test_print_text(void **state)
 				   "frag_max_entries = 4096\n"
 				   "mbuf_size = 2048\n"
 				   "\n"
+				   "[tunnel]\n"
+				   "port = 0\n"
+				   "cert =\n"
+				   "key =\n"
+				   "ca =\n"
+				   "dictionary =\n"
+				   "reset_key =\n"
+				   "retry = under-load\n"
+				   "retry_load = 256\n"
+				   "max_sessions = 65536\n"
+				   "idle_timeout = 90000\n"
+				   "heartbeat_interval = 600\n"
+				   "\n"
+				   "[ingress]\n"
+				   "listen = 127.0.0.1:10265\n"
+				   "dial_timeout = 10000\n"
+				   "max_clients = 4096\n"
+				   "\n"
+				   "[admin]\n"
+				   "listen = 127.0.0.1:10267\n"
+				   "\n"
 				   "[log]\n"
 				   "level = info\n";
 	struct cw_config c;
@@ -912,6 +965,7 @@ int main(void)
 	    cmocka_unit_test(test_comments_and_whitespace),
 	    cmocka_unit_test(test_order_and_equals),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_tunnel_sections),
 	    cmocka_unit_test(test_length_limits),
 	    cmocka_unit_test(test_line_too_long),
 	    cmocka_unit_test(test_too_many_ports),

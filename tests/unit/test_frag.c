@@ -257,7 +257,8 @@ static int group_setup(void **state)
 	char *argv[] = {"test_frag", "--no-huge", "--no-pci",	   "--no-shconf",
 			"-m",	     "128",	  "--file-prefix", "cwtfrag",
 			"-l",	     "0",	  "--log-level",   "lib.eal:error"};
-	struct cw_handler h = {.name = "capture", .udp_port = HPORT, .rx = capture_rx};
+	struct cw_handler h = {.name = "capture", .udp_port = HPORT, .rx = capture_rx,
+				.answers = true};
 
 	(void)state;
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0)

@@ -220,7 +220,7 @@ static void test_table_full(void **state)
 	assert_int_equal(cw_neigh_lookup(n, a[5], mac, T0 + PROBE), 0);
 	assert_memory_equal(mac, mac_b, 6);
 	/* Other windows are not affected. */
-	uint32_t other[1];
+	uint32_t other[1] = {0};
 	colliding(12, other, 1);
 	assert_int_equal(cw_neigh_update(n, other[0], mac_a, T0 + PROBE), 0);
 	assert_int_equal(cw_neigh_count(n, T0 + PROBE), PROBE + 1);
@@ -330,7 +330,7 @@ static void test_create_sizes(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct cw_neigh *n = cw_neigh_create(sizes[i], TIMEOUT);
-		uint32_t want = 16, k[1];
+		uint32_t want = 16, k[1] = {0};
 		uint8_t mac[6];
 
 		while (want < sizes[i])

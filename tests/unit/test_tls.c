@@ -555,13 +555,18 @@ static void test_node_names_from_certificates(void **state)
 		struct ident id = node_ident(rows[i].cn, rows[i].san);
 		struct cw_tls_client_cfg ccfg = client_cfg(&id);
 		struct cw_tls_client_ctx *cc = client_ctx(&ccfg);
+		struct cw_tls_pem cert = mem(&id.cert);
+		char own[CW_TLS_NODE_NAME_MAX + 1];
 		struct cw_tls_counters k;
 		struct pair p;
 
 		print_message("row %zu: CN %s SAN %.40s\n", i, rows[i].cn ? rows[i].cn : "-",
 			      rows[i].san ? rows[i].san : "-");
 		run(&p, cc, sc, NULL, 0, T0, T0);
+		/* The agent reads its own name as the gateway does. */
+		assert_int_equal(cw_tls_cert_node_name(&cert, own), rows[i].want ? 0 : -EACCES);
 		if (rows[i].want) {
+			assert_string_equal(own, rows[i].want);
 			assert_complete(&p);
 			assert_string_equal(cw_tls_conn_node_name(p.sv), rows[i].want);
 		} else {
@@ -574,6 +579,19 @@ static void test_node_names_from_certificates(void **state)
 		ident_free(&id);
 	}
 	cw_tls_server_ctx_free(sc);
+}
+
+static void test_cert_node_name_errors(void **state)
+{
+	static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n";
+	struct cw_tls_pem garbled = {NULL, junk, sizeof(junk) - 1};
+	struct cw_tls_pem file = {.path = "/nonexistent/x.crt"};
+	char out[CW_TLS_NODE_NAME_MAX + 1];
+
+	(void)state;
+	assert_int_equal(cw_tls_cert_node_name(&garbled, out), -EBADMSG);
+	assert_int_equal(cw_tls_cert_node_name(&file, out), -EBADMSG);
+	assert_int_equal(cw_tls_cert_node_name(NULL, out), -EINVAL);
 }
 
 static void test_node_name_valid(void **state)
@@ -1179,6 +1197,7 @@ int main(void)
 	    cmocka_unit_test(test_chacha_preference_and_ip_name),
 	    cmocka_unit_test(test_certificate_refusals),
 	    cmocka_unit_test(test_node_names_from_certificates),
+	    cmocka_unit_test(test_cert_node_name_errors),
 	    cmocka_unit_test(test_node_name_valid),
 	    cmocka_unit_test(test_profile_violations),
 	    cmocka_unit_test(test_post_handshake_messages),

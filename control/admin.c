@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "control/admin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <urcu-qsbr.h>
+
+#include "control/plane.h"
+#include "dataplane/counters.h"
+#include "dataplane/log.h"
+#include "dataplane/tunnel_svc.h"
+
+enum fmt { FMT_JSON = 0, FMT_TEXT, FMT_METRICS };
+
+struct cw_admin {
+	struct cw_plane *p;
+	struct evhttp *http;
+};
+
+/* One pending request: the HTTP request and the workers' parts. */
+struct pending {
+	struct cw_admin *a;
+	struct evhttp_request *req;
+	enum fmt fmt;
+	struct cw_tstats_req st;
+};
+
+static void addr_fmt(const struct cw_gw_addr *a, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%u.%u.%u:%u", a->addr[0], a->addr[1], a->addr[2], a->addr[3],
+		 a->port);
+}
+
+/* The directory's view of a node (pool), or "" when it left meanwhile. */
+static void node_pool(struct cw_plane *p, const struct cw_tsess *s, char *pool, size_t cap)
+{
+	struct cw_node_info n;
+
+	pool[0] = '\0';
+	rcu_read_lock();
+	if (!cw_nodedir_get(p->nodes, s->node, &n) && n.session_id == s->session_id)
+		snprintf(pool, cap, "%s", n.pool);
+	rcu_read_unlock();
+}
+
+_Static_assert(sizeof(struct cw_gw_stats) % sizeof(uint64_t) == 0, "counters only");
+
+static void gw_sum(const struct cw_tstats_req *r, unsigned n, struct cw_gw_stats *t)
+{
+	const uint64_t *src;
+	uint64_t *dst = (uint64_t *)t;
+
+	memset(t, 0, sizeof(*t));
+	for (unsigned w = 0; w < n; w++) {
+		src = (const uint64_t *)&r->gw[w];
+		for (size_t i = 0; i < sizeof(*t) / sizeof(uint64_t); i++)
+			dst[i] += src[i];
+	}
+}
+
+static void render_json(struct pending *pd, struct evbuffer *b, unsigned nw, uint64_t now)
+{
+	struct cw_plane *p = pd->a->p;
+	struct cw_gw_stats g;
+	bool first = true;
+
+	gw_sum(&pd->st, nw, &g);
+	evbuffer_add_printf(b,
+			    "{\"uptime_s\":%llu,\"workers\":%u,\"sessions\":%llu,"
+			    "\"handshakes\":{\"full\":%llu,\"resumed\":%llu,\"failed\":%llu},"
+			    "\"nodes\":[",
+			    (unsigned long long)((now - p->started_ns) / 1000000000u), nw,
+			    (unsigned long long)g.sessions, (unsigned long long)g.hs_full,
+			    (unsigned long long)g.hs_resumed, (unsigned long long)g.hs_failed);
+	for (unsigned w = 0; w < nw; w++)
+		for (uint32_t i = 0; i < pd->st.n_sess[w]; i++) {
+			const struct cw_tsess *s = &pd->st.sess[w][i];
+			char addr[64], pool[CW_POOL_NAME_MAX + 1];
+
+			addr_fmt(&s->addr, addr, sizeof(addr));
+			node_pool(p, s, pool, sizeof(pool));
+			/* Node and pool names are DNS labels: nothing to escape. */
+			evbuffer_add_printf(
+			    b,
+			    "%s{\"name\":\"%s\",\"pool\":\"%s\",\"address\":\"%s\","
+			    "\"worker\":%u,\"session\":\"%#llx\",\"rtt_us\":%llu,"
+			    "\"bytes_in\":%llu,\"bytes_out\":%llu,\"streams\":%u,\"since_s\":%llu}",
+			    first ? "" : ",", s->node, pool, addr, s->worker,
+			    (unsigned long long)s->session_id,
+			    (unsigned long long)(s->srtt_ns / 1000),
+			    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+			    s->streams, (unsigned long long)((now - s->since_ns) / 1000000000u));
+			first = false;
+		}
+	evbuffer_add_printf(b, "]}\n");
+}
+
+static void render_text(struct pending *pd, struct evbuffer *b, unsigned nw, uint64_t now)
+{
+	evbuffer_add_printf(b, "%-32s %-16s %-21s %9s %12s %12s %7s %9s\n", "NODE", "POOL",
+			    "ADDRESS", "RTT(us)", "BYTES-IN", "BYTES-OUT", "STREAMS", "SINCE(s)");
+	for (unsigned w = 0; w < nw; w++)
+		for (uint32_t i = 0; i < pd->st.n_sess[w]; i++) {
+			const struct cw_tsess *s = &pd->st.sess[w][i];
+			char addr[64], pool[CW_POOL_NAME_MAX + 1];
+
+			addr_fmt(&s->addr, addr, sizeof(addr));
+			node_pool(pd->a->p, s, pool, sizeof(pool));
+			evbuffer_add_printf(
+			    b, "%-32s %-16s %-21s %9llu %12llu %12llu %7u %9llu\n", s->node,
+			    pool[0] ? pool : "-", addr, (unsigned long long)(s->srtt_ns / 1000),
+			    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+			    s->streams, (unsigned long long)((now - s->since_ns) / 1000000000u));
+		}
+}
+
+static void metric(struct evbuffer *b, const char *name, const char *help, uint64_t v)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+			    (unsigned long long)v);
+}
+
+static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
+{
+	const struct cw_plane *p = pd->a->p;
+	const struct cw_plane_stats *s = &p->st;
+	struct cw_counters c;
+	struct cw_gw_stats g;
+
+	cw_counters_sum(p->ctr, p->n_ctr, &c);
+	gw_sum(&pd->st, nw, &g);
+	metric(b, "causeway_rx_packets_total", "Packets received", c.rx_pkts);
+	metric(b, "causeway_tx_packets_total", "Packets sent", c.tx_pkts);
+	metric(b, "causeway_udp_in_total", "Datagrams handed to handlers", c.udp_in);
+	metric(b, "causeway_udp_out_total", "Datagrams sent by handlers", c.udp_out);
+	metric(b, "causeway_drops_total", "Packets dropped, all reasons", cw_counters_drops(&c));
+	metric(b, "causeway_sessions", "Tunnel sessions now", g.sessions);
+	metric(b, "causeway_handshakes_full_total", "Full handshakes", g.hs_full);
+	metric(b, "causeway_handshakes_resumed_total", "Resumed handshakes", g.hs_resumed);
+	metric(b, "causeway_handshakes_failed_total", "Failed handshakes", g.hs_failed);
+	metric(b, "causeway_retries_total", "RETRY packets sent", g.retries_sent);
+	metric(b, "causeway_invalid_tokens_total", "Retry tokens refused", g.invalid_token);
+	metric(b, "causeway_decrypt_failures_total", "1-RTT packets failing authentication",
+	       g.decrypt_failed);
+	metric(b, "causeway_stateless_resets_total", "Stateless resets sent", g.resets_sent);
+	metric(b, "causeway_node_name_mismatch_total", "Hello names not matching certificates",
+	       g.name_mismatch);
+	metric(b, "causeway_sessions_replaced_total", "Sessions replaced by newer ones",
+	       s->replaced);
+	metric(b, "causeway_address_changes_total", "NAT rebindings adopted", g.addr_changes);
+	metric(b, "causeway_ingress_clients_total", "Ingress connections accepted",
+	       s->ingress_clients);
+	metric(b, "causeway_ingress_dials_total", "Ingress dials answered ok", s->dials_ok);
+	metric(b, "causeway_ingress_502_total", "Ingress 502 answers", s->ingress_502);
+	metric(b, "causeway_ingress_403_total", "Ingress 403 answers", s->ingress_403);
+	metric(b, "causeway_ingress_400_total", "Ingress 4xx/5xx answers for bad requests",
+	       s->ingress_400);
+	metric(b, "causeway_ingress_bytes_up_total", "Bytes relayed client to node",
+	       s->dial_bytes_up);
+	metric(b, "causeway_ingress_bytes_down_total", "Bytes relayed node to client",
+	       s->dial_bytes_down);
+}
+
+static void pending_finish(struct pending *pd)
+{
+	unsigned nw = pd->a->p->tsvc ? cw_tunnel_svc_workers(pd->a->p->tsvc) : 0;
+	struct evbuffer *b = evbuffer_new();
+	uint64_t now = cw_plane_now();
+	const char *type = "text/plain; charset=utf-8";
+
+	if (b) {
+		if (pd->fmt == FMT_JSON) {
+			render_json(pd, b, nw, now);
+			type = "application/json";
+		} else if (pd->fmt == FMT_TEXT) {
+			render_text(pd, b, nw, now);
+		} else {
+			render_metrics(pd, b, nw);
+			type = "text/plain; version=0.0.4";
+		}
+		evhttp_add_header(evhttp_request_get_output_headers(pd->req), "Content-Type", type);
+		evhttp_send_reply(pd->req, HTTP_OK, "OK", b);
+		evbuffer_free(b);
+	} else {
+		evhttp_send_error(pd->req, HTTP_INTERNAL, NULL);
+	}
+	for (unsigned w = 0; w < CW_MAX_WORKERS; w++)
+		free(pd->st.sess[w]);
+	free(pd);
+}
+
+void cw_admin_stats_part(struct cw_admin *a, struct cw_tstats_req *req)
+{
+	struct pending *pd = req->user;
+
+	(void)a;
+	if (--req->pending == 0)
+		pending_finish(pd);
+}
+
+static void on_stats(struct evhttp_request *req, void *arg, enum fmt fmt)
+{
+	struct cw_admin *a = arg;
+	struct pending *pd;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, NULL);
+		return;
+	}
+	pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	pd->a = a;
+	pd->req = req;
+	pd->fmt = fmt;
+	pd->st.user = pd;
+	if (!a->p->tsvc) {
+		pending_finish(pd);
+		return;
+	}
+	if (cw_tunnel_svc_stats(a->p->tsvc, &pd->st) < 0) {
+		free(pd);
+		evhttp_send_error(req, HTTP_SERVUNAVAIL, "workers busy");
+	}
+}
+
+static void on_json(struct evhttp_request *req, void *arg)
+{
+	on_stats(req, arg, FMT_JSON);
+}
+
+static void on_text(struct evhttp_request *req, void *arg)
+{
+	on_stats(req, arg, FMT_TEXT);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	on_stats(req, arg, FMT_METRICS);
+}
+
+static void on_healthz(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	(void)arg;
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "ok\n");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+int cw_admin_new(struct cw_plane *p, struct cw_admin **out)
+{
+	struct cw_admin *a = calloc(1, sizeof(*a));
+	char ip[16];
+
+	if (!a)
+		return -ENOMEM;
+	a->p = p;
+	a->http = evhttp_new(p->base);
+	if (!a->http)
+		goto fail;
+	cw_ini_ip_str(p->conf->admin.listen.addr, ip);
+	if (evhttp_bind_socket(a->http, ip, p->conf->admin.listen.port) < 0) {
+		cw_err("admin: cannot listen on %s:%u", ip, p->conf->admin.listen.port);
+		goto fail;
+	}
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET);
+	evhttp_set_cb(a->http, "/healthz", on_healthz, a);
+	evhttp_set_cb(a->http, "/status", on_json, a);
+	evhttp_set_cb(a->http, "/status.txt", on_text, a);
+	evhttp_set_cb(a->http, "/metrics", on_metrics, a);
+	cw_info("admin API on %s:%u", ip, p->conf->admin.listen.port);
+	*out = a;
+	return 0;
+fail:
+	if (a->http)
+		evhttp_free(a->http);
+	free(a);
+	return -EADDRINUSE;
+}
+
+void cw_admin_free(struct cw_admin *a)
+{
+	if (!a)
+		return;
+	evhttp_free(a->http);
+	free(a);
+}

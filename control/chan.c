@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "control/chan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+size_t cw_bring_used(const struct cw_bring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire) -
+	       atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+size_t cw_bring_room(const struct cw_bring *r)
+{
+	return r->size - cw_bring_used(r);
+}
+
+size_t cw_bring_write(struct cw_bring *r, const uint8_t *data, size_t len)
+{
+	size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	size_t n = r->size - (head - tail), off = head & (r->size - 1), first;
+
+	if (len < n)
+		n = len;
+	first = r->size - off < n ? r->size - off : n;
+	memcpy(r->buf + off, data, first);
+	memcpy(r->buf, data + first, n - first);
+	/* The bytes are in place before the consumer can see the new head. */
+	atomic_store_explicit(&r->head, head + n, memory_order_release);
+	return n;
+}
+
+size_t cw_bring_peek(const struct cw_bring *r, const uint8_t **p)
+{
+	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	size_t off = tail & (r->size - 1), n = head - tail;
+
+	*p = r->buf + off;
+	return r->size - off < n ? r->size - off : n;
+}
+
+void cw_bring_consume(struct cw_bring *r, size_t n)
+{
+	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
+	atomic_store_explicit(&r->tail, tail + n, memory_order_release);
+}
+
+struct cw_chan *cw_chan_new(void)
+{
+	struct cw_chan *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->up.size = c->down.size = CW_CHAN_RING_SIZE;
+	c->up.buf = malloc(CW_CHAN_RING_SIZE);
+	c->down.buf = malloc(CW_CHAN_RING_SIZE);
+	if (!c->up.buf || !c->down.buf) {
+		free(c->up.buf);
+		free(c->down.buf);
+		free(c);
+		return NULL;
+	}
+	atomic_init(&c->refs, 2);
+	return c;
+}
+
+void cw_chan_put(struct cw_chan *c)
+{
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	free(c->up.buf);
+	free(c->down.buf);
+	free(c);
+}
+
+bool cw_chan_mark(struct cw_chan *c, bool for_worker)
+{
+	_Atomic bool *q = for_worker ? &c->queued_w : &c->queued_c;
+
+	return !atomic_exchange_explicit(q, true, memory_order_acq_rel);
+}
+
+void cw_chan_unmark(struct cw_chan *c, bool for_worker)
+{
+	_Atomic bool *q = for_worker ? &c->queued_w : &c->queued_c;
+
+	/* A read-modify-write, so the state loads that follow cannot move
+	 * before it and miss a change whose producer saw the mark still set. */
+	atomic_exchange_explicit(q, false, memory_order_acq_rel);
+}

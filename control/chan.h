@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A dial channel: one ingress client's TCP connection on the control thread
+ * joined to one dial stream (PROTOCOL.md §13.5) on the worker that owns the
+ * node's session. The two threads share nothing else about it.
+ *
+ * Bytes cross in two single-producer single-consumer byte rings, "up"
+ * (client -> agent: the control thread writes, the worker reads) and "down"
+ * (agent -> client: the worker writes, the control thread reads). No locks:
+ * each ring index has one writer, published with release stores and read
+ * with acquire loads. Backpressure is the rings' size: the control thread
+ * reads the client socket only while "up" has room, and the worker reads
+ * the stream (granting the agent credit) only while "down" has room, so a
+ * slow end slows the other end and nothing else.
+ *
+ * Each side tells the other that something changed by queueing the channel
+ * on the other's ring of work (an rte_ring of pointers) and waking it; a
+ * "queued" flag per side keeps a channel in each ring at most once.
+ *
+ * Lifetime: a reference count of 2 at creation, one per side, both
+ * dropped on the control thread: the worker's when the control thread has
+ * seen @gone (so the worker never frees a channel that may still sit in
+ * the control thread's ring), the control thread's own when the client
+ * connection is closed. The last one frees it.
+ */
+#ifndef CW_CHAN_H
+#define CW_CHAN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CW_CHAN_RING_SIZE  (256u << 10) /* bytes per direction, power of two */
+#define CW_CHAN_HOST_MAX   64
+#define CW_CHAN_ORIGIN_MAX 64
+#define CW_CHAN_REASON_MAX 128
+
+/* A single-producer single-consumer byte ring. */
+struct cw_bring {
+	_Atomic size_t head; /* bytes ever written: the producer's */
+	_Atomic size_t tail; /* bytes ever read: the consumer's */
+	size_t size;	     /* power of two */
+	uint8_t *buf;
+};
+
+/* Producer: copy up to @len bytes in; returns how many fit. */
+size_t cw_bring_write(struct cw_bring *r, const uint8_t *data, size_t len);
+
+/* Producer: bytes of room left. */
+size_t cw_bring_room(const struct cw_bring *r);
+
+/*
+ * Consumer: the contiguous readable bytes at the front (*@p, return value;
+ * 0 when empty). cw_bring_consume() releases them after use.
+ */
+size_t cw_bring_peek(const struct cw_bring *r, const uint8_t **p);
+void cw_bring_consume(struct cw_bring *r, size_t n);
+
+/* Either side: bytes waiting to be read. */
+size_t cw_bring_used(const struct cw_bring *r);
+
+enum cw_chan_result {
+	CW_CHAN_PENDING = 0, /* the agent has not answered yet */
+	CW_CHAN_OK,	     /* DialResult ok: bytes flow */
+	CW_CHAN_FAILED,	     /* dial failed: @dial_error, @reason */
+};
+
+struct cw_chan {
+	_Atomic int refs;
+
+	/* Set by the control thread before the worker first sees it. */
+	uint64_t session_id;
+	uint16_t port;
+	uint32_t worker;
+	uint32_t timeout_ms;
+	char host[CW_CHAN_HOST_MAX];
+	char origin[CW_CHAN_ORIGIN_MAX];
+
+	struct cw_bring up, down;
+
+	/* Control -> worker. */
+	_Atomic bool up_fin;   /* the client finished sending, after its last byte in up */
+	_Atomic bool abort_c;  /* the client went away: reset the stream */
+	_Atomic bool queued_w; /* in the worker's ring of work */
+	/* Worker -> control. */
+	_Atomic int result;  /* enum cw_chan_result, stored after the fields below */
+	uint32_t dial_error; /* DialError when FAILED */
+	char reason[CW_CHAN_REASON_MAX];
+	_Atomic bool down_fin; /* the agent finished, after its last byte in down */
+	_Atomic bool reset_w;  /* the agent reset or stopped the stream */
+	_Atomic bool gone;     /* the stream is over; nothing more will come */
+	_Atomic bool queued_c; /* in the control thread's ring of work */
+
+	/* The control thread's own. */
+	void *cuser;
+	bool wput; /* the worker's reference was dropped */
+
+	/* The worker's own. */
+	uint64_t stream;
+	struct cw_chan *wnext; /* the worker's list of channels with work */
+	bool wlisted, wrelease;
+	bool opened, reset_sent, up_fin_sent, down_fin_seen;
+};
+
+/* A channel with both rings, refs 2. NULL when out of memory. */
+struct cw_chan *cw_chan_new(void);
+
+/* Drop one reference; the last frees the channel. */
+void cw_chan_put(struct cw_chan *c);
+
+/*
+ * Mark @c for the worker (@for_worker) or the control thread. Returns true
+ * when the caller must enqueue it on that side's ring of work (it was not
+ * queued), false when it already is.
+ */
+bool cw_chan_mark(struct cw_chan *c, bool for_worker);
+
+/* The side that dequeued @c clears its mark before looking at the state. */
+void cw_chan_unmark(struct cw_chan *c, bool for_worker);
+
+#endif /* CW_CHAN_H */

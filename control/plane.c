@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "control/plane.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <urcu-qsbr.h>
+
+#include "control/admin.h"
+#include "control/ingress.h"
+#include "dataplane/log.h"
+#include "dataplane/tunnel_svc.h"
+
+#define CW_PLANE_TICK_US    50000
+#define CW_SESSION_REPLACED 0x1001 /* PROTOCOL.md §12.3 */
+
+uint64_t cw_plane_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const char *addr_str(const struct cw_gw_addr *a, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%u.%u.%u.%u:%u", a->addr[0], a->addr[1], a->addr[2], a->addr[3],
+		 a->port);
+	return buf;
+}
+
+/* A session said Hello: it is now the node's (§11.2 replaces an older one). */
+static void session_up(struct cw_plane *p, const struct cw_tev *ev)
+{
+	struct cw_node_info n = {0}, old;
+	char a[64];
+	int rc;
+
+	snprintf(n.name, sizeof(n.name), "%s", ev->node);
+	snprintf(n.pool, sizeof(n.pool), "%s", ev->pool);
+	snprintf(n.agent_version, sizeof(n.agent_version), "%s", ev->agent_version);
+	n.worker = ev->worker;
+	n.slot = ev->slot;
+	n.since = cw_plane_now();
+	memcpy(n.addr, ev->addr.addr, sizeof(n.addr));
+	n.family = ev->addr.family;
+	n.port = ev->addr.port;
+	n.session_id = ev->session_id;
+	n.n_allowed = (uint8_t)ev->n_allowed;
+	memcpy(n.allowed_ports, ev->allowed_ports, sizeof(uint16_t) * ev->n_allowed);
+	n.resumed = ev->resumed;
+	rcu_read_lock();
+	rc = cw_nodedir_put(p->nodes, &n, NULL, &old);
+	rcu_read_unlock();
+	if (rc < 0) {
+		cw_err("node %s: cannot register: %s", n.name, strerror(-rc));
+		return;
+	}
+	p->st.sessions_up++;
+	cw_info("node %s connected from %s (session %#llx, worker %u, %s)", n.name,
+		addr_str(&ev->addr, a, sizeof(a)), (unsigned long long)n.session_id, n.worker,
+		n.resumed ? "resumed" : "full handshake");
+	if (rc == 1 && old.session_id != n.session_id) {
+		p->st.replaced++;
+		cw_warn("node %s: session %#llx replaced by %#llx", n.name,
+			(unsigned long long)old.session_id, (unsigned long long)n.session_id);
+		cw_tunnel_svc_close(p->tsvc, old.worker, old.session_id, CW_SESSION_REPLACED,
+				    "replaced by a newer session");
+	}
+}
+
+static void session_down(struct cw_plane *p, const struct cw_tev *ev)
+{
+	struct cw_node_info n;
+
+	p->st.sessions_down++;
+	rcu_read_lock();
+	if (!cw_nodedir_get(p->nodes, ev->node, &n) && n.session_id == ev->session_id)
+		cw_nodedir_del(p->nodes, ev->node, n.gen);
+	rcu_read_unlock();
+	cw_info("node %s disconnected (session %#llx, end %d, code %lld)", ev->node,
+		(unsigned long long)ev->session_id, (int)ev->end, (long long)ev->code);
+}
+
+static void session_addr(struct cw_plane *p, const struct cw_tev *ev)
+{
+	struct cw_node_info n;
+	char a[64];
+
+	p->st.addr_changes++;
+	rcu_read_lock();
+	if (!cw_nodedir_get(p->nodes, ev->node, &n) && n.session_id == ev->session_id) {
+		memcpy(n.addr, ev->addr.addr, sizeof(n.addr));
+		n.family = ev->addr.family;
+		n.port = ev->addr.port;
+		cw_nodedir_put(p->nodes, &n, NULL, NULL);
+	}
+	rcu_read_unlock();
+	cw_info("node %s moved to %s", ev->node, addr_str(&ev->addr, a, sizeof(a)));
+}
+
+static void on_tev(void *ctx, const struct cw_tev *ev)
+{
+	struct cw_plane *p = ctx;
+
+	switch (ev->type) {
+	case CW_TEV_SESSION_UP:
+		session_up(p, ev);
+		break;
+	case CW_TEV_SESSION_DOWN:
+		session_down(p, ev);
+		break;
+	case CW_TEV_SESSION_ADDR:
+		session_addr(p, ev);
+		break;
+	case CW_TEV_CHAN:
+		cw_ingress_chan_event(p->ingress, ev->chan);
+		break;
+	case CW_TEV_STATS:
+		cw_admin_stats_part(p->admin, ev->req);
+		break;
+	}
+}
+
+static void on_tunnel(evutil_socket_t fd, short what, void *arg)
+{
+	struct cw_plane *p = arg;
+
+	(void)fd;
+	(void)what;
+	cw_tunnel_svc_events(p->tsvc, on_tev, p);
+}
+
+/* QSBR: the control thread is a reader too; its quiescent states let
+ * call_rcu free replaced directory entries. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct cw_plane *p = arg;
+
+	(void)fd;
+	(void)what;
+	rcu_quiescent_state();
+	if (p->tsvc)
+		cw_tunnel_svc_events(p->tsvc, on_tev, p);
+	p->tick(p->tick_ctx);
+}
+
+int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tunnel_svc *tsvc,
+		  void (*tick)(void *ctx), void *tick_ctx)
+{
+	struct timeval tv = {.tv_usec = CW_PLANE_TICK_US};
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->conf = conf;
+	p->tsvc = tsvc;
+	p->tick = tick;
+	p->tick_ctx = tick_ctx;
+	p->started_ns = cw_plane_now();
+	rcu_register_thread();
+	p->base = event_base_new();
+	p->nodes = cw_nodedir_new();
+	if (!p->base || !p->nodes)
+		return -ENOMEM;
+	p->ev_tick = event_new(p->base, -1, EV_PERSIST, on_tick, p);
+	if (!p->ev_tick || event_add(p->ev_tick, &tv) < 0)
+		return -ENOMEM;
+	if (tsvc) {
+		p->ev_tunnel = event_new(p->base, cw_tunnel_svc_event_fd(tsvc),
+					 EV_READ | EV_PERSIST, on_tunnel, p);
+		if (!p->ev_tunnel || event_add(p->ev_tunnel, NULL) < 0)
+			return -ENOMEM;
+		if (conf->ingress.listen.port && (rc = cw_ingress_new(p, &p->ingress)) < 0)
+			return rc;
+	}
+	if (conf->admin.listen.port && (rc = cw_admin_new(p, &p->admin)) < 0)
+		return rc;
+	return 0;
+}
+
+void cw_plane_run(struct cw_plane *p)
+{
+	event_base_dispatch(p->base);
+}
+
+void cw_plane_stop(struct cw_plane *p)
+{
+	event_base_loopbreak(p->base);
+}
+
+void cw_plane_fini(struct cw_plane *p)
+{
+	cw_ingress_free(p->ingress);
+	cw_admin_free(p->admin);
+	if (p->ev_tunnel)
+		event_free(p->ev_tunnel);
+	if (p->ev_tick)
+		event_free(p->ev_tick);
+	if (p->base)
+		event_base_free(p->base);
+	if (p->nodes) {
+		rcu_thread_offline();
+		cw_nodedir_free(p->nodes);
+		rcu_thread_online();
+	}
+	rcu_unregister_thread();
+}

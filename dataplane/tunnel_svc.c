@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "tunnel_svc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dp.h"
+#include "log.h"
+#include "tunnel/compress.h"
+
+#define CW_TSVC_RING	   65536	  /* entries of each ring, power of two */
+#define CW_TSVC_DEQ	   64		  /* ring entries taken per poll */
+#define CW_TSVC_DIAL_RESET 0x09		  /* CONNECTION_RESET (PROTOCOL.md §12.4) */
+#define TAG_CMD		   ((uintptr_t)1) /* low pointer bit in the rings */
+
+enum cmd_type { CMD_CLOSE = 0, CMD_STATS };
+
+/* Control -> worker commands other than channels. */
+struct tcmd {
+	enum cmd_type type;
+	uint64_t session_id, code;
+	char reason[CW_CHAN_REASON_MAX];
+	struct cw_tstats_req *req;
+};
+
+struct tworker {
+	struct cw_tunnel_svc *t;
+	unsigned idx;
+	struct cw_gw *gw;
+	struct cw_token_keys tokens;
+	struct rte_ring *work;	 /* control -> worker: channels and commands */
+	struct rte_ring *events; /* worker -> control: channels and events */
+	int wake_fd;
+	struct cw_chan *listed; /* channels with work, through wnext */
+	int64_t wall_s;		/* last wall time given to the gateway */
+	uint32_t local_ip;	/* address and port index datagrams came to */
+	uint16_t port;
+	uint8_t buf[16384];
+};
+
+struct cw_tunnel_svc {
+	struct cw_dp *dp;
+	const struct cw_tunnel_conf *conf;
+	struct cw_tls_server_ctx *tls;
+	uint32_t dict_id;
+	uint8_t cid_key[CW_CID_KEY_LEN];
+	uint8_t reset_key[CW_RESET_KEY_LEN];
+	uint8_t token_key[CW_TOKEN_KEY_LEN];
+	struct cw_conn_cfg conn;
+	int event_fd;
+	bool use_wake; /* socket backend: workers sleep in poll() */
+	unsigned n;
+	struct tworker *w[CW_MAX_WORKERS];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void wake(int fd)
+{
+	uint64_t one = 1;
+	ssize_t rc = write(fd, &one, sizeof(one));
+
+	(void)rc; /* EAGAIN: the counter is already non-zero, the reader wakes anyway */
+}
+
+/* ---- worker -> control ---- */
+
+static void post_event(struct tworker *tw, void *obj)
+{
+	if (rte_ring_sp_enqueue(tw->events, obj) < 0) {
+		cw_err("tunnel worker %u: event ring full, event lost", tw->idx);
+		return;
+	}
+	wake(tw->t->event_fd);
+}
+
+static void notify_control(struct tworker *tw, struct cw_chan *c)
+{
+	if (cw_chan_mark(c, false))
+		post_event(tw, (void *)((uintptr_t)c | TAG_CMD));
+}
+
+static struct cw_tev *tev_new(struct tworker *tw, enum cw_tev_type type, uint64_t session_id)
+{
+	struct cw_tev *ev = calloc(1, sizeof(*ev));
+
+	if (!ev) {
+		cw_err("tunnel worker %u: no memory for an event", tw->idx);
+		return NULL;
+	}
+	ev->type = type;
+	ev->worker = (uint8_t)tw->idx;
+	ev->session_id = session_id;
+	return ev;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void on_session_up(void *ctx, const struct cw_gw_session_info *info)
+{
+	struct tworker *tw = ctx;
+	struct cw_tev *ev = tev_new(tw, CW_TEV_SESSION_UP, info->session_id);
+
+	if (!ev)
+		return;
+	copy_str(ev->node, sizeof(ev->node), info->node_name);
+	copy_str(ev->pool, sizeof(ev->pool), info->pool);
+	copy_str(ev->agent_version, sizeof(ev->agent_version), info->agent_version);
+	ev->addr = info->addr;
+	ev->n_allowed = info->n_allowed < CW_GW_ALLOWED_MAX ? info->n_allowed : CW_GW_ALLOWED_MAX;
+	memcpy(ev->allowed_ports, info->allowed_ports, sizeof(ev->allowed_ports));
+	ev->resumed = info->resumed;
+	ev->slot = info->slot;
+	post_event(tw, ev);
+}
+
+static void on_session_down(void *ctx, uint64_t session_id, const char *node, enum cw_conn_end end,
+			    int64_t code)
+{
+	struct tworker *tw = ctx;
+	struct cw_tev *ev = tev_new(tw, CW_TEV_SESSION_DOWN, session_id);
+
+	if (!ev)
+		return;
+	copy_str(ev->node, sizeof(ev->node), node);
+	ev->end = end;
+	ev->code = code;
+	post_event(tw, ev);
+}
+
+static void on_session_addr(void *ctx, uint64_t session_id, const char *node,
+			    const struct cw_gw_addr *addr)
+{
+	struct tworker *tw = ctx;
+	struct cw_tev *ev = tev_new(tw, CW_TEV_SESSION_ADDR, session_id);
+
+	if (!ev)
+		return;
+	copy_str(ev->node, sizeof(ev->node), node);
+	ev->addr = *addr;
+	post_event(tw, ev);
+}
+
+/* ---- dial channels on the worker ---- */
+
+/* Queue @c for chan_work() after the gateway call that is running. */
+static void chan_list(struct tworker *tw, struct cw_chan *c)
+{
+	if (c->wlisted)
+		return;
+	c->wlisted = true;
+	c->wnext = tw->listed;
+	tw->listed = c;
+}
+
+static void on_dial(void *ctx, void *user, enum cw_gw_dial_event ev,
+		    const struct cw_gw_dial_status *st)
+{
+	struct tworker *tw = ctx;
+	struct cw_chan *c = user;
+
+	switch (ev) {
+	case CW_GW_DIAL_RESULT:
+		c->dial_error = st->error;
+		copy_str(c->reason, sizeof(c->reason), st->reason);
+		atomic_store_explicit(&c->result, st->ok ? CW_CHAN_OK : CW_CHAN_FAILED,
+				      memory_order_release);
+		notify_control(tw, c);
+		break;
+	case CW_GW_DIAL_RESET:
+		atomic_store_explicit(&c->reset_w, true, memory_order_release);
+		notify_control(tw, c);
+		break;
+	case CW_GW_DIAL_GONE:
+		c->wrelease = true;
+		break;
+	default:
+		break;
+	}
+	chan_list(tw, c);
+}
+
+/* The channel is over for the worker: the control thread drops the
+ * worker's reference when it sees @gone (chan.h). */
+static void chan_release(struct tworker *tw, struct cw_chan *c)
+{
+	atomic_store_explicit(&c->gone, true, memory_order_release);
+	notify_control(tw, c);
+}
+
+static void chan_fail(struct tworker *tw, struct cw_chan *c, const char *reason)
+{
+	c->dial_error = 7; /* DIAL_ERROR_INTERNAL: the gateway could not even ask */
+	copy_str(c->reason, sizeof(c->reason), reason);
+	atomic_store_explicit(&c->result, CW_CHAN_FAILED, memory_order_release);
+	chan_release(tw, c);
+}
+
+static void chan_open(struct tworker *tw, struct cw_chan *c, uint64_t now)
+{
+	int rc;
+
+	if (atomic_load_explicit(&c->abort_c, memory_order_acquire)) {
+		chan_release(tw, c);
+		return;
+	}
+	rc = cw_gw_dial(tw->gw, now, c->session_id, c->host, c->port, c->timeout_ms, c->origin, c,
+			&c->stream);
+	if (rc == -ENOENT)
+		chan_fail(tw, c, "node is not connected");
+	else if (rc == -EAGAIN)
+		chan_fail(tw, c, "node has too many open streams");
+	else if (rc < 0)
+		chan_fail(tw, c, "dial failed");
+	else
+		c->opened = true;
+}
+
+/* Client -> agent: as much of "up" as the stream takes. */
+static bool pump_up(struct tworker *tw, struct cw_chan *c)
+{
+	const uint8_t *p;
+	bool moved = false;
+	size_t len, n;
+
+	while ((len = cw_bring_peek(&c->up, &p))) {
+		if (cw_gw_dial_write(tw->gw, c->session_id, c->stream, p, len, &n) < 0 || !n)
+			break;
+		cw_bring_consume(&c->up, n);
+		moved = true;
+		if (n < len)
+			break;
+	}
+	if (!cw_bring_used(&c->up) && !c->up_fin_sent &&
+	    atomic_load_explicit(&c->up_fin, memory_order_acquire)) {
+		c->up_fin_sent = true;
+		cw_gw_dial_finish(tw->gw, c->session_id, c->stream);
+	}
+	return moved;
+}
+
+/* Agent -> client: read the stream only as far as "down" has room, so the
+ * agent gets credit only as fast as the client takes the bytes. */
+static bool pump_down(struct tworker *tw, struct cw_chan *c)
+{
+	bool moved = false, fin = false;
+	size_t room, n;
+
+	while (!c->down_fin_seen && (room = cw_bring_room(&c->down))) {
+		if (room > sizeof(tw->buf))
+			room = sizeof(tw->buf);
+		if (cw_gw_dial_read(tw->gw, c->session_id, c->stream, tw->buf, room, &n, &fin) < 0)
+			break;
+		cw_bring_write(&c->down, tw->buf, n);
+		moved |= n > 0;
+		if (fin) {
+			c->down_fin_seen = true;
+			atomic_store_explicit(&c->down_fin, true, memory_order_release);
+			moved = true;
+		}
+		if (!n)
+			break;
+	}
+	return moved;
+}
+
+static void chan_work(struct tworker *tw, struct cw_chan *c, uint64_t now)
+{
+	if (c->wrelease) {
+		chan_release(tw, c);
+		return;
+	}
+	if (!c->opened) {
+		chan_open(tw, c, now);
+		return;
+	}
+	if (atomic_load_explicit(&c->abort_c, memory_order_acquire)) {
+		if (!c->reset_sent) {
+			c->reset_sent = true;
+			cw_gw_dial_reset(tw->gw, c->session_id, c->stream, CW_TSVC_DIAL_RESET);
+		}
+		return;
+	}
+	if (atomic_load_explicit(&c->result, memory_order_acquire) != CW_CHAN_OK)
+		return;
+	if (pump_up(tw, c) | pump_down(tw, c))
+		notify_control(tw, c);
+}
+
+/* Work through the listed channels; gateway calls made here may list more. */
+static void chans_run(struct tworker *tw, uint64_t now)
+{
+	while (tw->listed) {
+		struct cw_chan *c = tw->listed;
+
+		tw->listed = c->wnext;
+		c->wlisted = false;
+		chan_work(tw, c, now);
+	}
+}
+
+/* ---- control -> worker ---- */
+
+static void stats_answer(struct tworker *tw, struct cw_tstats_req *req);
+
+static void cmd_run(struct tworker *tw, struct tcmd *cmd, uint64_t now)
+{
+	struct cw_tev *ev;
+
+	if (cmd->type == CMD_CLOSE) {
+		cw_gw_close_session(tw->gw, now, cmd->session_id, cmd->code, cmd->reason);
+		free(cmd);
+		return;
+	}
+	stats_answer(tw, cmd->req);
+	ev = tev_new(tw, CW_TEV_STATS, 0);
+	if (ev) {
+		ev->req = cmd->req;
+		post_event(tw, ev);
+	}
+	free(cmd);
+}
+
+struct stats_fill {
+	struct cw_tsess *s;
+	uint32_t n, cap;
+	uint8_t worker;
+};
+
+static int stats_one(const struct cw_gw_session_stats *st, void *ctx)
+{
+	struct stats_fill *f = ctx;
+	struct cw_tsess *s;
+
+	if (f->n == f->cap)
+		return 1;
+	s = &f->s[f->n++];
+	s->session_id = st->session_id;
+	copy_str(s->node, sizeof(s->node), st->node_name);
+	s->addr = st->addr;
+	s->srtt_ns = st->srtt_ns;
+	s->bytes_in = st->bytes_in;
+	s->bytes_out = st->bytes_out;
+	s->since_ns = st->since;
+	s->streams = st->streams;
+	s->worker = f->worker;
+	return 0;
+}
+
+/* Admin requests are rare: allocating here is fine. */
+static void stats_answer(struct tworker *tw, struct cw_tstats_req *req)
+{
+	const struct cw_gw_stats *gs = cw_gw_stats(tw->gw);
+	struct stats_fill f = {.cap = (uint32_t)gs->sessions, .worker = (uint8_t)tw->idx};
+
+	req->gw[tw->idx] = *gs;
+	f.s = f.cap ? calloc(f.cap, sizeof(*f.s)) : NULL;
+	if (f.s)
+		cw_gw_foreach_session(tw->gw, stats_one, &f);
+	req->sess[tw->idx] = f.s;
+	req->n_sess[tw->idx] = f.n;
+}
+
+static void work_take(struct tworker *tw, uint64_t now)
+{
+	void *objs[CW_TSVC_DEQ];
+	unsigned n = rte_ring_sc_dequeue_burst(tw->work, objs, CW_TSVC_DEQ, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t v = (uintptr_t)objs[i];
+
+		if (v & TAG_CMD) {
+			cmd_run(tw, (struct tcmd *)(v & ~TAG_CMD), now);
+		} else {
+			struct cw_chan *c = (struct cw_chan *)v;
+
+			cw_chan_unmark(c, true);
+			chan_list(tw, c);
+		}
+	}
+}
+
+/* ---- the handler ---- */
+
+static void addr_of(struct cw_gw_addr *a, uint32_t ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = 4;
+	memcpy(a->addr, &ip, 4);
+	a->port = rte_be_to_cpu_16(port);
+}
+
+/* Datagrams due from the gateway, into fresh mbufs. */
+static uint16_t drain(struct tworker *tw, uint64_t now, struct cw_dgram *out, uint16_t cap)
+{
+	struct rte_mempool *pool = tw->t->dp->pool;
+	uint16_t k = 0;
+
+	while (k < cap) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		struct cw_gw_addr to;
+		int len;
+
+		if (!m)
+			break;
+		len = cw_gw_output(tw->gw, now, rte_pktmbuf_mtod(m, uint8_t *),
+				   rte_pktmbuf_tailroom(m), &to);
+		if (len <= 0 || to.family != 4) {
+			rte_pktmbuf_free(m);
+			if (len <= 0)
+				break;
+			continue;
+		}
+		rte_pktmbuf_append(m, (uint16_t)len);
+		out[k] = (struct cw_dgram){.m = m,
+					   .src_ip = tw->local_ip,
+					   .src_port = rte_cpu_to_be_16(tw->t->conf->port),
+					   .port = tw->port};
+		memcpy(&out[k].dst_ip, to.addr, 4);
+		out[k].dst_port = rte_cpu_to_be_16(to.port);
+		k++;
+	}
+	return k;
+}
+
+static void input_one(struct tworker *tw, struct cw_dgram *d, uint64_t now)
+{
+	struct rte_mbuf *m = d->m;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+	struct cw_gw_addr from;
+	uint8_t *p;
+
+	if (m->nb_segs == 1) {
+		p = rte_pktmbuf_mtod(m, uint8_t *);
+	} else if (len <= sizeof(tw->buf)) {
+		p = tw->buf;
+		rte_pktmbuf_read(m, 0, len, p);
+	} else {
+		rte_pktmbuf_free(m);
+		return; /* over any datagram size the protocol allows */
+	}
+	tw->local_ip = d->dst_ip;
+	tw->port = d->port;
+	addr_of(&from, d->src_ip, d->src_port);
+	cw_gw_input(tw->gw, now, &from, p, len);
+	rte_pktmbuf_free(m);
+}
+
+static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
+		       struct cw_dgram *out, uint16_t out_cap)
+{
+	struct cw_tunnel_svc *t = ctx;
+	struct tworker *tw = t->w[worker];
+	uint64_t now = mono_ns();
+
+	for (uint16_t i = 0; i < n; i++)
+		input_one(tw, &in[i], now);
+	chans_run(tw, now);
+	return drain(tw, now, out, out_cap);
+}
+
+static void wall_tick(struct tworker *tw)
+{
+	int64_t s = (int64_t)time(NULL);
+
+	if (s != tw->wall_s) {
+		tw->wall_s = s;
+		cw_gw_set_wall_time(tw->gw, s);
+	}
+}
+
+static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint16_t out_cap,
+			 uint64_t *next_ns)
+{
+	struct cw_tunnel_svc *t = ctx;
+	struct tworker *tw = t->w[worker];
+	uint64_t now = mono_ns(), buf;
+
+	if (t->use_wake && read(tw->wake_fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
+		cw_warn("tunnel worker %u: wake fd: %s", tw->idx, strerror(errno));
+	wall_tick(tw);
+	work_take(tw, now);
+	chans_run(tw, now);
+	if (cw_gw_next_timeout(tw->gw) <= now) {
+		cw_gw_on_timeout(tw->gw, now);
+		chans_run(tw, now);
+	}
+	*next_ns = cw_gw_next_timeout(tw->gw);
+	if (rte_ring_count(tw->work))
+		*next_ns = now;
+	return drain(tw, now, out, out_cap);
+}
+
+static int svc_wake_fd(void *ctx, unsigned worker)
+{
+	struct cw_tunnel_svc *t = ctx;
+
+	return t->use_wake ? t->w[worker]->wake_fd : -1;
+}
+
+void cw_tunnel_svc_handler(struct cw_tunnel_svc *t, struct cw_handler *h)
+{
+	*h = (struct cw_handler){.name = "tunnel",
+				 .udp_port = t->conf->port,
+				 .rx = svc_rx,
+				 .poll = svc_poll,
+				 .wake_fd = svc_wake_fd,
+				 .ctx = t};
+}
+
+/* ---- control thread ---- */
+
+int cw_tunnel_svc_event_fd(const struct cw_tunnel_svc *t)
+{
+	return t->event_fd;
+}
+
+unsigned cw_tunnel_svc_workers(const struct cw_tunnel_svc *t)
+{
+	return t->n;
+}
+
+/* Hand @ev over, then drop the worker's reference once it let go. */
+static void chan_event(struct cw_chan *c, const struct cw_tev *ev,
+		       void (*fn)(void *ctx, const struct cw_tev *ev), void *ctx)
+{
+	bool gone = atomic_load_explicit(&c->gone, memory_order_acquire);
+
+	fn(ctx, ev);
+	if (gone && !c->wput) {
+		c->wput = true;
+		cw_chan_put(c);
+	}
+}
+
+unsigned cw_tunnel_svc_events(struct cw_tunnel_svc *t,
+			      void (*fn)(void *ctx, const struct cw_tev *ev), void *ctx)
+{
+	unsigned total = 0;
+	uint64_t buf;
+
+	if (read(t->event_fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
+		cw_warn("tunnel: event fd: %s", strerror(errno));
+	for (unsigned i = 0; i < t->n; i++) {
+		void *objs[CW_TSVC_DEQ];
+		unsigned n;
+
+		while ((n = rte_ring_sc_dequeue_burst(t->w[i]->events, objs, CW_TSVC_DEQ, NULL))) {
+			for (unsigned j = 0; j < n; j++) {
+				uintptr_t v = (uintptr_t)objs[j];
+
+				if (v & TAG_CMD) {
+					struct cw_tev ev = {.type = CW_TEV_CHAN,
+							    .worker = (uint8_t)i};
+
+					ev.chan = (struct cw_chan *)(v & ~TAG_CMD);
+					cw_chan_unmark(ev.chan, false);
+					chan_event(ev.chan, &ev, fn, ctx);
+				} else {
+					fn(ctx, objs[j]);
+					free(objs[j]);
+				}
+			}
+			total += n;
+		}
+	}
+	return total;
+}
+
+static int work_post(struct cw_tunnel_svc *t, unsigned worker, void *obj)
+{
+	if (worker >= t->n || rte_ring_mp_enqueue(t->w[worker]->work, obj) < 0)
+		return -ENOBUFS;
+	if (t->use_wake) /* DPDK workers poll the ring anyway */
+		wake(t->w[worker]->wake_fd);
+	return 0;
+}
+
+int cw_tunnel_svc_kick(struct cw_tunnel_svc *t, struct cw_chan *c)
+{
+	int rc;
+
+	if (!cw_chan_mark(c, true))
+		return 0;
+	rc = work_post(t, c->worker, c);
+	if (rc < 0)
+		cw_chan_unmark(c, true);
+	return rc;
+}
+
+int cw_tunnel_svc_close(struct cw_tunnel_svc *t, unsigned worker, uint64_t session_id,
+			uint64_t code, const char *reason)
+{
+	struct tcmd *cmd = calloc(1, sizeof(*cmd));
+	int rc;
+
+	if (!cmd)
+		return -ENOMEM;
+	cmd->type = CMD_CLOSE;
+	cmd->session_id = session_id;
+	cmd->code = code;
+	copy_str(cmd->reason, sizeof(cmd->reason), reason);
+	rc = work_post(t, worker, (void *)((uintptr_t)cmd | TAG_CMD));
+	if (rc < 0)
+		free(cmd);
+	return rc;
+}
+
+int cw_tunnel_svc_stats(struct cw_tunnel_svc *t, struct cw_tstats_req *req)
+{
+	struct tcmd *cmd[CW_MAX_WORKERS] = {0};
+
+	for (unsigned i = 0; i < t->n; i++) {
+		cmd[i] = calloc(1, sizeof(*cmd[i]));
+		if (!cmd[i])
+			goto fail;
+		cmd[i]->type = CMD_STATS;
+		cmd[i]->req = req;
+	}
+	for (unsigned i = 0; i < t->n; i++) {
+		if (rte_ring_free_count(t->w[i]->work) == 0)
+			goto fail;
+	}
+	req->pending = t->n;
+	for (unsigned i = 0; i < t->n; i++)
+		if (work_post(t, i, (void *)((uintptr_t)cmd[i] | TAG_CMD)) < 0)
+			req->pending--; /* raced full: that worker's part stays empty */
+	return 0;
+fail:
+	for (unsigned i = 0; i < t->n; i++)
+		free(cmd[i]);
+	return -ENOBUFS;
+}
+
+/* ---- set-up ---- */
+
+/* The reset key survives restarts (§11.4): read it, or make and keep one. */
+static int reset_key_load(const char *path, uint8_t key[CW_RESET_KEY_LEN])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd >= 0) {
+		n = read(fd, key, CW_RESET_KEY_LEN);
+		close(fd);
+		if (n != CW_RESET_KEY_LEN) {
+			cw_err("tunnel: %s: not a %d-byte reset key", path, CW_RESET_KEY_LEN);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (errno != ENOENT || RAND_bytes(key, CW_RESET_KEY_LEN) != 1)
+		goto fail;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	n = write(fd, key, CW_RESET_KEY_LEN);
+	if (close(fd) < 0 || n != CW_RESET_KEY_LEN)
+		goto fail;
+	cw_info("tunnel: new stateless reset key in %s", path);
+	return 0;
+fail:
+	cw_err("tunnel: reset key %s: %s", path, strerror(errno));
+	return -EIO;
+}
+
+static int dict_id_load(const char *path, uint32_t *id)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = malloc(1u << 20);
+	size_t n = 0;
+
+	if (f && buf)
+		n = fread(buf, 1, 1u << 20, f);
+	if (f)
+		fclose(f);
+	*id = n ? cw_compress_dict_id(buf, n) : 0;
+	free(buf);
+	if (!*id) {
+		cw_err("tunnel: %s is not a zstd dictionary", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int tls_load(struct cw_tunnel_svc *t)
+{
+	struct cw_tls_server_cfg cfg = {.cert_chain.path = t->conf->cert,
+					.key.path = t->conf->key,
+					.node_ca.path = t->conf->ca};
+	int rc;
+
+	if (RAND_bytes(cfg.ticket_key, sizeof(cfg.ticket_key)) != 1)
+		return -EIO;
+	rc = cw_tls_server_ctx_new(&cfg, NULL, &t->tls);
+	OPENSSL_cleanse(cfg.ticket_key, sizeof(cfg.ticket_key));
+	if (rc < 0)
+		cw_err("tunnel: cannot load %s, %s and %s: %s", t->conf->cert, t->conf->key,
+		       t->conf->ca, strerror(-rc));
+	return rc;
+}
+
+static const enum cw_gw_retry retry_of[] = {
+    [CW_RETRY_MODE_NEVER] = CW_GW_RETRY_NEVER,
+    [CW_RETRY_MODE_ALWAYS] = CW_GW_RETRY_ALWAYS,
+    [CW_RETRY_MODE_UNDER_LOAD] = CW_GW_RETRY_UNDER_LOAD,
+};
+
+static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
+{
+	struct tworker *tw = calloc(1, sizeof(*tw));
+	struct cw_gw_cfg cfg = {0};
+	char name[32];
+	int rc;
+
+	if (!tw)
+		return -ENOMEM;
+	t->w[idx] = tw;
+	tw->t = t;
+	tw->idx = idx;
+	tw->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	snprintf(name, sizeof(name), "cw_tw%u", idx);
+	tw->work = rte_ring_create(name, CW_TSVC_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "cw_te%u", idx);
+	tw->events =
+	    rte_ring_create(name, CW_TSVC_RING, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (tw->wake_fd < 0 || !tw->work || !tw->events)
+		return -ENOMEM;
+	rc = cw_token_init(&tw->tokens, t->token_key, CW_TOKEN_LIFETIME_NS, CW_TOKEN_SKEW_NS);
+	if (rc < 0)
+		return rc;
+	cfg.worker = (uint8_t)idx;
+	cfg.max_sessions = t->conf->max_sessions;
+	cfg.tls = t->tls;
+	cfg.tokens = &tw->tokens;
+	cfg.retry = retry_of[t->conf->retry];
+	cfg.retry_load = t->conf->retry_load;
+	memcpy(cfg.cid_key, t->cid_key, sizeof(cfg.cid_key));
+	memcpy(cfg.reset_key, t->reset_key, sizeof(cfg.reset_key));
+	cfg.send_resets = t->conf->reset_key[0] != '\0';
+	cfg.conn = &t->conn;
+	cfg.dict_ids = t->dict_id ? &t->dict_id : NULL;
+	cfg.n_dict = t->dict_id ? 1 : 0;
+	cfg.version = "causewayd/0.1.0";
+	cfg.heartbeat_interval_s = t->conf->heartbeat_interval_s;
+	cfg.cb = (struct cw_gw_callbacks){.ctx = tw,
+					  .on_session_up = on_session_up,
+					  .on_session_down = on_session_down,
+					  .on_session_addr = on_session_addr,
+					  .on_dial = on_dial};
+	rc = cw_gw_new(&cfg, &tw->gw);
+	OPENSSL_cleanse(&cfg, sizeof(cfg));
+	if (rc < 0)
+		return rc;
+	tw->wall_s = (int64_t)time(NULL);
+	cw_gw_set_wall_time(tw->gw, tw->wall_s);
+	return 0;
+}
+
+int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
+{
+	struct cw_tunnel_svc *t = calloc(1, sizeof(*t));
+	int rc = -ENOMEM;
+
+	if (!t)
+		return -ENOMEM;
+	t->dp = dp;
+	t->conf = &dp->conf->tunnel;
+	t->n = dp->conf->dp.n_workers;
+	t->use_wake = dp->conf->dp.backend == CW_BACKEND_SOCKET;
+	t->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t->conn.idle_timeout_ns = (uint64_t)t->conf->idle_timeout_ms * 1000000u;
+	if (t->event_fd < 0)
+		goto fail;
+	rc = -EIO;
+	if (RAND_bytes(t->cid_key, sizeof(t->cid_key)) != 1 ||
+	    RAND_bytes(t->token_key, sizeof(t->token_key)) != 1)
+		goto fail;
+	if (t->conf->reset_key[0] && (rc = reset_key_load(t->conf->reset_key, t->reset_key)))
+		goto fail;
+	if (t->conf->dictionary[0] && (rc = dict_id_load(t->conf->dictionary, &t->dict_id)))
+		goto fail;
+	if ((rc = tls_load(t)))
+		goto fail;
+	for (unsigned i = 0; i < t->n; i++)
+		if ((rc = worker_create(t, i)) < 0) {
+			cw_err("tunnel: worker %u: %s", i, strerror(-rc));
+			goto fail;
+		}
+	*out = t;
+	return 0;
+fail:
+	cw_tunnel_svc_free(t);
+	return rc;
+}
+
+void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->n; i++) {
+		struct tworker *tw = t->w[i];
+
+		if (!tw)
+			continue;
+		cw_gw_free(tw->gw);
+		cw_token_free(&tw->tokens);
+		rte_ring_free(tw->work);
+		rte_ring_free(tw->events);
+		if (tw->wake_fd >= 0)
+			close(tw->wake_fd);
+		free(tw);
+	}
+	cw_tls_server_ctx_free(t->tls);
+	if (t->event_fd >= 0)
+		close(t->event_fd);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
+}

@@ -1,0 +1,235 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The tunnel end to end with real processes (issue "The tunnel"):
+#
+#   curl (host) --HTTP proxy--> causewayd ingress (host, socket backend)
+#     causewayd tunnel UDP 127.0.0.1:T <-- relay (host, seeded impairment)
+#       <-- veth 198.18.x.0/24 -- causeway-agent (namespace "edge")
+#         --> nginx 127.0.0.1:10250 (namespace "edge"), a 64 MiB file
+#
+# Checks: the agent connects and `causewayctl status` lists it; through an
+# impairing relay (loss, delay, reordering, duplication, corruption) curl
+# gets the file byte-exact (SHA-256) as a forward proxy and with CONNECT;
+# an unknown node is 502, a port outside the allow-list 403, a malformed
+# request 400, each at once; the agent killed -> requests fail within the
+# dial timeout; the agent restarted -> it resumes with its ticket (the
+# gateway's resumed-handshake counter moves) and serves again.
+#
+# Usage: tunnel.sh CAUSEWAYD AGENT CAUSEWAYCTL RELAY
+# Environment: CW_TUNNEL_MB (file size, default 64), CW_TUNNEL_IMPAIR (the
+# relay's impairment options).
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+[[ $# -eq 4 ]] || {
+	echo "usage: $0 CAUSEWAYD AGENT CAUSEWAYCTL RELAY" >&2
+	exit 2
+}
+[[ $EUID -eq 0 ]] || {
+	echo "SKIP: needs root"
+	exit 77
+}
+DAEMON=$(realpath -e "$1")
+AGENT=$(realpath -e "$2")
+CTL=$(realpath -e "$3")
+RELAY=$(realpath -e "$4")
+for t in nginx curl openssl; do
+	command -v "$t" >/dev/null || cw_fail "$t not found (run scripts/deps.sh)"
+done
+CW_KEEP_GOING=1
+NODE=edge-1
+SIZE_MB=${CW_TUNNEL_MB:-64}
+IMPAIR=${CW_TUNNEL_IMPAIR:---loss 0.3 --delay 1 --jitter 0.5 --reorder 0.5 --duplicate 0.5 --corrupt 0.2}
+# Four consecutive ports nobody listens on (other tests may run causewayd).
+base=$((20000 + $$ % 20000))
+while [[ -n "$(ss -Hltnu "sport >= :$base and sport <= :$((base + 3))")" ]]; do
+	base=$((20000 + (base + 7) % 20000))
+done
+TUN_PORT=$base INGRESS_PORT=$((base + 1)) ADMIN_PORT=$((base + 2))
+AGENT_ADMIN=$((base + 3))
+PROXY="http://127.0.0.1:$INGRESS_PORT"
+
+tmp=$(mktemp -d /tmp/cw-tunnel.XXXXXX)
+chmod 755 "$tmp"
+cw_on_exit "rm -rf '$tmp'"
+# shellcheck disable=SC2016 # expanded when the hook runs
+cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
+
+cw_section "certificates"
+pki()
+{
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=causeway-test-ca -keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
+	# $1: name, $2: subject, $3: extensions
+	leaf()
+	{
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
+			-keyout "$tmp/$1.key" -out "$tmp/$1.csr" 2>/dev/null
+		printf '%s\n' "$3" >"$tmp/$1.ext"
+		openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
+			-CAcreateserial -days 1 -extfile "$tmp/$1.ext" -out "$tmp/$1.crt" 2>/dev/null
+	}
+	leaf gateway /CN=gateway "subjectAltName=IP:$CW_DUT_IP"
+	leaf agent "/CN=node:$NODE" "extendedKeyUsage=clientAuth"
+}
+
+cw_setup_netns edge
+# The gateway side of the veth stays in this namespace, with the relay on it.
+ip addr add "$CW_DUT_IP/$CW_PREFIX_LEN" dev "$CW_IF_HOST"
+pki
+cw_check "certificates made" test -s "$tmp/agent.crt" -a -s "$tmp/gateway.crt"
+
+cw_section "nginx in the edge namespace"
+head -c $((SIZE_MB << 20)) /dev/urandom >"$tmp/big.bin"
+head -c $((1 << 20)) /dev/urandom >"$tmp/small.bin"
+want=$(sha256sum <"$tmp/big.bin" | cut -d' ' -f1)
+want_small=$(sha256sum <"$tmp/small.bin" | cut -d' ' -f1)
+cat >"$tmp/nginx.conf" <<EOF
+daemon off;
+user root;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	server {
+		listen 127.0.0.1:10250;
+		root $tmp;
+	}
+}
+EOF
+cw_ns_spawn nginx -c "$tmp/nginx.conf"
+sleep 0.3
+cw_check "nginx serves in the edge namespace" \
+	cw_ns curl -sf -o /dev/null "http://127.0.0.1:10250/big.bin"
+
+cw_section "causewayd (socket backend) and the relay"
+cat >"$tmp/causeway.conf" <<EOF
+[eal]
+lcores = 0-1
+memory = 128
+hugepages = no
+file_prefix = cwt-tunnel-$$
+[dataplane]
+backend = socket
+socket_address = 127.0.0.1
+stats_interval = 0
+mbuf_pool_size = 4095
+[tunnel]
+port = $TUN_PORT
+cert = $tmp/gateway.crt
+key = $tmp/gateway.key
+ca = $tmp/ca.crt
+reset_key = $tmp/reset.key
+retry = always
+idle_timeout = 10000
+[ingress]
+listen = 127.0.0.1:$INGRESS_PORT
+dial_timeout = 3000
+[admin]
+listen = 127.0.0.1:$ADMIN_PORT
+[log]
+level = info
+EOF
+CW_FILE_PREFIX=cwt-tunnel-$$
+cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
+# shellcheck disable=SC2086 # IMPAIR is a list of options
+"$RELAY" -l "$CW_DUT_IP:$TUN_PORT" -u "127.0.0.1:$TUN_PORT" --seed 7 $IMPAIR \
+	--stats-file "$tmp/relay.json" 2>"$tmp/relay.log" &
+cw_track_pid $!
+
+cat >"$tmp/agent.conf" <<EOF
+[agent]
+node_name = $NODE
+cache_dir = $tmp/cache
+[gateway]
+address = $CW_DUT_IP:$TUN_PORT
+ca_file = $tmp/ca.crt
+[tls]
+cert_file = $tmp/agent.crt
+key_file = $tmp/agent.key
+ticket_file = $tmp/ticket
+[dial]
+allow = 127.0.0.1:10250
+connect_timeout_ms = 2000
+[admin]
+listen = 127.0.0.1:$AGENT_ADMIN
+[keepalive]
+idle_timeout_ms = 10000
+[reconnect]
+initial_ms = 200
+max_ms = 1000
+EOF
+start_agent()
+{
+	cw_ns_spawn "$AGENT" -c "$tmp/agent.conf"
+	AGENT_PID=$CW_SPAWN_PID
+	cat "$tmp/agent.log" >>"$tmp/agent-all.log" 2>/dev/null || true
+}
+# wait_node: until causewayctl status lists the node (10 s at most).
+wait_node()
+{
+	local i
+
+	for ((i = 0; i < 100; i++)); do
+		"$CTL" status --admin "127.0.0.1:$ADMIN_PORT" 2>/dev/null | grep -q "^$NODE " && return 0
+		sleep 0.1
+	done
+	return 1
+}
+metric() { curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+start_agent 2>"$tmp/agent.log"
+cw_check "the agent connects and causewayctl status lists $NODE" wait_node
+"$CTL" status --admin "127.0.0.1:$ADMIN_PORT" >"$tmp/status.txt" 2>&1 || true
+cw_check "status shows the node's address through the relay" \
+	grep -q "^$NODE .*127\.0\.0\.1:" "$tmp/status.txt"
+cw_check "status --json is JSON naming the node" \
+	sh -c "'$CTL' status --admin 127.0.0.1:$ADMIN_PORT --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(n[\"name\"]==\"$NODE\" for n in d[\"nodes\"]) else 1)'"
+
+cw_section "$SIZE_MB MiB through the ingress, over an impaired link"
+t0=$(date +%s.%N)
+got=$(curl -sf --max-time 240 -x "$PROXY" "http://$NODE:10250/big.bin" | sha256sum | cut -d' ' -f1) || true
+t1=$(date +%s.%N)
+cw_check_eq "forward proxy: SHA-256 of $SIZE_MB MiB" "$want" "$got" || true
+cw_log "forward proxy: $SIZE_MB MiB in $(awk "BEGIN {print $t1 - $t0}") s"
+got=$(curl -sf --max-time 240 -p -x "$PROXY" "http://$NODE:10250/big.bin" | sha256sum | cut -d' ' -f1) || true
+cw_check_eq "CONNECT: SHA-256 of $SIZE_MB MiB" "$want" "$got" || true
+
+cw_section "errors answered at once"
+code() { curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$@" || true; }
+cw_check_eq "unknown node: 502" 502 "$(code -x "$PROXY" http://nosuch-node:10250/)" || true
+cw_check "502 body names the node" grep -q "nosuch-node" "$tmp/body"
+cw_check_eq "port outside the allow-list: 403" 403 "$(code -x "$PROXY" "http://$NODE:22/")" || true
+connect_code=$(curl -s -o /dev/null -w '%{http_connect}' --max-time 5 -p -x "$PROXY" \
+	http://nosuch-node:10250/ || true)
+cw_check_eq "CONNECT to an unknown node: 502" 502 "$connect_code" || true
+bad=$(printf 'GARBAGE\r\n\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$INGRESS_PORT; cat >&3; head -c 12 <&3" || true)
+cw_check_eq "malformed request: 400" "HTTP/1.1 400" "$bad" || true
+
+cw_section "agent killed, then restarted"
+kill -KILL "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null || true
+t0=$(date +%s)
+c=$(code -x "$PROXY" "http://$NODE:10250/big.bin")
+t1=$(date +%s)
+cw_check "with the agent dead the request fails (got $c)" test "$c" = 502 -o "$c" = 000
+cw_check "and within the dial timeout ($((t1 - t0)) s)" test $((t1 - t0)) -le 5
+resumed0=$(metric causeway_handshakes_resumed_total)
+start_agent 2>"$tmp/agent.log"
+sleep 0.5
+cw_check "the restarted agent connects" wait_node
+got=$(curl -sf --max-time 60 -x "$PROXY" "http://$NODE:10250/small.bin" | sha256sum | cut -d' ' -f1) || true
+cw_check_eq "after the restart: SHA-256 of 1 MiB" "$want_small" "$got" || true
+resumed1=$(metric causeway_handshakes_resumed_total)
+cw_check "the restart resumed with its ticket ($resumed0 -> $resumed1)" \
+	test "${resumed1:-0}" -gt "${resumed0:-0}"
+
+cw_kill_pid "$AGENT_PID"
+cw_stop_daemon || true
+cw_summary

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * causeway-agent: the edge side of the Causeway tunnel. It dials out to
+ * the gateway (uplink.c), serves the gateway's dial streams to local
+ * ports on its allow-list (dial.c), and answers health and status
+ * questions locally (admin.c).
+ *
+ *   causeway-agent -c FILE           run
+ *   causeway-agent --check -c FILE   check FILE, print the effective
+ *                                    configuration, exit 0 (or 2)
+ *
+ * Exit status: 0 after SIGINT/SIGTERM (Close(SHUTDOWN) sent to the
+ * gateway), 2 for a bad command line or configuration (FILE:LINE: ...),
+ * 1 when startup fails otherwise (certificate, dictionary, admin address).
+ * SIGHUP reloads the reloadable keys ([dial] allow, [log] level).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+#include <zstd.h>
+
+#include "admin.h"
+#include "control/agent_config.h"
+#include "log.h"
+#include "node.h"
+#include "tunnel/tls.h"
+#include "uplink.h"
+
+#define AGENT_VERSION "0.1.0"
+#define DICT_FILE_MAX (1u << 20)
+#define EXIT_CONFIG   2
+#define EXIT_STARTUP  1
+
+struct agent {
+	const char *path;
+	struct cw_agent_config conf;
+	struct event_base *base;
+	struct cw_uplink *up;
+	struct cw_admin *admin;
+	char node_name[CW_TLS_NODE_NAME_MAX + 1];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: causeway-agent [--check] -c FILE\n"
+		     "  -c, --config FILE  the agent configuration (conf/agent.conf documents it)\n"
+		     "      --check        check FILE, print the effective configuration, exit\n"
+		     "  -V, --version      print the version\n");
+}
+
+/* The node name: the configured one, else the one in the certificate. */
+static int resolve_node_name(struct agent *ag)
+{
+	struct cw_tls_pem cert = {.path = ag->conf.tls.cert_file};
+	int r;
+
+	if (ag->conf.agent.node_name[0]) {
+		snprintf(ag->node_name, sizeof(ag->node_name), "%s", ag->conf.agent.node_name);
+		return 0;
+	}
+	r = cw_tls_cert_node_name(&cert, ag->node_name);
+	if (r)
+		cw_aerr("%s: no node name (CN=node:NAME or SAN URI causeway:node:NAME): %s",
+			ag->conf.tls.cert_file, r == -EACCES ? "none valid" : "cannot read");
+	return r;
+}
+
+/* The id of the [agent] dictionary offered in Hello; 0 without one. */
+static int dictionary_id(const char *path, uint32_t *id)
+{
+	FILE *f;
+	uint8_t *buf;
+	size_t len;
+	int r = 0;
+
+	*id = 0;
+	if (!path[0])
+		return 0;
+	f = fopen(path, "rb");
+	buf = malloc(DICT_FILE_MAX + 1);
+	if (!f || !buf) {
+		r = f ? -ENOMEM : -errno;
+	} else {
+		len = fread(buf, 1, DICT_FILE_MAX + 1, f);
+		if (ferror(f))
+			r = -EIO;
+		else if (len > DICT_FILE_MAX)
+			r = -EFBIG;
+		else if (!(*id = ZSTD_getDictID_fromDict(buf, len)))
+			r = -EBADMSG;
+	}
+	if (f)
+		fclose(f);
+	free(buf);
+	if (r)
+		cw_aerr("dictionary %s: %s", path,
+			r == -EBADMSG ? "not a zstd dictionary" : strerror(-r));
+	return r;
+}
+
+static void on_stopped(void *arg)
+{
+	struct agent *ag = arg;
+
+	event_base_loopexit(ag->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *ag = arg;
+
+	(void)what;
+	cw_ainfo("signal %d: stopping", (int)sig);
+	cw_uplink_stop(ag->up, on_stopped, ag);
+}
+
+/* SIGHUP: the reloadable keys only; the rest need a restart. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *ag = arg;
+	char err[CW_AGENT_CONF_ERR_LEN];
+	struct cw_agent_config *c = malloc(sizeof(*c));
+
+	(void)sig;
+	(void)what;
+	if (!c)
+		return;
+	if (cw_agent_config_load(c, ag->path, err, sizeof(err)) == 0) {
+		ag->conf.dial.n_allow = c->dial.n_allow;
+		memcpy(ag->conf.dial.allow, c->dial.allow, sizeof(c->dial.allow));
+		ag->conf.log_level = c->log_level;
+		cw_alog_set_level(c->log_level);
+		cw_ainfo("reloaded %s: [dial] allow (%u entries), [log] level", ag->path,
+			 c->dial.n_allow);
+	} else {
+		cw_aerr("reload refused, keeping the running configuration: %s", err);
+	}
+	free(c);
+}
+
+static int run(struct agent *ag)
+{
+	struct cw_uplink_cfg uc = {.conf = &ag->conf, .agent_version = AGENT_VERSION};
+	struct event *sig[3] = {NULL};
+	int r, rc = EXIT_STARTUP;
+
+	cw_alog_set_level(ag->conf.log_level);
+	if (resolve_node_name(ag) || dictionary_id(ag->conf.agent.dictionary, &uc.dict_id))
+		return EXIT_STARTUP;
+	if (RAND_bytes(uc.boot_id, sizeof(uc.boot_id)) != 1) {
+		cw_aerr("no randomness for the boot id");
+		return EXIT_STARTUP;
+	}
+	cw_node_capacity(ag->conf.agent.cache_dir, &uc.capacity);
+	signal(SIGPIPE, SIG_IGN);
+	ag->base = event_base_new();
+	if (!ag->base)
+		return EXIT_STARTUP;
+	uc.base = ag->base;
+	uc.node_name = ag->node_name;
+	sig[0] = evsignal_new(ag->base, SIGINT, on_signal, ag);
+	sig[1] = evsignal_new(ag->base, SIGTERM, on_signal, ag);
+	sig[2] = evsignal_new(ag->base, SIGHUP, on_hup, ag);
+	ag->up = cw_uplink_new(&uc);
+	if (ag->up && sig[0] && sig[1] && sig[2] && !evsignal_add(sig[0], NULL) &&
+	    !evsignal_add(sig[1], NULL) && !evsignal_add(sig[2], NULL)) {
+		r = cw_admin_new(ag->base, &ag->conf.admin, ag->up, ag->node_name, &ag->admin);
+		if (r == 0) {
+			cw_ainfo("node %s, version %s, %u gateway address(es)", ag->node_name,
+				 AGENT_VERSION, ag->conf.gateway.n_addrs);
+			rc = event_base_dispatch(ag->base) < 0 ? EXIT_STARTUP : 0;
+		}
+	}
+	cw_admin_free(ag->admin);
+	cw_uplink_free(ag->up);
+	for (int i = 0; i < 3; i++)
+		if (sig[i])
+			event_free(sig[i]);
+	event_base_free(ag->base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent ag;
+	char err[CW_AGENT_CONF_ERR_LEN];
+	bool check = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--check")) {
+			check = true;
+		} else if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+			   i + 1 < argc) {
+			ag.path = argv[++i];
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("causeway-agent %s\n", AGENT_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "causeway-agent: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (!ag.path) {
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	if (cw_agent_config_load(&ag.conf, ag.path, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		cw_agent_config_print(&ag.conf, stdout);
+		return 0;
+	}
+	return run(&ag);
+}

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gateway's sessions on one worker (PROTOCOL.md §4.2, §7.3, §11,
+ * §13.3, §13.5), sans-I/O: datagrams in (cw_gw_input()), datagrams out
+ * (cw_gw_output()), @now in nanoseconds from the caller,
+ * cw_gw_next_timeout() and cw_gw_on_timeout(). One object per worker; it
+ * owns every session whose gateway CID names this worker, in a table of
+ * slots. Not thread-safe: only the owning worker calls it.
+ *
+ * What it does for the caller:
+ *  - screens datagrams for no session (cw_hs_screen(): RETRY, INVALID_TOKEN
+ *    close, drop) and allocates a session only for an accepted INITIAL;
+ *    the retry policy is always, never, or under-load (RETRY while more
+ *    than @retry_load handshakes are in progress on this worker);
+ *  - runs the handshake and the 1-RTT connection (conn.h) of every session,
+ *    the control stream (Hello -> HelloAck, Heartbeat, Close; §13.3) and
+ *    its timeouts (HELLO_TIMEOUT);
+ *  - checks Hello.node_name against the certificate (NODE_NAME_MISMATCH)
+ *    and reports a session that said Hello to the caller (on_session_up),
+ *    who keeps the node directory; the caller closes a displaced session
+ *    with cw_gw_close_session(SESSION_REPLACED);
+ *  - adopts a NAT rebinding (§11.5) and reports it (on_session_addr);
+ *  - answers short-header datagrams for no session with a stateless reset
+ *    (§11.4), rate-limited;
+ *  - opens dial streams (§13.5) for the caller and moves their bytes.
+ *
+ * Callbacks run inside cw_gw_input(), cw_gw_on_timeout() and the dial
+ * calls; they must not call back into the same cw_gw object except
+ * cw_gw_close_session().
+ *
+ * Lookup (§4.2). A short header's DCID must decode to this worker, a live
+ * slot, and equal that session's CID byte for byte; otherwise the datagram
+ * belongs to no session. A CID naming another worker is also "no session"
+ * here: forwarding it to its owner is the caller's business, before
+ * cw_gw_input(). A long header's DCID is either a session's CID or, until
+ * the handshake completes, the DCID of the agent's first INITIALs (a small
+ * keyed hash map), so that retransmitted INITIALs reach their session; a
+ * long header from another address than the attempt's first INITIAL is
+ * dropped (§11.5, counted in wrong_addr).
+ *
+ * Not served yet: agent-initiated (API) streams get Error{REFUSED} and FIN,
+ * their request is read and dropped (api_refused); PeerProbe results on
+ * stream 0 are accepted and ignored.
+ *
+ * Deviations from PROTOCOL.md, for now: a new address (§11.5) gets no
+ * PING of its own (the next packet due goes, and the 3x limit may be
+ * passed by that one datagram so that the address can be validated), and
+ * keeps the congestion and RTT state of the old path even when the IP
+ * address changed; a long header of another version is
+ * dropped, not answered with Version Negotiation (§15.2); HelloAck's
+ * gateway_unix_ms has the one-second resolution of cw_gw_set_wall_time().
+ *
+ * Memory, through the injected allocator: the object (about 25 KiB with
+ * its answer queue), a table of chunk pointers (8 bytes per 256 slots), the
+ * handshake map's buckets (8 bytes per 4 slots, 16 to 65536 buckets), slot
+ * chunks of 256 sessions (about 500 bytes each) allocated as slots are
+ * first used and kept until cw_gw_free(), the deadline heap (8 bytes per
+ * slot in use), and per session its connection (conn.h), control-stream
+ * decoder and dial records.
+ */
+#ifndef CW_GATEWAY_H
+#define CW_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "cid.h"
+#include "conn.h"
+#include "handshake.h"
+#include "reset.h"
+#include "tls.h"
+#include "token.h"
+
+#define CW_GW_SLOTS_MAX	    CW_CID_SLOT_MAX
+#define CW_GW_ALLOWED_MAX   64 /* Hello.allowed_ports */
+#define CW_GW_DICT_MAX	    16
+#define CW_GW_RESET_PER_SEC 100			  /* stateless resets per worker per second */
+#define CW_GW_HELLO_TIMEOUT UINT64_C(10000000000) /* §13.3, ns */
+
+/* Application (session) error codes (§12.3): Close.code and 1-RTT
+ * CONNECTION_CLOSE. */
+enum cw_app_error {
+	CW_AE_SHUTDOWN = 0x1000,
+	CW_AE_SESSION_REPLACED = 0x1001,
+	CW_AE_NODE_REJECTED = 0x1002,
+	CW_AE_NODE_NAME_MISMATCH = 0x1003,
+	CW_AE_HELLO_TIMEOUT = 0x1004,
+	CW_AE_CONTROL_STREAM_ERROR = 0x1005,
+	CW_AE_VERSION_REJECTED = 0x1006,
+	CW_AE_OVERLOADED = 0x1007,
+	CW_AE_APPLICATION_INTERNAL = 0x1008,
+};
+
+/* Stream error codes (§12.4): RESET_STREAM, STOP_SENDING, Error.code. */
+enum cw_stream_error {
+	CW_SE_NO_ERROR = 0x00,
+	CW_SE_CANCELLED = 0x01,
+	CW_SE_INTERNAL_ERROR = 0x02,
+	CW_SE_MESSAGE_TOO_LARGE = 0x03,
+	CW_SE_MESSAGE_DECODE_ERROR = 0x04,
+	CW_SE_UNEXPECTED_MESSAGE = 0x05,
+	CW_SE_DECOMPRESSION_FAILED = 0x06,
+	CW_SE_REFUSED = 0x07,
+	CW_SE_TIMEOUT = 0x08,
+	CW_SE_CONNECTION_RESET = 0x09,
+	CW_SE_UNSUPPORTED = 0x0a,
+	CW_SE_UPSTREAM_UNAVAILABLE = 0x0b,
+};
+
+/* A UDP address. */
+struct cw_gw_addr {
+	uint8_t family; /* 4 or 6 */
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+enum cw_gw_retry {
+	CW_GW_RETRY_NEVER = 0,
+	CW_GW_RETRY_ALWAYS,
+	CW_GW_RETRY_UNDER_LOAD,
+};
+
+/* What the caller learns about a session that said Hello. */
+struct cw_gw_session_info {
+	uint64_t session_id; /* unique per gateway run: worker << 56 | a 32-bit
+			      * per-worker counter << 24 | slot */
+	uint32_t slot;
+	uint8_t worker;
+	const char *node_name; /* from the certificate; valid during the call */
+	const char *pool;      /* Hello.pool, may be "" */
+	const char *agent_version;
+	struct cw_gw_addr addr;
+	uint16_t allowed_ports[CW_GW_ALLOWED_MAX]; /* Hello.allowed_ports */
+	uint32_t n_allowed;
+	bool resumed;		/* the handshake resumed a TLS session */
+	uint32_t dictionary_id; /* what HelloAck chose (0: none) */
+};
+
+/* Live figures of one session (cw_gw_foreach_session()). */
+struct cw_gw_session_stats {
+	uint64_t session_id;
+	const char *node_name;
+	struct cw_gw_addr addr;
+	uint64_t srtt_ns;
+	uint64_t bytes_in, bytes_out; /* UDP payload bytes */
+	uint32_t streams;	      /* open streams, control stream included */
+	uint64_t since;		      /* @now when Hello arrived */
+	uint64_t heartbeats;	      /* Heartbeat messages received */
+	uint64_t heartbeat_seq;	      /* Heartbeat.seq of the last one */
+};
+
+/* Per-worker counters (security tests and telemetry read them). */
+struct cw_gw_stats {
+	uint64_t sessions; /* live now, handshaking included */
+	uint64_t hs_started, hs_full, hs_resumed, hs_failed;
+	uint64_t retries_sent, invalid_token; /* RETRY and INVALID_TOKEN answers */
+	uint64_t screen_dropped;	      /* datagrams for no session dropped unanswered */
+	uint64_t resets_sent, resets_limited;
+	uint64_t name_mismatch, hello_timeout, replaced;
+	uint64_t addr_changes;
+	uint64_t amp_limited;	 /* output held back at an unvalidated address's 3x limit */
+	uint64_t decrypt_failed; /* 1-RTT packets of sessions dropped by their connection
+				  * (failed authentication, replayed, or before its keys) */
+	uint64_t dials, dials_failed;
+	uint64_t slots_full; /* accepted INITIALs dropped for want of a slot */
+	uint64_t wrong_addr; /* long-header datagrams of an attempt from another address (§11.5) */
+	uint64_t heartbeats;
+	uint64_t agent_closes; /* Close messages from agents (§11.3) */
+	uint64_t api_refused;  /* agent API streams answered Error{REFUSED} (not served yet) */
+};
+
+/* Events of a dial stream (cw_gw_callbacks.on_dial). A dial ends with
+ * exactly one GONE: when its stream is over both ways (FIN or reset, and
+ * acknowledged), or when its session is freed. A DialResult{!ok}, an
+ * Error in its place, or a malformed answer is a RESULT with !ok; the
+ * stream is then finished or aborted and GONE follows. */
+enum cw_gw_dial_event {
+	CW_GW_DIAL_RESULT = 0, /* DialResult arrived: see ok / error / reason */
+	CW_GW_DIAL_READABLE,   /* bytes, the FIN or a reset to read */
+	CW_GW_DIAL_WRITABLE,   /* room to write after a short write */
+	CW_GW_DIAL_RESET,      /* the agent reset or stopped the stream: @code */
+	CW_GW_DIAL_GONE,       /* last event: the stream is over, @user is released */
+};
+
+struct cw_gw_dial_status {
+	bool ok;
+	uint32_t error;	    /* DialError of the proto when !ok */
+	const char *reason; /* DialResult.reason or why it is gone; may be "" */
+	uint64_t code;	    /* CW_GW_DIAL_RESET */
+};
+
+struct cw_gw_callbacks {
+	void *ctx;
+	/* A session said Hello and HelloAck is queued. */
+	void (*on_session_up)(void *ctx, const struct cw_gw_session_info *info);
+	/* A session that had been reported up ended (@end and the close code
+	 * of conn.h; -1 if none). Its dial streams got GONE before this. */
+	void (*on_session_down)(void *ctx, uint64_t session_id, const char *node_name,
+				enum cw_conn_end end, int64_t code);
+	/* A session moved to a new address (§11.5). */
+	void (*on_session_addr)(void *ctx, uint64_t session_id, const char *node_name,
+				const struct cw_gw_addr *addr);
+	/* A dial stream's event; @user as given to cw_gw_dial(). */
+	void (*on_dial)(void *ctx, void *user, enum cw_gw_dial_event ev,
+			const struct cw_gw_dial_status *st);
+};
+
+struct cw_gw_cfg {
+	const struct cw_alloc *alloc; /* NULL: cw_alloc_default() */
+	uint8_t worker;		      /* this worker's index, named in its CIDs */
+	uint32_t max_sessions;	      /* slots, 1 .. CW_GW_SLOTS_MAX */
+	const struct cw_tls_server_ctx *tls;
+	struct cw_token_keys *tokens; /* this worker's copy (token.h is not thread-safe) */
+	enum cw_gw_retry retry;
+	uint32_t retry_load; /* CW_GW_RETRY_UNDER_LOAD threshold */
+	uint8_t cid_key[CW_CID_KEY_LEN];
+	uint8_t reset_key[CW_RESET_KEY_LEN];
+	bool send_resets;
+	const struct cw_conn_cfg *conn; /* NULL: defaults */
+	const uint32_t *dict_ids;	/* dictionaries we hold, preferred first */
+	uint32_t n_dict;
+	const char *version;	       /* HelloAck.gateway_version */
+	uint32_t heartbeat_interval_s; /* HelloAck; 0: 600 */
+	struct cw_gw_callbacks cb;
+};
+
+struct cw_gw;
+
+/* Returns 0 and *@out, -EINVAL, -ENOMEM, -EIO (OpenSSL contexts). */
+int cw_gw_new(const struct cw_gw_cfg *cfg, struct cw_gw **out);
+
+/* Free @gw and every session, without callbacks and without sending
+ * (NULL: no-op). */
+void cw_gw_free(struct cw_gw *gw);
+
+/* Unix time in seconds for certificate validity checks; the caller sets it
+ * at start and about once a second. */
+void cw_gw_set_wall_time(struct cw_gw *gw, int64_t unix_s);
+
+/*
+ * Process datagram @dgram (@len bytes, modified: decrypted in place) from
+ * @from. Problems with the datagram are drops (counted), never errors.
+ * Returns 0, or -EINVAL for bad arguments.
+ */
+int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, uint8_t *dgram,
+		size_t len);
+
+/*
+ * Write the next datagram due into @out (@cap >= CW_CONN_DGRAM_MAX), its
+ * destination into *@to, and return its length; 0 when nothing is due.
+ * Call until it returns 0 after cw_gw_input(), cw_gw_on_timeout() and the
+ * dial calls. Negative only for bad arguments (-EINVAL).
+ */
+int cw_gw_output(struct cw_gw *gw, uint64_t now, uint8_t *out, size_t cap, struct cw_gw_addr *to);
+
+/* When cw_gw_on_timeout() is due next, or UINT64_MAX. */
+uint64_t cw_gw_next_timeout(const struct cw_gw *gw);
+
+/* Run every session's timers due at @now; free sessions that are over. */
+void cw_gw_on_timeout(struct cw_gw *gw, uint64_t now);
+
+/*
+ * Close session @session_id with application @code (§12.3) and @reason:
+ * a Close message on stream 0, then CONNECTION_CLOSE. The dial streams are
+ * reset (CANCELLED) so that the Close message is not queued behind their
+ * data; cw_gw_output() sends what the connection can send now, then the
+ * CONNECTION_CLOSE. Before the handshake completed (or when the agent never
+ * used stream 0) the CONNECTION_CLOSE goes at once. The session is freed,
+ * with GONE and on_session_down, when its closing period ends
+ * (cw_gw_on_timeout()). No-op when it is already closing. Returns 0 or
+ * -ENOENT (no such session on this worker).
+ */
+int cw_gw_close_session(struct cw_gw *gw, uint64_t now, uint64_t session_id, uint64_t code,
+			const char *reason);
+
+/*
+ * Open a dial stream on session @session_id and send Dial{host, port,
+ * timeout_ms, origin}. @user comes back in every on_dial event; after
+ * GONE it is never used again. Returns 0 and the stream id in *@stream,
+ * -ENOENT (no such session, or it has not said Hello), -EAGAIN (the
+ * agent's stream limit: try later), -EINVAL, -ENOMEM.
+ */
+int cw_gw_dial(struct cw_gw *gw, uint64_t now, uint64_t session_id, const char *host, uint16_t port,
+	       uint32_t timeout_ms, const char *origin, void *user, uint64_t *stream);
+
+/*
+ * Raw bytes of dial stream @stream of @session_id, only after a RESULT
+ * with ok. write: queue up to @len bytes, *@n set to how many were taken
+ * (fewer, possibly 0: wait for WRITABLE). read: *@n bytes (0 when nothing
+ * is there yet) and *@fin once the agent's half is finished; reading
+ * grants the agent credit, so a relay reads only what it can forward, and
+ * reads again when it can take more (READABLE comes only when new bytes
+ * arrive). finish: half-close our direction. reset: abort both directions
+ * with @code (RESET_STREAM and STOP_SENDING); GONE follows. These calls
+ * may deliver GONE themselves (the stream ended during the call). Return
+ * 0, -ENOENT (no such dial, or after GONE), -EPIPE (that direction is
+ * over, or the dial failed or was reset), -EAGAIN (before RESULT ok),
+ * -EINVAL.
+ *
+ * When the agent resets or stops the stream, RESET carries its code and
+ * the gateway aborts its own direction with the same code (§13.5 abort).
+ */
+int cw_gw_dial_write(struct cw_gw *gw, uint64_t session_id, uint64_t stream, const uint8_t *data,
+		     size_t len, size_t *n);
+int cw_gw_dial_read(struct cw_gw *gw, uint64_t session_id, uint64_t stream, uint8_t *buf,
+		    size_t cap, size_t *n, bool *fin);
+int cw_gw_dial_finish(struct cw_gw *gw, uint64_t session_id, uint64_t stream);
+int cw_gw_dial_reset(struct cw_gw *gw, uint64_t session_id, uint64_t stream, uint64_t code);
+
+/* Call @fn for every session that said Hello until it returns non-zero. */
+void cw_gw_foreach_session(const struct cw_gw *gw,
+			   int (*fn)(const struct cw_gw_session_stats *, void *), void *ctx);
+
+const struct cw_gw_stats *cw_gw_stats(const struct cw_gw *gw);
+
+#endif /* CW_GATEWAY_H */
