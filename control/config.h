@@ -70,6 +70,7 @@ struct cw_tunnel_conf {
 	char ca[CW_PATH_LEN];	      /* CA that signs agent certificates, PEM */
 	char dictionary[CW_PATH_LEN]; /* zstd dictionary offered to agents; "" = none */
 	char reset_key[CW_PATH_LEN];  /* stateless reset key file; "" = no resets */
+	char ticket_keys[CW_PATH_LEN]; /* session ticket keys file; "" = memory only */
 	enum cw_retry_mode retry;
 	uint32_t retry_load;	  /* under-load: handshakes in progress per worker */
 	uint32_t max_sessions;	  /* per worker */

@@ -14,7 +14,8 @@
 #include "dataplane/tunnel_svc.h"
 
 #define CW_PLANE_TICK_US    50000
-#define CW_SESSION_REPLACED 0x1001 /* PROTOCOL.md §12.3 */
+#define CW_TICKET_ROTATE_NS (UINT64_C(3600) * 1000000000u) /* §7.1: at least hourly */
+#define CW_SESSION_REPLACED 0x1001			   /* PROTOCOL.md §12.3 */
 
 uint64_t cw_plane_now(void)
 {
@@ -144,6 +145,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	rcu_quiescent_state();
 	if (p->tsvc)
 		cw_tunnel_svc_events(p->tsvc, on_tev, p);
+	if (p->tsvc && cw_plane_now() >= p->next_rotate_ns) {
+		p->next_rotate_ns = cw_plane_now() + CW_TICKET_ROTATE_NS;
+		if (cw_tunnel_svc_rotate_tickets(p->tsvc) < 0)
+			cw_warn("tunnel: session ticket key rotation failed");
+	}
 	p->tick(p->tick_ctx);
 }
 
@@ -159,6 +165,7 @@ int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tu
 	p->tick = tick;
 	p->tick_ctx = tick_ctx;
 	p->started_ns = cw_plane_now();
+	p->next_rotate_ns = p->started_ns + CW_TICKET_ROTATE_NS;
 	rcu_register_thread();
 	p->base = event_base_new();
 	p->nodes = cw_nodedir_new();

@@ -41,7 +41,7 @@ struct cw_plane {
 	struct event *ev_tunnel, *ev_tick;
 	void (*tick)(void *ctx); /* every 50 ms: stats printing, reload, quit */
 	void *tick_ctx;
-	uint64_t started_ns;
+	uint64_t started_ns, next_rotate_ns;
 	const struct cw_counters *ctr; /* the workers' dataplane counters */
 	unsigned n_ctr;
 	struct cw_plane_stats st;

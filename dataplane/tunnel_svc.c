@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "control/keyfile.h"
 #include "dp.h"
 #include "log.h"
 #include "tunnel/compress.h"
@@ -59,6 +60,7 @@ struct cw_tunnel_svc {
 	uint8_t cid_key[CW_CID_KEY_LEN];
 	uint8_t reset_key[CW_RESET_KEY_LEN];
 	uint8_t token_key[CW_TOKEN_KEY_LEN];
+	uint8_t tickets[2][CW_TLS_TICKET_KEY_LEN]; /* previous, current */
 	struct cw_conn_cfg conn;
 	int event_fd;
 	bool use_wake; /* socket backend: workers sleep in poll() */
@@ -656,36 +658,6 @@ fail:
 
 /* ---- set-up ---- */
 
-/* The reset key survives restarts (§11.4): read it, or make and keep one. */
-static int reset_key_load(const char *path, uint8_t key[CW_RESET_KEY_LEN])
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd >= 0) {
-		n = read(fd, key, CW_RESET_KEY_LEN);
-		close(fd);
-		if (n != CW_RESET_KEY_LEN) {
-			cw_err("tunnel: %s: not a %d-byte reset key", path, CW_RESET_KEY_LEN);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (errno != ENOENT || RAND_bytes(key, CW_RESET_KEY_LEN) != 1)
-		goto fail;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto fail;
-	n = write(fd, key, CW_RESET_KEY_LEN);
-	if (close(fd) < 0 || n != CW_RESET_KEY_LEN)
-		goto fail;
-	cw_info("tunnel: new stateless reset key in %s", path);
-	return 0;
-fail:
-	cw_err("tunnel: reset key %s: %s", path, strerror(errno));
-	return -EIO;
-}
-
 static int dict_id_load(const char *path, uint32_t *id)
 {
 	FILE *f = fopen(path, "rb");
@@ -705,21 +677,68 @@ static int dict_id_load(const char *path, uint32_t *id)
 	return 0;
 }
 
+/*
+ * Ticket keys (PROTOCOL.md §7.1): the previous and the current one, kept in
+ * [tunnel] ticket_keys when set so that agents resume across a restart.
+ */
+static int tickets_load(struct cw_tunnel_svc *t, uint8_t prev[CW_TLS_TICKET_KEY_LEN])
+{
+	const char *path = t->conf->ticket_keys;
+	int rc = path[0] ? cw_keyfile_read(path, t->tickets[0], sizeof(t->tickets)) : -ENOENT;
+
+	if (rc == -ENOENT) {
+		if (RAND_bytes(t->tickets[1], CW_TLS_TICKET_KEY_LEN) != 1)
+			return -EIO;
+		memcpy(t->tickets[0], t->tickets[1], CW_TLS_TICKET_KEY_LEN);
+		rc = path[0] ? cw_keyfile_write(path, t->tickets[0], sizeof(t->tickets)) : 0;
+	}
+	if (rc < 0) {
+		cw_err("tunnel: ticket keys %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	memcpy(prev, t->tickets[0], CW_TLS_TICKET_KEY_LEN);
+	return 0;
+}
+
 static int tls_load(struct cw_tunnel_svc *t)
 {
 	struct cw_tls_server_cfg cfg = {.cert_chain.path = t->conf->cert,
 					.key.path = t->conf->key,
 					.node_ca.path = t->conf->ca};
-	int rc;
+	int rc = tickets_load(t, cfg.ticket_key);
 
-	if (RAND_bytes(cfg.ticket_key, sizeof(cfg.ticket_key)) != 1)
-		return -EIO;
+	if (rc < 0)
+		return rc;
 	rc = cw_tls_server_ctx_new(&cfg, NULL, &t->tls);
 	OPENSSL_cleanse(cfg.ticket_key, sizeof(cfg.ticket_key));
-	if (rc < 0)
+	if (rc < 0) {
 		cw_err("tunnel: cannot load %s, %s and %s: %s", t->conf->cert, t->conf->key,
 		       t->conf->ca, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/* The same name means there was no previous key yet: nothing to add. */
+	rc = cw_tls_server_ctx_rotate_ticket_key(t->tls, t->tickets[1]);
+	return rc == -EINVAL ? 0 : rc;
+}
+
+int cw_tunnel_svc_rotate_tickets(struct cw_tunnel_svc *t)
+{
+	uint8_t next[CW_TLS_TICKET_KEY_LEN];
+	int rc;
+
+	if (RAND_bytes(next, sizeof(next)) != 1)
+		return -EIO;
+	rc = cw_tls_server_ctx_rotate_ticket_key(t->tls, next);
+	if (rc < 0)
+		return rc;
+	memcpy(t->tickets[0], t->tickets[1], CW_TLS_TICKET_KEY_LEN);
+	memcpy(t->tickets[1], next, CW_TLS_TICKET_KEY_LEN);
+	OPENSSL_cleanse(next, sizeof(next));
+	if (t->conf->ticket_keys[0] &&
+	    (rc = cw_keyfile_write(t->conf->ticket_keys, t->tickets[0], sizeof(t->tickets))) < 0)
+		cw_warn("tunnel: ticket keys %s not saved: %s", t->conf->ticket_keys,
+			strerror(-rc));
+	return 0;
 }
 
 static const enum cw_gw_retry retry_of[] = {
@@ -798,8 +817,13 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 	if (RAND_bytes(t->cid_key, sizeof(t->cid_key)) != 1 ||
 	    RAND_bytes(t->token_key, sizeof(t->token_key)) != 1)
 		goto fail;
-	if (t->conf->reset_key[0] && (rc = reset_key_load(t->conf->reset_key, t->reset_key)))
+	if (t->conf->reset_key[0] &&
+	    (rc = cw_keyfile_load_or_create(t->conf->reset_key, t->reset_key, CW_RESET_KEY_LEN))) {
+		/* It survives restarts (§11.4) so agents of a restarted gateway
+		 * learn at once that their sessions are gone. */
+		cw_err("tunnel: reset key %s: %s", t->conf->reset_key, strerror(-rc));
 		goto fail;
+	}
 	if (t->conf->dictionary[0] && (rc = dict_id_load(t->conf->dictionary, &t->dict_id)))
 		goto fail;
 	if ((rc = tls_load(t)))

@@ -118,6 +118,14 @@ int cw_tunnel_svc_close(struct cw_tunnel_svc *t, unsigned worker, uint64_t sessi
  * (nothing sent). */
 int cw_tunnel_svc_stats(struct cw_tunnel_svc *t, struct cw_tstats_req *req);
 
+/*
+ * Make a new session ticket key current (the current one stays accepted
+ * as the previous one) and save both to [tunnel] ticket_keys when set;
+ * PROTOCOL.md §7.1 asks for this at least hourly. Thread-safe against the
+ * workers' handshakes. Returns 0, -EIO.
+ */
+int cw_tunnel_svc_rotate_tickets(struct cw_tunnel_svc *t);
+
 /* Number of workers. */
 unsigned cw_tunnel_svc_workers(const struct cw_tunnel_svc *t);
 

@@ -14,7 +14,9 @@
 # an unknown node is 502, a port outside the allow-list 403, a malformed
 # request 400, each at once; the agent killed -> requests fail within the
 # dial timeout; the agent restarted -> it resumes with its ticket (the
-# gateway's resumed-handshake counter moves) and serves again.
+# gateway's resumed-handshake counter moves) and serves again; the gateway
+# restarted -> the agent learns it from a stateless reset at once and
+# resumes with a ticket from before the restart (keys kept in files).
 #
 # Usage: tunnel.sh CAUSEWAYD AGENT CAUSEWAYCTL RELAY
 # Environment: CW_TUNNEL_MB (file size, default 64), CW_TUNNEL_IMPAIR (the
@@ -126,6 +128,7 @@ cert = $tmp/gateway.crt
 key = $tmp/gateway.key
 ca = $tmp/ca.crt
 reset_key = $tmp/reset.key
+ticket_keys = $tmp/tickets
 retry = always
 idle_timeout = 10000
 [ingress]
@@ -229,6 +232,17 @@ cw_check_eq "after the restart: SHA-256 of 1 MiB" "$want_small" "$got" || true
 resumed1=$(metric causeway_handshakes_resumed_total)
 cw_check "the restart resumed with its ticket ($resumed0 -> $resumed1)" \
 	test "${resumed1:-0}" -gt "${resumed0:-0}"
+
+cw_section "gateway restarted: a stateless reset, then a resumed session"
+cw_stop_daemon || true
+cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
+cw_check "the agent is back on the restarted gateway" wait_node
+resumed=$(metric causeway_handshakes_resumed_total)
+cw_check "with a ticket from before the restart (resumed: ${resumed:-none})" \
+	test "${resumed:-0}" -ge 1
+cw_check "after a stateless reset (agent log)" grep -q "stateless reset" "$tmp/agent.log"
+got=$(curl -sf --max-time 60 -x "$PROXY" "http://$NODE:10250/small.bin" | sha256sum | cut -d' ' -f1) || true
+cw_check_eq "through the restarted gateway: SHA-256 of 1 MiB" "$want_small" "$got" || true
 
 cw_kill_pid "$AGENT_PID"
 cw_stop_daemon || true

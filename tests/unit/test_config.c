@@ -829,6 +829,7 @@ static void test_print_text(void **state)
 				   "ca =\n"
 				   "dictionary =\n"
 				   "reset_key =\n"
+				   "ticket_keys =\n"
 				   "retry = under-load\n"
 				   "retry_load = 256\n"
 				   "max_sessions = 65536\n"
