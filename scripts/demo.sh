@@ -31,17 +31,7 @@ tmp=$(mktemp -d /tmp/cw-demo.XXXXXX)
 chmod 755 "$tmp"
 
 # A CA, the gateway's certificate for 198.18.0.1 and the node's (CN=node:NAME).
-cert() { # NAME SUBJECT EXTENSION
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
-		-keyout "$tmp/$1.key" -out "$tmp/$1.csr" 2>/dev/null
-	echo "$3" >"$tmp/$1.ext"
-	openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
-		-days 1 -extfile "$tmp/$1.ext" -out "$tmp/$1.crt" 2>/dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-	-subj /CN=causeway-demo-ca -keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
-cert gateway /CN=gateway subjectAltName=IP:198.18.0.1
-cert agent /CN=node:edge-demo extendedKeyUsage=clientAuth
+scripts/pki.sh "$tmp" 198.18.0.1 edge-demo
 sed -e "s|@DIR@|$tmp|g" -e "s|@REPO@|$PWD|g" conf/demo.conf >"$tmp/causeway.conf"
 sed "s|@DIR@|$tmp|g" conf/demo-agent.conf >"$tmp/agent.conf"
 printf 'Hello from edge-demo, through the Causeway tunnel.\n' >"$tmp/index.html"

@@ -61,29 +61,12 @@ cw_on_exit "rm -rf '$tmp'"
 # shellcheck disable=SC2016 # expanded when the hook runs
 cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
 
-cw_section "certificates"
-pki()
-{
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj /CN=causeway-test-ca -keyout "$tmp/ca.key" -out "$tmp/ca.crt" 2>/dev/null
-	# $1: name, $2: subject, $3: extensions
-	leaf()
-	{
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
-			-keyout "$tmp/$1.key" -out "$tmp/$1.csr" 2>/dev/null
-		printf '%s\n' "$3" >"$tmp/$1.ext"
-		openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
-			-CAcreateserial -days 1 -extfile "$tmp/$1.ext" -out "$tmp/$1.crt" 2>/dev/null
-	}
-	leaf gateway /CN=gateway "subjectAltName=IP:$CW_DUT_IP"
-	leaf agent "/CN=node:$NODE" "extendedKeyUsage=clientAuth"
-}
-
 cw_setup_netns edge
 # The gateway side of the veth stays in this namespace, with the relay on it.
 ip addr add "$CW_DUT_IP/$CW_PREFIX_LEN" dev "$CW_IF_HOST"
-pki
-cw_check "certificates made" test -s "$tmp/agent.crt" -a -s "$tmp/gateway.crt"
+cw_section "certificates"
+"$here/../../scripts/pki.sh" "$tmp" "$CW_DUT_IP" "$NODE"
+cw_check "certificates made" test -s "$tmp/$NODE.crt" -a -s "$tmp/gateway.crt"
 
 cw_section "nginx in the edge namespace"
 head -c $((SIZE_MB << 20)) /dev/urandom >"$tmp/big.bin"
@@ -154,8 +137,8 @@ cache_dir = $tmp/cache
 address = $CW_DUT_IP:$TUN_PORT
 ca_file = $tmp/ca.crt
 [tls]
-cert_file = $tmp/agent.crt
-key_file = $tmp/agent.key
+cert_file = $tmp/$NODE.crt
+key_file = $tmp/$NODE.key
 ticket_file = $tmp/ticket
 [dial]
 allow = 127.0.0.1:10250
