@@ -67,6 +67,7 @@ enum cw_key_id {
 	K_TUN_HEARTBEAT,
 	K_ING_LISTEN,
 	K_ING_DIAL_TIMEOUT,
+	K_ING_HEAD_TIMEOUT,
 	K_ING_MAX_CLIENTS,
 	K_ADM_LISTEN,
 	K_LOG_LEVEL,
@@ -403,6 +404,7 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_ING_LISTEN]		= OTHER(SEC_INGRESS, "listen", cw_ini_parse_listen, cw_ini_print_listen,
 					ING(listen), true),
 	[K_ING_DIAL_TIMEOUT]	= NUM(SEC_INGRESS, "dial_timeout", ING(dial_timeout_ms), 100, 120000),
+	[K_ING_HEAD_TIMEOUT]	= NUM(SEC_INGRESS, "head_timeout", ING(head_timeout_ms), 100, 120000),
 	[K_ING_MAX_CLIENTS]	= NUM(SEC_INGRESS, "max_clients", ING(max_clients), 1, 1000000),
 
 	[K_ADM_LISTEN]		= OTHER(SEC_ADMIN, "listen", cw_ini_parse_listen, cw_ini_print_listen,
@@ -458,6 +460,7 @@ void cw_config_defaults(struct cw_config *c)
 	c->ingress.listen.addr = htonl(INADDR_LOOPBACK);
 	c->ingress.listen.port = 10265;
 	c->ingress.dial_timeout_ms = 10000;
+	c->ingress.head_timeout_ms = 10000;
 	c->ingress.max_clients = 4096;
 	c->admin.listen.addr = htonl(INADDR_LOOPBACK);
 	c->admin.listen.port = 10267;

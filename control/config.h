@@ -64,12 +64,12 @@ enum cw_retry_mode { CW_RETRY_MODE_NEVER = 0, CW_RETRY_MODE_ALWAYS, CW_RETRY_MOD
 
 /* The tunnel endpoint (tunnel/PROTOCOL.md); port 0 turns it off. */
 struct cw_tunnel_conf {
-	uint16_t port;		      /* UDP port agents dial; 0 = no tunnel */
-	char cert[CW_PATH_LEN];	      /* gateway certificate chain, PEM */
-	char key[CW_PATH_LEN];	      /* its private key, PEM */
-	char ca[CW_PATH_LEN];	      /* CA that signs agent certificates, PEM */
-	char dictionary[CW_PATH_LEN]; /* zstd dictionary offered to agents; "" = none */
-	char reset_key[CW_PATH_LEN];  /* stateless reset key file; "" = no resets */
+	uint16_t port;		       /* UDP port agents dial; 0 = no tunnel */
+	char cert[CW_PATH_LEN];	       /* gateway certificate chain, PEM */
+	char key[CW_PATH_LEN];	       /* its private key, PEM */
+	char ca[CW_PATH_LEN];	       /* CA that signs agent certificates, PEM */
+	char dictionary[CW_PATH_LEN];  /* zstd dictionary offered to agents; "" = none */
+	char reset_key[CW_PATH_LEN];   /* stateless reset key file; "" = no resets */
 	char ticket_keys[CW_PATH_LEN]; /* session ticket keys file; "" = memory only */
 	enum cw_retry_mode retry;
 	uint32_t retry_load;	  /* under-load: handshakes in progress per worker */
@@ -82,6 +82,7 @@ struct cw_tunnel_conf {
 struct cw_ingress_conf {
 	struct cw_ini_listen listen;
 	uint32_t dial_timeout_ms; /* the agent's connect, and our wait for it */
+	uint32_t head_timeout_ms; /* for a client's request head */
 	uint32_t max_clients;
 };
 

@@ -169,13 +169,16 @@ static int write_origin_request(struct iclient *c)
 	return rc;
 }
 
-static void on_dial_timeout(evutil_socket_t fd, short what, void *arg)
+/* One timer per client: for its request head, then for the dial. */
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct iclient *c = arg;
 
 	(void)fd;
 	(void)what;
-	if (c->state == IC_DIALING)
+	if (c->state == IC_HEAD)
+		answer_error(c, 408, "no complete request head in time");
+	else if (c->state == IC_DIALING)
 		answer_error(c, 502, "the node did not answer the dial in time");
 }
 
@@ -213,9 +216,7 @@ static void start_dial(struct iclient *c, const struct cw_node_info *n)
 	bufferevent_disable(c->bev, EV_READ);
 	tv.tv_sec = (p->conf->ingress.dial_timeout_ms + 1000) / 1000;
 	tv.tv_usec = 0;
-	c->timer = evtimer_new(p->base, on_dial_timeout, c);
-	if (c->timer)
-		evtimer_add(c->timer, &tv);
+	evtimer_add(c->timer, &tv);
 }
 
 static void route(struct iclient *c)
@@ -358,10 +359,7 @@ static void dial_answered(struct iclient *c)
 			answer_error(c, 502, "the node's session ended before it answered");
 		return;
 	}
-	if (c->timer) {
-		event_free(c->timer);
-		c->timer = NULL;
-	}
+	evtimer_del(c->timer);
 	if (result == CW_CHAN_FAILED) {
 		answer_error(c, ch->dial_error == CW_DIAL_NOT_ALLOWED ? 403 : 502,
 			     ch->reason[0] ? ch->reason : "the node could not connect");
@@ -430,6 +428,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
 		      void *arg)
 {
+	struct timeval tv;
 	struct cw_ingress *in = arg;
 	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
 	struct cw_http_head_cfg hc = {0};
@@ -452,7 +451,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	hc.fields = c->fields;
 	hc.fields_max = CW_HTTP_FIELDS_MAX_DEFAULT;
 	c->bev = bufferevent_socket_new(in->p->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev || cw_http_head_init(&c->head, &hc) < 0) {
+	c->timer = evtimer_new(in->p->base, on_timeout, c);
+	if (!c->bev || !c->timer || cw_http_head_init(&c->head, &hc) < 0) {
+		if (c->timer)
+			event_free(c->timer);
 		if (c->bev)
 			bufferevent_free(c->bev);
 		else
@@ -460,6 +462,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		free(c);
 		return;
 	}
+	tv.tv_sec = in->p->conf->ingress.head_timeout_ms / 1000;
+	tv.tv_usec = in->p->conf->ingress.head_timeout_ms % 1000 * 1000;
+	evtimer_add(c->timer, &tv);
 	in->active++;
 	in->p->st.ingress_active = in->active;
 	c->next = in->clients;

@@ -117,6 +117,7 @@ idle_timeout = 10000
 [ingress]
 listen = 127.0.0.1:$INGRESS_PORT
 dial_timeout = 3000
+head_timeout = 1000
 [admin]
 listen = 127.0.0.1:$ADMIN_PORT
 [log]
@@ -197,6 +198,12 @@ connect_code=$(curl -s -o /dev/null -w '%{http_connect}' --max-time 5 -p -x "$PR
 cw_check_eq "CONNECT to an unknown node: 502" 502 "$connect_code" || true
 bad=$(printf 'GARBAGE\r\n\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$INGRESS_PORT; cat >&3; head -c 12 <&3" || true)
 cw_check_eq "malformed request: 400" "HTTP/1.1 400" "$bad" || true
+t0=$(date +%s%N)
+slow=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$INGRESS_PORT; printf 'CONNECT ' >&3; head -c 12 <&3" || true)
+t1=$(date +%s%N)
+cw_check_eq "a head that never completes: 408" "HTTP/1.1 408" "$slow" || true
+cw_check "after head_timeout (1 s), not before ($(((t1 - t0) / 1000000)) ms)" \
+	test $(((t1 - t0) / 1000000)) -ge 900 -a $(((t1 - t0) / 1000000)) -le 3000
 
 cw_section "agent killed, then restarted"
 kill -KILL "$AGENT_PID"

@@ -839,6 +839,7 @@ static void test_print_text(void **state)
 				   "[ingress]\n"
 				   "listen = 127.0.0.1:10265\n"
 				   "dial_timeout = 10000\n"
+				   "head_timeout = 10000\n"
 				   "max_clients = 4096\n"
 				   "\n"
 				   "[admin]\n"
