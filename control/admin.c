@@ -2,6 +2,7 @@
 #include "control/admin.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,51 +120,102 @@ static void render_text(struct pending *pd, struct evbuffer *b, unsigned nw, uin
 		}
 }
 
+static void family(struct evbuffer *b, const char *name, const char *help, const char *type)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static void metric(struct evbuffer *b, const char *name, const char *help, uint64_t v)
 {
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-			    (unsigned long long)v);
+	family(b, name, help, "counter");
+	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* A dataplane counter per worker: the field at @off of struct cw_counters. */
+static void per_worker(struct evbuffer *b, const struct cw_plane *p, const char *name,
+		       const char *help, size_t off)
+{
+	family(b, name, help, "counter");
+	for (unsigned w = 0; w < p->n_ctr; w++) {
+		const uint64_t *f = (const uint64_t *)((const char *)&p->ctr[w] + off);
+
+		evbuffer_add_printf(b, "%s{worker=\"%u\"} %llu\n", name, w,
+				    (unsigned long long)__atomic_load_n(f, __ATOMIC_RELAXED));
+	}
+}
+
+static void render_dataplane(struct evbuffer *b, const struct cw_plane *p)
+{
+	per_worker(b, p, "causeway_rx_packets_total", "Packets received",
+		   offsetof(struct cw_counters, rx_pkts));
+	per_worker(b, p, "causeway_rx_bytes_total", "Bytes received",
+		   offsetof(struct cw_counters, rx_bytes));
+	per_worker(b, p, "causeway_tx_packets_total", "Packets sent",
+		   offsetof(struct cw_counters, tx_pkts));
+	per_worker(b, p, "causeway_tx_bytes_total", "Bytes sent",
+		   offsetof(struct cw_counters, tx_bytes));
+	per_worker(b, p, "causeway_udp_in_total", "Datagrams handed to handlers",
+		   offsetof(struct cw_counters, udp_in));
+	per_worker(b, p, "causeway_udp_out_total", "Datagrams sent by handlers",
+		   offsetof(struct cw_counters, udp_out));
+	family(b, "causeway_drops_total", "Packets dropped, by worker and reason", "counter");
+	for (unsigned w = 0; w < p->n_ctr; w++)
+		for (unsigned d = 0; d < CW_DROP_MAX; d++)
+			evbuffer_add_printf(
+			    b, "causeway_drops_total{worker=\"%u\",reason=\"%s\"} %llu\n", w,
+			    cw_drop_name(d), (unsigned long long)cw_ctr_get(p->ctr[w].drops[d]));
+}
+
+static void render_tunnel(struct evbuffer *b, const struct cw_gw_stats *g)
+{
+	family(b, "causeway_sessions", "Tunnel sessions now, handshaking included", "gauge");
+	evbuffer_add_printf(b, "causeway_sessions %llu\n", (unsigned long long)g->sessions);
+	metric(b, "causeway_handshakes_full_total", "Full handshakes", g->hs_full);
+	metric(b, "causeway_handshakes_resumed_total", "Resumed handshakes", g->hs_resumed);
+	metric(b, "causeway_handshakes_failed_total", "Failed handshakes", g->hs_failed);
+	metric(b, "causeway_retries_total", "RETRY packets sent", g->retries_sent);
+	metric(b, "causeway_invalid_tokens_total", "Retry tokens refused", g->invalid_token);
+	metric(b, "causeway_decrypt_failures_total", "1-RTT packets failing authentication",
+	       g->decrypt_failed);
+	metric(b, "causeway_stateless_resets_total", "Stateless resets sent", g->resets_sent);
+	metric(b, "causeway_node_name_mismatch_total", "Hello names not matching certificates",
+	       g->name_mismatch);
+	metric(b, "causeway_address_changes_total", "NAT rebindings adopted", g->addr_changes);
+	metric(b, "causeway_dials_total", "Dial streams opened", g->dials);
+}
+
+static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)
+{
+	static const char name[] = "causeway_ingress_answers_total";
+
+	metric(b, "causeway_sessions_replaced_total", "Sessions replaced by newer ones",
+	       s->replaced);
+	metric(b, "causeway_ingress_clients_total", "Ingress connections accepted",
+	       s->ingress_clients);
+	family(b, "causeway_ingress_clients", "Ingress connections now", "gauge");
+	evbuffer_add_printf(b, "causeway_ingress_clients %llu\n",
+			    (unsigned long long)s->ingress_active);
+	family(b, name, "Ingress answers by status (200: relayed)", "counter");
+	evbuffer_add_printf(b, "%s{code=\"200\"} %llu\n", name, (unsigned long long)s->dials_ok);
+	for (unsigned i = 0; i < CW_INGRESS_ERR_CODES; i++)
+		if (s->ingress_errors[i])
+			evbuffer_add_printf(b, "%s{code=\"%u\"} %llu\n", name, 400 + i,
+					    (unsigned long long)s->ingress_errors[i]);
+	metric(b, "causeway_ingress_bytes_up_total", "Bytes relayed client to node",
+	       s->dial_bytes_up);
+	metric(b, "causeway_ingress_bytes_down_total", "Bytes relayed node to client",
+	       s->dial_bytes_down);
 }
 
 static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
 {
 	const struct cw_plane *p = pd->a->p;
-	const struct cw_plane_stats *s = &p->st;
-	struct cw_counters c;
 	struct cw_gw_stats g;
 
-	cw_counters_sum(p->ctr, p->n_ctr, &c);
 	gw_sum(&pd->st, nw, &g);
-	metric(b, "causeway_rx_packets_total", "Packets received", c.rx_pkts);
-	metric(b, "causeway_tx_packets_total", "Packets sent", c.tx_pkts);
-	metric(b, "causeway_udp_in_total", "Datagrams handed to handlers", c.udp_in);
-	metric(b, "causeway_udp_out_total", "Datagrams sent by handlers", c.udp_out);
-	metric(b, "causeway_drops_total", "Packets dropped, all reasons", cw_counters_drops(&c));
-	metric(b, "causeway_sessions", "Tunnel sessions now", g.sessions);
-	metric(b, "causeway_handshakes_full_total", "Full handshakes", g.hs_full);
-	metric(b, "causeway_handshakes_resumed_total", "Resumed handshakes", g.hs_resumed);
-	metric(b, "causeway_handshakes_failed_total", "Failed handshakes", g.hs_failed);
-	metric(b, "causeway_retries_total", "RETRY packets sent", g.retries_sent);
-	metric(b, "causeway_invalid_tokens_total", "Retry tokens refused", g.invalid_token);
-	metric(b, "causeway_decrypt_failures_total", "1-RTT packets failing authentication",
-	       g.decrypt_failed);
-	metric(b, "causeway_stateless_resets_total", "Stateless resets sent", g.resets_sent);
-	metric(b, "causeway_node_name_mismatch_total", "Hello names not matching certificates",
-	       g.name_mismatch);
-	metric(b, "causeway_sessions_replaced_total", "Sessions replaced by newer ones",
-	       s->replaced);
-	metric(b, "causeway_address_changes_total", "NAT rebindings adopted", g.addr_changes);
-	metric(b, "causeway_ingress_clients_total", "Ingress connections accepted",
-	       s->ingress_clients);
-	metric(b, "causeway_ingress_dials_total", "Ingress dials answered ok", s->dials_ok);
-	metric(b, "causeway_ingress_502_total", "Ingress 502 answers", s->ingress_502);
-	metric(b, "causeway_ingress_403_total", "Ingress 403 answers", s->ingress_403);
-	metric(b, "causeway_ingress_400_total", "Ingress 4xx/5xx answers for bad requests",
-	       s->ingress_400);
-	metric(b, "causeway_ingress_bytes_up_total", "Bytes relayed client to node",
-	       s->dial_bytes_up);
-	metric(b, "causeway_ingress_bytes_down_total", "Bytes relayed node to client",
-	       s->dial_bytes_down);
+	render_dataplane(b, p);
+	render_tunnel(b, &g);
+	render_ingress(b, &p->st);
 }
 
 static void pending_finish(struct pending *pd)

@@ -96,14 +96,8 @@ static void answer_error(struct iclient *c, int status, const char *reason)
 	char out[CW_HTTP_REASON_MAX + 256];
 	int n = cw_http_render_error(out, sizeof(out), status, reason);
 
-	if (status == 403)
-		st->ingress_403++;
-	else if (status == 502)
-		st->ingress_502++;
-	else if (status == 503)
-		st->ingress_503++;
-	else
-		st->ingress_400++;
+	if (status >= 400 && status < 400 + CW_INGRESS_ERR_CODES)
+		st->ingress_errors[status - 400]++;
 	cw_debug("ingress %s: %d %s", c->peer, status, reason ? reason : "");
 	if (n > 0)
 		bufferevent_write(c->bev, out, (size_t)n);

@@ -23,11 +23,13 @@ struct cw_ingress;
 struct cw_admin;
 struct cw_counters;
 
+#define CW_INGRESS_ERR_CODES 200
+
 /* Counters of the control thread (admin /metrics). */
 struct cw_plane_stats {
 	uint64_t sessions_up, sessions_down, replaced, addr_changes;
 	uint64_t ingress_clients, ingress_active;
-	uint64_t ingress_400, ingress_403, ingress_502, ingress_503;
+	uint64_t ingress_errors[CW_INGRESS_ERR_CODES]; /* answers 400..599, by status */
 	uint64_t dials_ok, dial_bytes_up, dial_bytes_down;
 };
 

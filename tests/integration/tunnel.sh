@@ -205,6 +205,15 @@ cw_check_eq "a head that never completes: 408" "HTTP/1.1 408" "$slow" || true
 cw_check "after head_timeout (1 s), not before ($(((t1 - t0) / 1000000)) ms)" \
 	test $(((t1 - t0) / 1000000)) -ge 900 -a $(((t1 - t0) / 1000000)) -le 3000
 
+ans() { metric "causeway_ingress_answers_total{code=\"$1\"}"; }
+cw_check_eq "metrics: 502 answers" 2 "$(ans 502)" || true
+cw_check_eq "metrics: 403 answers" 1 "$(ans 403)" || true
+cw_check_eq "metrics: 400 answers" 1 "$(ans 400)" || true
+cw_check_eq "metrics: 408 answers" 1 "$(ans 408)" || true
+cw_check_eq "metrics: relayed requests" 2 "$(ans 200)" || true
+fails=$(metric causeway_decrypt_failures_total)
+cw_check "packets the relay corrupted were refused and counted ($fails)" test "${fails:-0}" -ge 1
+
 cw_section "agent killed, then restarted"
 kill -KILL "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null || true
