@@ -410,6 +410,44 @@ static void answer_reset(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr
 	gw->st.resets_sent++;
 }
 
+/*
+ * §15.2: a long header of a version we do not speak, in a datagram that
+ * could be a first flight (>= 1200 bytes), gets the list of ours. Never for
+ * version 0, which is itself negotiation; rate-limited with the resets, as
+ * both answer unauthenticated input. Returns true when @d was such a packet.
+ */
+static bool answer_version(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from,
+			   const uint8_t *d, size_t len)
+{
+	struct cw_hdr h;
+	struct answer *a;
+	size_t n = 0;
+
+	if (cw_hdr_decode(d, len, &h) != -EPROTONOSUPPORT)
+		return false;
+	if (!h.version || len < CW_HS_INITIAL_MIN || !(a = answer_room(gw)) ||
+	    !reset_take(gw, now)) {
+		gw->st.screen_dropped++;
+		return true;
+	}
+	a->b[n++] = 0xc0;
+	memset(a->b + n, 0, 4);
+	n += 4;
+	a->b[n++] = (uint8_t)h.scid_len;
+	memcpy(a->b + n, d + h.scid_off, h.scid_len);
+	n += h.scid_len;
+	a->b[n++] = (uint8_t)h.dcid_len;
+	memcpy(a->b + n, d + h.dcid_off, h.dcid_len);
+	n += h.dcid_len;
+	a->b[n++] = (uint8_t)(CW_VERSION_1 >> 24);
+	a->b[n++] = (uint8_t)(CW_VERSION_1 >> 16);
+	a->b[n++] = (uint8_t)(CW_VERSION_1 >> 8);
+	a->b[n++] = (uint8_t)CW_VERSION_1;
+	answer_commit(gw, a, from, n);
+	gw->st.vn_sent++;
+	return true;
+}
+
 /* ---- sessions: state ---- */
 
 static const struct cw_streams *streams_of(const struct sess *s)
@@ -1167,6 +1205,12 @@ int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, u
 		return 0;
 	}
 	/* Long header: first byte, version, DCID length, DCID (§5.2). */
+	if (len >= 5 && ((uint32_t)dgram[1] << 24 | (uint32_t)dgram[2] << 16 |
+			 (uint32_t)dgram[3] << 8 | dgram[4]) != CW_VERSION_1) {
+		if (!answer_version(gw, now, from, dgram, len))
+			gw->st.screen_dropped++;
+		return 0;
+	}
 	if (len < 6 + CW_CID_LEN || dgram[5] != CW_CID_LEN) {
 		gw->st.screen_dropped++;
 		return 0;

@@ -46,9 +46,8 @@
  * PING of its own (the next packet due goes, and the 3x limit may be
  * passed by that one datagram so that the address can be validated), and
  * keeps the congestion and RTT state of the old path even when the IP
- * address changed; a long header of another version is
- * dropped, not answered with Version Negotiation (§15.2); HelloAck's
- * gateway_unix_ms has the one-second resolution of cw_gw_set_wall_time().
+ * address changed; HelloAck's gateway_unix_ms has the one-second
+ * resolution of cw_gw_set_wall_time().
  *
  * Memory, through the injected allocator: the object (about 25 KiB with
  * its answer queue), a table of chunk pointers (8 bytes per 256 slots), the
@@ -169,6 +168,7 @@ struct cw_gw_stats {
 	uint64_t heartbeats;
 	uint64_t agent_closes; /* Close messages from agents (§11.3) */
 	uint64_t api_refused;  /* agent API streams answered Error{REFUSED} (not served yet) */
+	uint64_t vn_sent;      /* Version Negotiation answers (§15.2) */
 };
 
 /* Events of a dial stream (cw_gw_callbacks.on_dial). A dial ends with

@@ -1451,6 +1451,43 @@ static void test_corrupt(void **state)
 	world_free(&w);
 }
 
+/* §15.2: another version gets our list; version 0 and short datagrams get
+ * nothing. */
+static void test_version_negotiation(void **state)
+{
+	static const uint8_t want[] = {0xc0, 0, 0,   0,	  0,   5,    's',  'c',	 'i', 'd',
+				       '!',  3, 'd', 'c', 'i', 0x43, 0x57, 0x00, 0x01};
+	uint8_t b[1300];
+	struct agent *raw;
+	struct world w;
+
+	(void)state;
+	world_init(&w, 24, CW_GW_RETRY_NEVER, 0);
+	raw = agent_add(&w, NULL);
+	memset(b, 0, sizeof(b));
+	memcpy(b,
+	       "\xc0\x1a\x2a\x3a\x4a\x03"
+	       "dci"
+	       "\x05"
+	       "scid!",
+	       15);
+	sim_send(w.s, raw->id, w.g.id, b, 1200);
+	run_for(&w, 50 * MS);
+	assert_int_equal(stats(&w)->vn_sent, 1);
+	assert_int_equal(raw->rx_count, 1);
+	assert_int_equal(raw->last_len, sizeof(want));
+	assert_memory_equal(raw->last, want, sizeof(want));
+	/* Too small to be a first flight, or version 0: no answer. */
+	sim_send(w.s, raw->id, w.g.id, b, 1199);
+	memset(b + 1, 0, 4);
+	sim_send(w.s, raw->id, w.g.id, b, 1200);
+	run_for(&w, 50 * MS);
+	assert_int_equal(stats(&w)->vn_sent, 1);
+	assert_int_equal(raw->rx_count, 1);
+	assert_int_equal(stats(&w)->sessions, 0);
+	world_free(&w);
+}
+
 /* ---- security: each attack rejected and counted ---- */
 
 static bool closed_by_peer(const void *p)
@@ -1590,6 +1627,7 @@ int main(void)
 	    cmocka_unit_test(test_rebinding_spoofed),
 	    cmocka_unit_test(test_session_down),
 	    cmocka_unit_test(test_corrupt),
+	    cmocka_unit_test(test_version_negotiation),
 	    cmocka_unit_test(test_bad_certificates),
 	    cmocka_unit_test(test_flood),
 	};
