@@ -903,6 +903,66 @@ static void test_stateless_reset(void **state)
 	world_free(&w);
 }
 
+/* A Version Negotiation packet echoing @dcid and @scid, listing @version. */
+static size_t vn_build(uint8_t *d, const uint8_t *dcid, const uint8_t *scid, uint32_t version)
+{
+	size_t n = 0;
+
+	d[n++] = 0xc0;
+	memset(d + n, 0, 4);
+	n += 4;
+	d[n++] = CW_CID_LEN;
+	memcpy(d + n, dcid, CW_CID_LEN);
+	n += CW_CID_LEN;
+	d[n++] = CW_CID_LEN;
+	memcpy(d + n, scid, CW_CID_LEN);
+	n += CW_CID_LEN;
+	d[n++] = (uint8_t)(version >> 24);
+	d[n++] = (uint8_t)(version >> 16);
+	d[n++] = (uint8_t)(version >> 8);
+	d[n++] = (uint8_t)version;
+	return n;
+}
+
+/*
+ * §15.2: before anything else of the attempt arrived, a Version Negotiation
+ * that echoes both CIDs and lacks our version ends the attempt; one that
+ * lists our version, or names other CIDs, is ignored; after the gateway
+ * answered, none counts.
+ */
+static void test_version_negotiation(void **state)
+{
+	static const uint8_t cid[CW_CID_LEN] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8};
+	static const uint8_t odcid[CW_CID_LEN] = {0x0d, 0x0c, 0x1d, 1, 2, 3, 4, 5};
+	static struct world w;
+	struct cw_as_info info;
+	uint8_t d[64], wrong[CW_CID_LEN] = {0};
+
+	(void)state;
+	world_init(&w, 10);
+	/* Sent at once, they arrive before the gateway's first answer. */
+	sim_send(w.s, w.gw_id, w.ag_id, d, vn_build(d, cid, odcid, CW_VERSION_1));
+	sim_send(w.s, w.gw_id, w.ag_id, d, vn_build(d, wrong, odcid, 0x43570002));
+	sim_send(w.s, w.gw_id, w.ag_id, d, vn_build(d, cid, wrong, 0x43570002));
+	run_for(&w, 12 * MS);
+	assert_int_not_equal(cw_as_state(w.as), CW_AS_ENDED);
+	world_free(&w);
+
+	world_init(&w, 10);
+	sim_send(w.s, w.gw_id, w.ag_id, d, vn_build(d, cid, odcid, 0x43570002));
+	run_for(&w, 12 * MS);
+	assert_int_equal(cw_as_state(w.as), CW_AS_ENDED);
+	cw_as_info(w.as, &info);
+	assert_int_equal(info.end, CW_AS_END_VERSION);
+	world_free(&w);
+
+	world_init(&w, 10);
+	world_up(&w, 600);
+	send_to_agent(&w, d, vn_build(d, cid, odcid, 0x43570002));
+	assert_int_equal(cw_as_state(w.as), CW_AS_ESTABLISHED);
+	world_free(&w);
+}
+
 /* Without a token in HelloAck nothing is a reset. */
 static void test_no_token(void **state)
 {
@@ -987,6 +1047,7 @@ int main(void)
 	    cmocka_unit_test(test_dial_reset),
 	    cmocka_unit_test(test_stateless_reset),
 	    cmocka_unit_test(test_no_token),
+	    cmocka_unit_test(test_version_negotiation),
 	    cmocka_unit_test(test_shutdown),
 	    cmocka_unit_test(test_peer_close),
 	};

@@ -50,6 +50,7 @@ struct cw_as {
 	uint8_t boot_id[CW_AS_BOOT_ID_LEN];
 	struct cw_streams_config sc;
 	struct cw_conn *c;
+	uint8_t cid[CW_CID_LEN], odcid[CW_CID_LEN]; /* the attempt's (§15.2) */
 
 	enum cw_as_state state;
 	enum cw_as_end end;
@@ -804,6 +805,8 @@ int cw_as_new(const struct cw_as_cfg *cfg, uint64_t now, struct cw_as **out)
 	cc.seed = cfg->seed;
 	hs = cfg->hs;
 	hs.alloc = a;
+	memcpy(s->cid, hs.cid, CW_CID_LEN);
+	memcpy(s->odcid, hs.odcid, CW_CID_LEN);
 	r = cw_msg_decoder_init(&s->ctl, a, CW_MSG_SIZE_DEFAULT);
 	if (r == 0)
 		r = cw_conn_agent_new(&cc, &hs, now, &s->c);
@@ -828,6 +831,40 @@ void cw_as_free(struct cw_as *s)
 	s->a->free(s->a->ctx, s, sizeof(*s));
 }
 
+/*
+ * §15.2: a Version Negotiation packet is unauthenticated, so it counts only
+ * for an attempt that has received nothing else, when it echoes both CIDs
+ * of our first INITIAL and does not list the version we used (else it is
+ * forged or corrupted). Then the attempt has failed. Returns whether @d
+ * was one (taken or ignored).
+ */
+static bool version_negotiation(struct cw_as *s, const uint8_t *d, size_t len)
+{
+	const struct cw_hs *hs = cw_conn_hs(s->c);
+	size_t off = 5;
+
+	if (len < 7 || !(d[0] & 0x80) || d[1] || d[2] || d[3] || d[4])
+		return false;
+	if (!hs || cw_hs_counters(hs)->pkts_in || cw_hs_counters(hs)->retries)
+		return true;
+	if (d[off] != CW_CID_LEN || len < off + 2 + 2 * CW_CID_LEN ||
+	    memcmp(d + off + 1, s->cid, CW_CID_LEN))
+		return true;
+	off += 1 + CW_CID_LEN;
+	if (d[off] != CW_CID_LEN || memcmp(d + off + 1, s->odcid, CW_CID_LEN))
+		return true;
+	off += 1 + CW_CID_LEN;
+	if (len == off || (len - off) % 4)
+		return true;
+	for (; off < len; off += 4)
+		if (((uint32_t)d[off] << 24 | (uint32_t)d[off + 1] << 16 |
+		     (uint32_t)d[off + 2] << 8 | d[off + 3]) == CW_VERSION_1)
+			return true;
+	s->state = CW_AS_ENDED;
+	s->end = CW_AS_END_VERSION;
+	return true;
+}
+
 int cw_as_recv(struct cw_as *s, uint64_t now, uint8_t *dgram, size_t len)
 {
 	uint8_t tail[CW_RESET_MIN_LEN] = {0};
@@ -837,7 +874,7 @@ int cw_as_recv(struct cw_as *s, uint64_t now, uint8_t *dgram, size_t len)
 
 	if (!s || !dgram)
 		return -EINVAL;
-	if (s->state == CW_AS_ENDED)
+	if (s->state == CW_AS_ENDED || version_negotiation(s, dgram, len))
 		return 0;
 	/* Decryption works in place: keep the bytes a reset token would be. */
 	check = s->has_token && len >= CW_RESET_MIN_LEN;

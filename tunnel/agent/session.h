@@ -87,6 +87,7 @@ enum cw_as_end {
 	CW_AS_END_LOCAL,     /* we closed (shutdown, peer error, HELLO_TIMEOUT) */
 	CW_AS_END_PEER,	     /* the gateway's CONNECTION_CLOSE */
 	CW_AS_END_RESET,     /* a stateless reset (§11.4) */
+	CW_AS_END_VERSION,   /* Version Negotiation without our version (§15.2) */
 };
 
 /* Node capacity for Hello (0: unknown); the caller measures it. */

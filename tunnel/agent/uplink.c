@@ -157,8 +157,13 @@ static enum cw_backoff_why why_of(const struct cw_as_info *in, bool was_up)
 
 static const char *end_name(enum cw_as_end e)
 {
-	static const char *const N[] = {"none",		"handshake failed",	 "idle timeout",
-					"closed by us", "closed by the gateway", "stateless reset"};
+	static const char *const N[] = {"none",
+					"handshake failed",
+					"idle timeout",
+					"closed by us",
+					"closed by the gateway",
+					"stateless reset",
+					"the gateway speaks no version of ours"};
 
 	return N[e];
 }
