@@ -10,7 +10,8 @@
 #
 # Checks: the agent connects and `causewayctl status` lists it; through an
 # impairing relay (loss, delay, reordering, duplication, corruption) curl
-# gets the file byte-exact (SHA-256) as a forward proxy and with CONNECT;
+# gets the file byte-exact (SHA-256) as a forward proxy and with CONNECT,
+# the latter across a NAT rebinding (the relay changes its source port);
 # an unknown node is 502, a port outside the allow-list 403, a malformed
 # request 400, each at once; the agent killed -> requests fail within the
 # dial timeout; the agent restarted -> it resumes with its ticket (the
@@ -128,7 +129,8 @@ cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
 # shellcheck disable=SC2086 # IMPAIR is a list of options
 "$RELAY" -l "$CW_DUT_IP:$TUN_PORT" -u "127.0.0.1:$TUN_PORT" --seed 7 $IMPAIR \
 	--stats-file "$tmp/relay.json" 2>"$tmp/relay.log" &
-cw_track_pid $!
+RELAY_PID=$!
+cw_track_pid "$RELAY_PID"
 
 cat >"$tmp/agent.conf" <<EOF
 [agent]
@@ -185,8 +187,14 @@ got=$(curl -sf --max-time 240 -x "$PROXY" "http://$NODE:10250/big.bin" | sha256s
 t1=$(date +%s.%N)
 cw_check_eq "forward proxy: SHA-256 of $SIZE_MB MiB" "$want" "$got" || true
 cw_log "forward proxy: $SIZE_MB MiB in $(awk "BEGIN {print $t1 - $t0}") s"
+# A NAT rebinding in the middle: the relay moves to a new source port.
+(sleep 0.5 && kill -USR1 "$RELAY_PID") &
 got=$(curl -sf --max-time 240 -p -x "$PROXY" "http://$NODE:10250/big.bin" | sha256sum | cut -d' ' -f1) || true
-cw_check_eq "CONNECT: SHA-256 of $SIZE_MB MiB" "$want" "$got" || true
+wait $! || true
+cw_check_eq "CONNECT, with a NAT rebinding halfway: SHA-256 of $SIZE_MB MiB" "$want" "$got" || true
+moves=$(metric causeway_address_changes_total)
+cw_check "the gateway followed the rebinding (address changes: ${moves:-none})" \
+	test "${moves:-0}" -ge 1
 
 cw_section "errors answered at once"
 code() { curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$@" || true; }
