@@ -15,9 +15,11 @@
  *
  * bulk: --bytes (64 MiB) agent -> gateway on one API stream, checked by
  * count and checksum. msgs: ApiResponse Envelopes gateway -> agent on 4
- * API streams (each opened by an ApiRequest), each body zstd-compressed
- * with the dictionary (or once up front with --precompressed: fan-out of
- * one object), decoded and decompressed by the agent; the bodies are the
+ * API streams (each opened by an ApiRequest), each body packed by
+ * cw_msg_body_pack (zstd with the dictionary, IDENTITY under
+ * CW_MSG_BODY_COMPRESS_MIN bytes) per message (or once up front with
+ * --precompressed: fan-out of one object), decoded and decompressed by
+ * the agent; the bodies are the
  * *.json files of --objects within a quarter of --size bytes, or Leases
  * synthesized at exactly --size bytes. handshakes: --count sessions
  * connected to confirmation and freed, the gateway side through
@@ -907,7 +909,7 @@ struct msgs {
 	struct mtx tx[MSG_STREAMS];
 	struct cw_msg_decoder dec[MSG_STREAMS];
 	uint64_t rx_seq[MSG_STREAMS];
-	uint64_t total, queued, got, wire, body;
+	uint64_t total, queued, got, wire, body, zstd;
 	unsigned next;
 	size_t bad;
 	uint8_t zbuf[OBJ_MAX], out[OBJ_MAX], rbuf[16384];
@@ -942,6 +944,8 @@ static ptrdiff_t msg_build(struct msgs *m, unsigned k, struct mtx *t)
 		r.n_headers = 1;
 		r.headers = hp;
 	}
+	/* Bodies under CW_MSG_BODY_COMPRESS_MIN go as they are. */
+	m->zstd += body.encoding != CAUSEWAY__V1__ENCODING__IDENTITY;
 	r.body = &body;
 	r.more = true;
 	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE;
@@ -1298,6 +1302,8 @@ static void out_msgs(struct out *o, const struct msgs *m, double cpu)
 	out_num(o, "body_bytes", (double)raw / (double)m->nobj, 0, "mean JSON body bytes");
 	out_num(o, "wire_bytes", (double)m->wire / (double)m->got, 1,
 		"mean message bytes (prefix + Envelope)");
+	out_num(o, "zstd_share", (double)m->zstd / (double)m->queued, 3,
+		"of the bodies zstd-compressed (the rest IDENTITY)");
 }
 
 static int run_msgs(struct bench *b)

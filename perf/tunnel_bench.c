@@ -56,7 +56,8 @@ static void pair_init(struct pair *p, enum cw_aead_alg alg)
 		a[i] = (uint8_t)i;
 		b[i] = (uint8_t)(0x80 + i);
 	}
-	if (cw_protect_short_init(&p->tx, alg, a, b) || cw_protect_short_init(&p->rx, alg, b, a)) {
+	if (cw_protect_short_init(&p->tx, alg, a, b, NULL) ||
+	    cw_protect_short_init(&p->rx, alg, b, a, NULL)) {
 		fprintf(stderr, "tunnel-bench: key setup failed\n");
 		exit(1);
 	}

@@ -314,7 +314,6 @@ static int aead_rekey(struct cw_aead *a, const struct cw_pkt_keys *k)
 int cw_keyset_init(struct cw_keyset *ks, enum cw_aead_alg alg,
 		   const uint8_t tx_secret[CW_SECRET_LEN], const uint8_t rx_secret[CW_SECRET_LEN])
 {
-	struct cw_pkt_keys txk, rxk, nextk;
 	int rc;
 
 	if (!ks)
@@ -326,22 +325,17 @@ int cw_keyset_init(struct cw_keyset *ks, enum cw_aead_alg alg,
 	ks->rx_first_pn = UINT64_MAX;
 	memcpy(ks->tx_secret, tx_secret, CW_SECRET_LEN);
 
-	rc = cw_keys_derive(tx_secret, alg, &txk);
+	rc = cw_keys_derive(tx_secret, alg, &ks->tx_keys);
 	if (!rc)
-		rc = cw_keys_derive(rx_secret, alg, &rxk);
+		rc = cw_keys_derive(rx_secret, alg, &ks->rx_keys);
 	if (!rc)
 		rc = cw_keys_next_secret(rx_secret, ks->rx_next_secret);
 	if (!rc)
-		rc = cw_keys_derive(ks->rx_next_secret, alg, &nextk);
+		rc = cw_keys_derive(ks->rx_next_secret, alg, &ks->rx_next_keys);
 	if (!rc)
-		rc = cw_aead_init(&ks->tx, alg, &txk, true);
+		rc = cw_aead_init(&ks->tx, alg, &ks->tx_keys, true);
 	if (!rc)
-		rc = cw_aead_init(&ks->rx, alg, &rxk, false);
-	if (!rc)
-		rc = cw_aead_init(&ks->rx_next, alg, &nextk, false);
-	OPENSSL_cleanse(&txk, sizeof(txk));
-	OPENSSL_cleanse(&rxk, sizeof(rxk));
-	OPENSSL_cleanse(&nextk, sizeof(nextk));
+		rc = cw_aead_init(&ks->rx, alg, &ks->rx_keys, false);
 	if (rc)
 		cw_keyset_free(ks);
 	return rc;
@@ -358,11 +352,34 @@ void cw_keyset_free(struct cw_keyset *ks)
 	OPENSSL_cleanse(ks, sizeof(*ks));
 }
 
+/* @a's context, made from @k unless it exists; a freed keyset's keys
+ * are zeroed, which cw_aead_init() refuses (-EINVAL). */
+static int ctx_ready(const struct cw_keyset *ks, struct cw_aead *a, const struct cw_pkt_keys *k,
+		     bool seal)
+{
+	if (a->ctx)
+		return 0;
+	return cw_aead_init(a, ks->alg, k, seal);
+}
+
+/* Sealing after cw_keyset_sleep(): out of line, so that sealing with a
+ * context stays a bare tail call (no stack frame) on the packet path. */
+static __attribute__((noinline)) int seal_waking(struct cw_keyset *ks, uint64_t pn,
+						 const uint8_t *aad, size_t aad_len,
+						 const uint8_t *in, size_t in_len, uint8_t *out)
+{
+	int rc = ctx_ready(ks, &ks->tx, &ks->tx_keys, true);
+
+	return rc ? rc : cw_aead_seal(&ks->tx, pn, aad, aad_len, in, in_len, out);
+}
+
 int cw_keyset_seal(struct cw_keyset *ks, uint64_t pn, const uint8_t *aad, size_t aad_len,
 		   const uint8_t *in, size_t in_len, uint8_t *out)
 {
 	if (!ks)
 		return -EINVAL;
+	if (!ks->tx.ctx)
+		return seal_waking(ks, pn, aad, aad_len, in, in_len, out);
 	return cw_aead_seal(&ks->tx, pn, aad, aad_len, in, in_len, out);
 }
 
@@ -380,13 +397,12 @@ enum cw_key_epoch cw_keyset_rx_epoch(const struct cw_keyset *ks, unsigned phase,
 }
 
 /* Everything that can fail without touching @ks happens first: the two
- * derivations, then the context for the phase after next, which takes the
- * place of the old previous keys (dropped anyway). */
+ * derivations, then the contexts of the current keys and of the new
+ * receive keys. */
 static int keyset_rotate(struct cw_keyset *ks)
 {
 	uint8_t tx_secret[CW_SECRET_LEN], next_secret[CW_SECRET_LEN];
 	struct cw_pkt_keys txk, nextk;
-	struct cw_aead spare;
 	int rc;
 
 	rc = cw_keys_next_secret(ks->tx_secret, tx_secret);
@@ -396,27 +412,25 @@ static int keyset_rotate(struct cw_keyset *ks)
 		rc = cw_keys_next_secret(ks->rx_next_secret, next_secret);
 	if (!rc)
 		rc = cw_keys_derive(next_secret, ks->alg, &nextk);
+	if (!rc)
+		rc = ctx_ready(ks, &ks->tx, &ks->tx_keys, true);
+	if (!rc)
+		rc = ctx_ready(ks, &ks->rx, &ks->rx_keys, false);
+	if (!rc)
+		rc = ctx_ready(ks, &ks->rx_next, &ks->rx_next_keys, false);
+	if (!rc)
+		rc = aead_rekey(&ks->tx, &txk);
 	if (rc)
 		goto out;
 
-	if (ks->rx_prev.ctx)
-		rc = aead_rekey(&ks->rx_prev, &nextk);
-	else
-		rc = cw_aead_init(&ks->rx_prev, ks->alg, &nextk, false);
-	if (rc) {
-		cw_aead_free(&ks->rx_prev);
-		ks->has_prev = false;
-		goto out;
-	}
-	rc = aead_rekey(&ks->tx, &txk);
-	if (rc)
-		goto out;
-
-	spare = ks->rx_prev;
+	/* The phase after next has no context until a packet needs it. */
+	cw_aead_free(&ks->rx_prev);
 	ks->rx_prev = ks->rx;
 	ks->rx = ks->rx_next;
-	ks->rx_next = spare;
-	OPENSSL_cleanse(&spare, sizeof(spare));
+	memset(&ks->rx_next, 0, sizeof(ks->rx_next));
+	ks->tx_keys = txk;
+	ks->rx_keys = ks->rx_next_keys;
+	ks->rx_next_keys = nextk;
 	memcpy(ks->tx_secret, tx_secret, CW_SECRET_LEN);
 	memcpy(ks->rx_next_secret, next_secret, CW_SECRET_LEN);
 	ks->has_prev = true;
@@ -446,6 +460,14 @@ int cw_keyset_open(struct cw_keyset *ks, unsigned phase, uint64_t pn, const uint
 		*epoch = e;
 	if (e == CW_KEY_DISCARDED)
 		return -ENOKEY;
+	if (e == CW_KEY_CURRENT)
+		rc = ctx_ready(ks, &ks->rx, &ks->rx_keys, false);
+	else if (e == CW_KEY_NEXT)
+		rc = ctx_ready(ks, &ks->rx_next, &ks->rx_next_keys, false);
+	else
+		rc = 0;
+	if (rc)
+		return rc;
 	a = e == CW_KEY_CURRENT ? &ks->rx : e == CW_KEY_PREVIOUS ? &ks->rx_prev : &ks->rx_next;
 	rc = cw_aead_open(a, pn, aad, aad_len, in, in_len, out);
 	if (rc)
@@ -465,7 +487,7 @@ int cw_keyset_open(struct cw_keyset *ks, unsigned phase, uint64_t pn, const uint
 
 int cw_keyset_update(struct cw_keyset *ks)
 {
-	if (!ks || !ks->tx.ctx)
+	if (!ks || !ks->tx_keys.key_len)
 		return -EINVAL;
 	return keyset_rotate(ks);
 }
@@ -474,9 +496,18 @@ void cw_keyset_discard_prev(struct cw_keyset *ks)
 {
 	if (!ks)
 		return;
-	/* Freed, not kept for the next update: an idle session holds three
-	 * contexts instead of four (~1.2 KiB each), and the freed key
-	 * schedule is cleansed, so a discarded key does not linger. */
+	/* Freed, not kept for the next update: an idle session holds two
+	 * contexts (~1 KiB each), and the freed key schedule is cleansed, so
+	 * a discarded key does not linger. */
 	cw_aead_free(&ks->rx_prev);
 	ks->has_prev = false;
+}
+
+void cw_keyset_sleep(struct cw_keyset *ks)
+{
+	if (!ks)
+		return;
+	cw_aead_free(&ks->tx);
+	cw_aead_free(&ks->rx);
+	cw_aead_free(&ks->rx_next);
 }

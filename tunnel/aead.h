@@ -19,8 +19,12 @@
  * keys of the next phase, derived in advance so that a peer's update is
  * recognised by trial decryption without a derivation on the packet path,
  * and the previous receive keys, kept for packets reordered across an
- * update until the caller (after 3 PTO) discards them. Opening and sealing
- * never allocate; a key update does (see cw_keyset_update()).
+ * update until the caller (after 3 PTO) discards them. Every key is kept
+ * as bytes too, and a cipher context (about 1 KiB in OpenSSL, the largest
+ * part of an idle session) is made only when a packet needs it: the next
+ * phase's at the first packet of the other phase or at our own update, and
+ * the current ones again after cw_keyset_sleep(). Sealing and opening
+ * allocate only then; a key update does (see cw_keyset_update()).
  */
 #ifndef CW_AEAD_H
 #define CW_AEAD_H
@@ -141,8 +145,10 @@ enum cw_key_epoch {
 struct cw_keyset {
 	struct cw_aead tx;
 	struct cw_aead rx;
-	struct cw_aead rx_next;
-	struct cw_aead rx_prev; /* only while has_prev */
+	struct cw_aead rx_next;		     /* ctx NULL until a packet needs it */
+	struct cw_aead rx_prev;		     /* only while has_prev */
+	struct cw_pkt_keys tx_keys, rx_keys; /* of tx and rx, for their contexts */
+	struct cw_pkt_keys rx_next_keys;     /* of rx_next */
 	uint8_t tx_secret[CW_SECRET_LEN];
 	uint8_t rx_next_secret[CW_SECRET_LEN]; /* secret of rx_next */
 	uint64_t rx_first_pn;		       /* lowest pn opened with rx; UINT64_MAX: none yet */
@@ -171,7 +177,8 @@ static inline unsigned cw_keyset_tx_phase(const struct cw_keyset *ks)
 }
 
 /*
- * Seal packet @pn with the current send keys (see cw_aead_seal()).
+ * Seal packet @pn with the current send keys (see cw_aead_seal()); makes
+ * their context first after cw_keyset_sleep() (-ENOMEM, -EIO).
  */
 int cw_keyset_seal(struct cw_keyset *ks, uint64_t pn, const uint8_t *aad, size_t aad_len,
 		   const uint8_t *in, size_t in_len, uint8_t *out);
@@ -192,10 +199,14 @@ enum cw_key_epoch cw_keyset_rx_epoch(const struct cw_keyset *ks, unsigned phase,
  * cw_aead_open() for the buffers), and store that epoch in *@epoch (may be
  * NULL). When the next keys verify the packet the peer has updated: @ks
  * moves to the next phase (as cw_keyset_update()), so the caller answers
- * with the new keys. Returns 0; -EBADMSG (nothing about @ks changes);
- * -ENOKEY for CW_KEY_DISCARDED (nothing decrypted); the other errors of
- * cw_aead_open(); -ENOMEM or -EIO with the plaintext wiped when the update
- * a verified packet triggers fails (see cw_keyset_update()).
+ * with the new keys. The first packet tried with the next keys makes their
+ * context, kept for the packets after it, as the first packet after
+ * cw_keyset_sleep() makes the current ones'. Returns 0; -EBADMSG (nothing
+ * about @ks changes but that context); -ENOKEY for CW_KEY_DISCARDED
+ * (nothing decrypted); -ENOMEM or -EIO when making that context fails
+ * (nothing decrypted, nothing changed); the other errors of cw_aead_open();
+ * -ENOMEM or -EIO with the plaintext wiped when the update a verified
+ * packet triggers fails (see cw_keyset_update()).
  */
 int cw_keyset_open(struct cw_keyset *ks, unsigned phase, uint64_t pn, const uint8_t *aad,
 		   size_t aad_len, const uint8_t *in, size_t in_len, uint8_t *out,
@@ -208,18 +219,34 @@ int cw_keyset_open(struct cw_keyset *ks, unsigned phase, uint64_t pn, const uint
  * receive keys of the phase after. The caller enforces the preconditions of
  * PROTOCOL.md §6.6 (handshake confirmed, a packet of the current phase
  * acknowledged). Not a per-packet cost: the derivations allocate
- * OpenSSL's KDF contexts, and a context for the new receive keys is made
- * unless the previous keys still hold one. Returns 0; -EINVAL for a freed
- * @ks; -ENOMEM or -EIO with @ks unchanged (but for the previous keys,
- * which may be dropped) when a derivation or that context fails; -EIO
- * when OpenSSL fails to re-key the send context (no allocation is
- * involved, so only a broken library would): then @ks must not be used
- * again, free it and close the session.
+ * OpenSSL's KDF contexts, and the contexts of the current keys (after
+ * cw_keyset_sleep()) and of the new receive keys are made unless they
+ * exist; the previous keys' context, if still held, is freed, and the keys
+ * of the phase after are kept as bytes.
+ * Returns 0; -EINVAL for a freed @ks; -ENOMEM or -EIO with @ks unchanged
+ * (but for those contexts, some of which may have been made) when a
+ * derivation or a context fails; -EIO when OpenSSL fails to re-key the
+ * send context (no allocation is involved, so only a broken library
+ * would): then @ks must not be used again, free it and close the session.
  */
 int cw_keyset_update(struct cw_keyset *ks);
 
 /* Forget the previous receive keys (3 PTO after an update) and free their
  * context. */
 void cw_keyset_discard_prev(struct cw_keyset *ks);
+
+/*
+ * Free the contexts of the current and next keys, keeping the keys: for a
+ * session that has had no packet for a while, so that it holds about
+ * 2 KiB less. The next packet sealed or opened makes its context again
+ * (a few microseconds). The previous keys are not touched.
+ */
+void cw_keyset_sleep(struct cw_keyset *ks);
+
+/* Whether @ks holds any context of its current or next keys. */
+static inline bool cw_keyset_awake(const struct cw_keyset *ks)
+{
+	return ks->tx.ctx || ks->rx.ctx || ks->rx_next.ctx;
+}
 
 #endif

@@ -39,37 +39,28 @@ struct prec {
 	struct frec f[CW_CONN_PKT_FRAMES];
 };
 
+/* Ordered by size, so without holes: every established session holds
+ * one, so its bytes count (perf/RESULTS.md, idle memory). What only a
+ * closing session needs is allocated when it closes. */
 struct cw_conn {
 	struct cw_alloc a;
-	bool gateway;
-	enum cw_conn_state state;
-	enum cw_conn_end end;
-	struct cw_hs *hs; /* NULL once released (gateway, after confirmation) */
-	bool keys, confirmed, hs_done_pending;
+	struct cw_hs *hs;   /* NULL once released (gateway, after confirmation) */
+	char *node_name;    /* gateway: the agent's, once established; else NULL */
+	uint8_t *close_pkt; /* sealed when closing (§11.3), close_len bytes */
+	struct prec *pool;
 	struct cw_protect_short ps;
-	uint8_t local_cid[CW_CID_LEN], peer_cid[CW_CID_LEN];
-	char node_name[CW_TLS_NODE_NAME_MAX + 1];
-
 	struct cw_recovery rec;
 	struct cw_pacer pacer;
 	struct cw_streams st;
+	struct cw_ackset acks; /* acknowledging (§10.1) */
+	struct cw_conn_stats stats;
 	uint64_t next_pn;
-	int err; /* a failure inside a recovery callback */
-
-	/* Acknowledging (§10.1). */
-	struct cw_ackset acks;
 	uint64_t largest_rx, largest_rx_time;
-	bool rx_largest; /* the last cw_conn_recv() authenticated a new largest */
-	uint32_t ae_since_ack;
-	bool ack_pending, ack_now;
 	uint64_t ack_deadline;
-	uint32_t non_ae_run; /* consecutive non-ack-eliciting packets sent */
 
 	/* Timers. */
 	uint64_t idle_local, idle_peer, idle_start;
-	bool ae_sent_since_rx;
-	uint64_t last_ae_sent, keepalive_ivl, rng;
-	bool ping_pending;
+	uint64_t last_ae_sent, keepalive_ivl, keepalive_max, rng;
 	uint64_t pace_wake;
 	uint64_t close_end;
 
@@ -78,14 +69,23 @@ struct cw_conn {
 
 	/* Closing (§11.3). */
 	int64_t code_ours, code_peer;
-	uint8_t close_pkt[CW_CONN_CLOSE_PKT_MAX];
-	size_t close_len;
-	bool close_due;
 	uint64_t close_rx, close_next_at; /* datagrams received while closing */
+	uint32_t close_len;
 
-	struct prec *pool;
 	uint32_t pool_n;
-	struct cw_conn_stats stats;
+	uint32_t ae_since_ack;
+	uint32_t non_ae_run; /* consecutive non-ack-eliciting packets sent */
+	int err;	     /* a failure inside a recovery callback */
+	enum cw_conn_state state;
+	enum cw_conn_end end;
+	uint8_t local_cid[CW_CID_LEN], peer_cid[CW_CID_LEN];
+	bool gateway;
+	bool keys, confirmed, hs_done_pending;
+	bool rx_largest; /* the last cw_conn_recv() authenticated a new largest */
+	bool ack_pending, ack_now;
+	bool ae_sent_since_rx;
+	bool ping_pending;
+	bool close_due;
 };
 
 /* ---- packet records ---- */
@@ -168,10 +168,11 @@ static uint64_t three_pto(const struct cw_conn *c)
 	return 3 * cw_recovery_pto_period(&c->rec);
 }
 
-/* Seal the close packet once; closing resends these bytes (§11.3). */
+/* Seal the close packet once; closing resends these bytes (§11.3), kept
+ * in a block of their size. */
 static int build_close(struct cw_conn *c, uint64_t code, uint64_t ftype, const char *reason)
 {
-	uint8_t frames[CW_CONN_CLOSE_PKT_MAX];
+	uint8_t frames[CW_CONN_CLOSE_PKT_MAX], pkt[CW_CONN_CLOSE_PKT_MAX];
 	size_t rlen = reason ? strnlen(reason, CW_CLOSE_REASON_MAX) : 0;
 	int n, len;
 
@@ -179,13 +180,17 @@ static int build_close(struct cw_conn *c, uint64_t code, uint64_t ftype, const c
 					     (const uint8_t *)reason, rlen);
 	if (n < 0)
 		return n;
-	len = cw_protect_short_seal(&c->ps, c->close_pkt, sizeof(c->close_pkt), c->peer_cid,
-				    c->next_pn, cw_recovery_largest_acked(&c->rec, CW_PNS_APP),
-				    frames, (size_t)n);
+	len = cw_protect_short_seal(&c->ps, pkt, sizeof(pkt), c->peer_cid, c->next_pn,
+				    cw_recovery_largest_acked(&c->rec, CW_PNS_APP), frames,
+				    (size_t)n);
 	if (len < 0)
 		return len;
 	c->next_pn++;
-	c->close_len = (size_t)len;
+	c->close_pkt = c->a.alloc(c->a.ctx, (size_t)len);
+	if (!c->close_pkt)
+		return -ENOMEM;
+	memcpy(c->close_pkt, pkt, (size_t)len);
+	c->close_len = (uint32_t)len;
 	return 0;
 }
 
@@ -279,13 +284,13 @@ static uint64_t rng_next(struct cw_conn *c)
 	return c->rng * UINT64_C(2685821657736338717);
 }
 
-/* §11.1: K = min(25 s, idle / 3), drawn from [0.9 K, K]. */
+/* §11.1: K = min(25 s or as configured, idle / 3), drawn from [0.9 K, K]. */
 static void draw_keepalive(struct cw_conn *c)
 {
 	uint64_t k = idle_timeout(c) / 3;
 
-	if (k > CW_CONN_KEEPALIVE_MAX)
-		k = CW_CONN_KEEPALIVE_MAX;
+	if (k > c->keepalive_max)
+		k = c->keepalive_max;
 	c->keepalive_ivl = k - (k / 10 ? rng_next(c) % (k / 10 + 1) : 0);
 }
 
@@ -300,15 +305,24 @@ static int start_app_space(struct cw_conn *c, uint64_t now)
 		return e;
 	tx = c->gateway ? r.server_secret : r.client_secret;
 	rx = c->gateway ? r.client_secret : r.server_secret;
-	e = cw_protect_short_init(&c->ps, r.alg, tx, rx);
+	e = cw_protect_short_init(&c->ps, r.alg, tx, rx, &c->a);
 	memset(&r.client_secret, 0, sizeof(r.client_secret));
 	memset(&r.server_secret, 0, sizeof(r.server_secret));
 	if (e < 0)
 		return e;
 	memcpy(c->local_cid, r.local_cid, CW_CID_LEN);
 	memcpy(c->peer_cid, r.peer_cid, CW_CID_LEN);
-	if (r.node_name)
-		strncpy(c->node_name, r.node_name, sizeof(c->node_name) - 1);
+	if (c->gateway && r.node_name) {
+		size_t n = strnlen(r.node_name, CW_TLS_NODE_NAME_MAX);
+
+		c->node_name = c->a.alloc(c->a.ctx, n + 1);
+		if (!c->node_name) {
+			cw_protect_short_free(&c->ps);
+			return -ENOMEM;
+		}
+		memcpy(c->node_name, r.node_name, n);
+		c->node_name[n] = '\0';
+	}
 	c->rec.rtt = cw_hs_recovery(c->hs)->rtt;
 	c->rec.first_sample_time = now;
 	cw_recovery_set_handshake_complete(&c->rec, now);
@@ -405,6 +419,9 @@ static int conn_new(const struct cw_conn_cfg *cfg, bool gateway, struct cw_conn 
 	c->close_end = NEVER;
 	c->prev_discard_at = NEVER;
 	c->ku_pkts = cfg->key_update_pkts ? cfg->key_update_pkts : CW_CONN_KEY_UPDATE_PKTS;
+	c->keepalive_max = cfg->keepalive_ns && cfg->keepalive_ns < CW_CONN_KEEPALIVE_MAX
+			       ? cfg->keepalive_ns
+			       : CW_CONN_KEEPALIVE_MAX;
 	c->code_ours = c->code_peer = -1;
 	*out = c;
 	return 0;
@@ -478,6 +495,10 @@ void cw_conn_free(struct cw_conn *c)
 	cw_hs_free(c->hs);
 	if (c->keys)
 		cw_protect_short_free(&c->ps);
+	if (c->node_name)
+		c->a.free(c->a.ctx, c->node_name, strlen(c->node_name) + 1);
+	if (c->close_pkt)
+		c->a.free(c->a.ctx, c->close_pkt, c->close_len);
 	c->a.free(c->a.ctx, c, sizeof(*c));
 }
 
@@ -588,6 +609,53 @@ static int maybe_key_update(struct cw_conn *c, uint64_t now)
 	return 0;
 }
 
+/* An idle session keeps no sent-packet ring (512 bytes): it is freed once
+ * nothing is outstanding and nothing waits to be sent, and allocated again
+ * by the next packet. A transfer keeps it, as it sends before it empties. */
+static void trim_if_idle(struct cw_conn *c)
+{
+	const struct cw_recovery_space *sp = &c->rec.sp[CW_PNS_APP];
+
+	if (sp->ring && !sp->count && !cw_streams_want_send(&c->st))
+		cw_recovery_trim(&c->rec);
+}
+
+/* No ack-eliciting packet outstanding, nothing due or waiting to be
+ * sent, and no previous keys: how an idle session rests between
+ * keepalives. ACK-only packets may stay outstanding: the peer
+ * acknowledges them only with its next ACK, which a keepalive-only
+ * session sends when the gateway's PING of §10.1 asks for one. */
+static bool quiet(const struct cw_conn *c)
+{
+	return c->state == CW_CONN_ESTABLISHED && c->confirmed &&
+	       !c->rec.sp[CW_PNS_APP].ack_eliciting_in_flight && !c->ack_pending &&
+	       !c->hs_done_pending && !c->ping_pending && !c->ps.keys.has_prev &&
+	       !cw_streams_want_send(&c->st);
+}
+
+/* A quiet session with no packet for CW_CONN_COLD_NS gives its cipher
+ * contexts back (~2 KiB in OpenSSL); the next packet makes them again. */
+static uint64_t cold_at(const struct cw_conn *c)
+{
+	if (!cw_keyset_awake(&c->ps.keys) || !quiet(c))
+		return NEVER;
+	return c->idle_start + CW_CONN_COLD_NS;
+}
+
+/* Give back what a quiet session can make again: the cipher contexts, and
+ * the ring still held by ACK-only packets the peer has not acknowledged.
+ * quiet() leaves only ACK-only packets outstanding, so the recovery cannot
+ * refuse; if it did, the session would be broken: close it. */
+static void go_cold(struct cw_conn *c, uint64_t now)
+{
+	int e;
+
+	cw_keyset_sleep(&c->ps.keys);
+	e = cw_recovery_forget_ack_only(&c->rec, CW_PNS_APP, now);
+	if (e < 0)
+		c->err = e;
+}
+
 /* §10.1: what the arrival of packet @pn asks of our next ACK. */
 static void note_received(struct cw_conn *c, uint64_t now, uint64_t pn, bool ae)
 {
@@ -648,6 +716,7 @@ static void recv_short(struct cw_conn *c, uint64_t now, uint8_t *pkt, size_t len
 		return;
 	}
 	note_received(c, now, pn, it.ack_eliciting);
+	trim_if_idle(c);
 }
 
 int cw_conn_recv(struct cw_conn *c, uint64_t now, uint8_t *dgram, size_t len)
@@ -942,7 +1011,7 @@ int cw_conn_send(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 		if (c->hs && !c->confirmed && c->largest_rx == CW_PN_NONE &&
 		    (n = cw_hs_send(c->hs, out, cap, now)) > 0)
 			return n;
-		if (!c->close_due)
+		if (!c->close_due || !c->close_pkt)
 			return 0;
 		c->close_due = false;
 		memcpy(out, c->close_pkt, c->close_len);
@@ -1001,6 +1070,7 @@ uint64_t cw_conn_next_timeout(const struct cw_conn *c)
 		t = min2(t, c->ack_deadline);
 	t = min2(t, c->pace_wake);
 	t = min2(t, c->prev_discard_at);
+	t = min2(t, cold_at(c));
 	if (!c->gateway && !c->ping_pending)
 		t = min2(t, c->last_ae_sent + c->keepalive_ivl);
 	return t;
@@ -1030,12 +1100,15 @@ void cw_conn_on_timeout(struct cw_conn *c, uint64_t now)
 	if (now >= c->pace_wake)
 		c->pace_wake = NEVER;
 	if (now >= c->prev_discard_at) {
-		cw_keyset_discard_prev(&c->ps.keys);
+		cw_protect_short_discard_prev(&c->ps);
 		c->prev_discard_at = NEVER;
 	}
 	if (now >= cw_recovery_next_timeout(&c->rec) &&
 	    cw_recovery_on_timeout(&c->rec, now, &sp) == CW_TIMEOUT_PTO)
 		c->stats.pto++;
+	trim_if_idle(c);
+	if (now >= cold_at(c))
+		go_cold(c, now);
 	if (c->err)
 		close_with(c, now, CW_TE_INTERNAL_ERROR, 0, NULL);
 	if (!c->gateway && now >= c->last_ae_sent + c->keepalive_ivl && !c->ping_pending) {
@@ -1092,7 +1165,9 @@ uint64_t cw_conn_largest_acked(const struct cw_conn *c)
 
 const char *cw_conn_node_name(const struct cw_conn *c)
 {
-	return c->keys && c->gateway ? c->node_name : NULL;
+	if (!c->keys || !c->gateway)
+		return NULL;
+	return c->node_name ? c->node_name : "";
 }
 
 const uint8_t *cw_conn_ticket(const struct cw_conn *c, size_t *len)

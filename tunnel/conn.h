@@ -43,14 +43,19 @@
  * packet goes only when the window has room for a whole 1350-byte
  * datagram; a PTO probe carries queued data, else a PING.
  *
- * Memory, all through the injected allocator: the object (a few KiB), the
- * handshake until confirmation (gateway) or until freed (agent, which
+ * Memory, all through the injected allocator: the object (about 2.5 KiB),
+ * the handshake until confirmation (gateway) or until freed (agent, which
  * keeps its session ticket readable), the stream table (stream.h), the
- * recovery rings (recovery.h) and one packet record (about 300 bytes) per
- * ack-eliciting packet outstanding (at most CW_RECOVERY_DEFAULT_SENT;
- * ACK-only packets need none). Spare records are kept for reuse, at most
- * CW_CONN_POOL_CACHE and no more than packets in flight, so an idle
- * session keeps none.
+ * recovery ring (recovery.h) while packets are outstanding or waiting to
+ * be sent, and one packet record (about 300 bytes) per ack-eliciting
+ * packet outstanding (at most CW_RECOVERY_DEFAULT_SENT; ACK-only packets
+ * need none). Spare records are kept for reuse, at most CW_CONN_POOL_CACHE
+ * and no more than packets in flight, so an idle session keeps none. The
+ * sealed close packet and the previous key phase's replay window exist
+ * only while needed. OpenSSL holds the cipher contexts of the keys
+ * (protect.h, aead.h; about 1 KiB each): a session with nothing
+ * outstanding that has had no packet for CW_CONN_COLD_NS frees those of
+ * its current keys, and makes them again at its next packet.
  */
 #ifndef CW_CONN_H
 #define CW_CONN_H
@@ -74,6 +79,7 @@
 #define CW_CONN_CLOSE_PKT_MAX	320			/* a close packet with a 256-byte reason */
 #define CW_CONN_KEY_UPDATE_PKTS (UINT64_C(1) << 23)	/* §6.6 */
 #define CW_CONN_KEY_UPDATE_NS	UINT64_C(3600000000000) /* §6.6: 1 hour */
+#define CW_CONN_COLD_NS		UINT64_C(1000000000)	/* quiet this long: contexts freed */
 
 enum cw_conn_state {
 	CW_CONN_HANDSHAKING = 0,
@@ -99,6 +105,8 @@ struct cw_conn_cfg {
 	uint64_t seed;				 /* keepalive jitter (§11.1) */
 	uint64_t key_update_pkts;		 /* packets per key phase before we update
 						  * (§6.6); 0: 2^23, the most allowed */
+	uint64_t keepalive_ns;			 /* agent: the keepalive interval K at
+						  * most (§11.1); 0: CW_CONN_KEEPALIVE_MAX */
 };
 
 struct cw_conn_stats {

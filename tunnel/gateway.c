@@ -1560,7 +1560,8 @@ int cw_gw_new(const struct cw_gw_cfg *cfg, struct cw_gw **out)
 	gw->a = *a;
 	gw->cfg = *cfg;
 	gw->cfg.alloc = &gw->a;
-	memcpy(gw->dict, cfg->dict_ids, sizeof(uint32_t) * cfg->n_dict);
+	if (cfg->n_dict)
+		memcpy(gw->dict, cfg->dict_ids, sizeof(uint32_t) * cfg->n_dict);
 	gw->cfg.dict_ids = gw->dict;
 	if (cfg->version)
 		strcpy(gw->version, cfg->version);

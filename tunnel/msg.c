@@ -174,13 +174,20 @@ static bool envelope_ok(bool wire, const cw_envelope *env)
  * write it back as a plain 0 that it then refuses. Refuse it here, in
  * every message the Envelope holds.
  */
+static bool unknown_tags_ok(const ProtobufCMessage *m)
+{
+	for (size_t i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return false;
+	return true;
+}
+
 static bool tags_ok(const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *desc = m->descriptor;
 
-	for (size_t i = 0; i < m->n_unknown_fields; i++)
-		if (m->unknown_fields[i].tag == 0)
-			return false;
+	if (!unknown_tags_ok(m))
+		return false;
 	for (unsigned i = 0; i < desc->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &desc->fields[i];
 		const char *at = (const char *)m + f->offset;
@@ -204,6 +211,15 @@ static bool tags_ok(const ProtobufCMessage *m)
 	return true;
 }
 
+/* The Envelope's fields are all its oneof: only the set member (present,
+ * once envelope_ok has passed) is worth walking into. */
+static bool envelope_tags_ok(const cw_envelope *env)
+{
+	return unknown_tags_ok(&env->base) &&
+	       (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET ||
+		tags_ok(&env->hello->base));
+}
+
 int cw_msg_check(const cw_envelope *env)
 {
 	return envelope_ok(false, env) ? 0 : -EBADMSG;
@@ -211,27 +227,101 @@ int cw_msg_check(const cw_envelope *env)
 
 /* ---- encoding ---------------------------------------------------------- */
 
+/* Protobuf's own varints (base 128), inside the Envelope: not cw_varint. */
+static size_t pb_varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t pb_varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* The set member: every member is a message pointer (see envelope_ok). */
+static ProtobufCMessage *member(const cw_envelope *env)
+{
+	return &env->hello->base;
+}
+
+/* An Envelope is its member's tag (field number msg_case, wire type 2),
+ * length and bytes. */
+static uint64_t member_tag(const cw_envelope *env)
+{
+	return (uint64_t)env->msg_case << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+}
+
+/*
+ * Whether the Envelope is its member alone, as every Envelope this side
+ * builds is (one from the wire may carry unknown fields too). Then it is
+ * sized and packed here around the member: protobuf-c's walk of the
+ * Envelope would size the member's tree once for the Envelope and again
+ * for the member's length before packing it.
+ */
+static bool member_only(const cw_envelope *env)
+{
+	return env->base.n_unknown_fields == 0 &&
+	       env->msg_case != CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET && env->hello;
+}
+
+/* The Envelope's packed size, and in *@mlen its member's (member_only). */
+static size_t envelope_size(const cw_envelope *env, size_t *mlen)
+{
+	if (!member_only(env))
+		return protobuf_c_message_get_packed_size(&env->base);
+	*mlen = protobuf_c_message_get_packed_size(member(env));
+	return pb_varint_len(member_tag(env)) + pb_varint_len(*mlen) + *mlen;
+}
+
 size_t cw_msg_encoded_len(const cw_envelope *env)
 {
-	return cw_msg_wire_len(protobuf_c_message_get_packed_size(&env->base));
+	size_t mlen = 0;
+
+	return cw_msg_wire_len(envelope_size(env, &mlen));
+}
+
+/* As protobuf-c writes a set oneof member: a member that packs to nothing
+ * (a Heartbeat) still gets its tag and a zero length. */
+static void pack_envelope(const cw_envelope *env, size_t mlen, uint8_t *out)
+{
+	if (!member_only(env)) {
+		protobuf_c_message_pack(&env->base, out);
+		return;
+	}
+	out += pb_varint_put(out, member_tag(env));
+	out += pb_varint_put(out, mlen);
+	protobuf_c_message_pack(member(env), out);
 }
 
 ptrdiff_t cw_msg_encode(const cw_envelope *env, size_t limit, uint8_t *out, size_t cap)
 {
-	size_t n, plen;
+	size_t n, mlen = 0, plen;
 
 	if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET)
 		return -EINVAL;
-	n = protobuf_c_message_get_packed_size(&env->base);
 	if (cw_msg_check(env) < 0)
 		return -EINVAL;
+	n = envelope_size(env, &mlen);
 	if (n > limit)
 		return -EMSGSIZE;
 	plen = cw_varint_len(n);
 	if (cap < plen || cap - plen < n)
 		return -ENOSPC;
 	cw_varint_encode(out, cap, n);
-	protobuf_c_message_pack(&env->base, out + plen);
+	pack_envelope(env, mlen, out + plen);
 	return (ptrdiff_t)(plen + n);
 }
 
@@ -363,19 +453,77 @@ static void drop_buf(struct cw_msg_decoder *d)
 	d->have = d->cap = 0;
 }
 
+/* A protobuf varint of at most 5 bytes (a length here fits in 32 bits):
+ * the bytes used, 0 if there is none. */
+static size_t pb_varint_get(const uint8_t *p, size_t len, uint64_t *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < len && i < 5; i++) {
+		*v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80))
+			return i + 1;
+	}
+	return 0;
+}
+
+/*
+ * The Envelope as it is always sent: one member's tag (a known field) and
+ * length, then the member up to the end. Unpacking the member alone and
+ * making the Envelope around it gives what protobuf-c's unpack of the
+ * whole would, without its scan of the outer level. Returns 1 with *@out
+ * set, 0 when the bytes are anything else (protobuf-c's general path then
+ * decides), -1 when unpacking failed.
+ */
+static int unpack_member(ProtobufCAllocator *a, const uint8_t *p, size_t len,
+			 ProtobufCMessage **out)
+{
+	const ProtobufCMessageDescriptor *ed = &causeway__v1__envelope__descriptor;
+	const ProtobufCFieldDescriptor *f;
+	ProtobufCMessage *m;
+	cw_envelope *env;
+	uint64_t mlen;
+	size_t l;
+
+	/* Every member's tag is one byte (fields 1 to 15). */
+	if (len == 0 || p[0] & 0x80 || (p[0] & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+		return 0;
+	f = protobuf_c_message_descriptor_get_field(ed, p[0] >> 3);
+	if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+		return 0;
+	l = pb_varint_get(p + 1, len - 1, &mlen);
+	if (l == 0 || mlen != len - 1 - l)
+		return 0;
+	env = a->alloc(a->allocator_data, sizeof(*env));
+	if (!env)
+		return -1;
+	m = protobuf_c_message_unpack(f->descriptor, a, (size_t)mlen, p + 1 + l);
+	if (!m) {
+		a->free(a->allocator_data, env);
+		return -1;
+	}
+	causeway__v1__envelope__init(env);
+	env->msg_case = (Causeway__V1__Envelope__MsgCase)f->id;
+	env->hello = (Causeway__V1__Hello *)m;
+	*out = &env->base;
+	return 1;
+}
+
 static int unpack(struct cw_msg_decoder *d, const uint8_t *p, size_t len, cw_envelope **out)
 {
 	ProtobufCAllocator a = pb_allocator(d);
-	ProtobufCMessage *m;
+	ProtobufCMessage *m = NULL;
+	int r;
 
 	d->oom = false;
 	d->budget_end = d->held + CW_MSG_DECODE_BUDGET(len);
-	m = protobuf_c_message_unpack(&causeway__v1__envelope__descriptor, &a, len, p);
+	r = unpack_member(&a, p, len, &m);
+	if (r == 0)
+		m = protobuf_c_message_unpack(&causeway__v1__envelope__descriptor, &a, len, p);
 	/* Nothing else allocates through the budget until the next unpack. */
 	d->budget_end = d->held;
 	if (!m)
 		return d->oom ? -ENOMEM : -EBADMSG;
-	if (!envelope_ok(true, (cw_envelope *)m) || !tags_ok(m)) {
+	if (!envelope_ok(true, (cw_envelope *)m) || !envelope_tags_ok((cw_envelope *)m)) {
 		protobuf_c_message_free_unpacked(m, &a);
 		return -EBADMSG;
 	}
@@ -445,8 +593,15 @@ void cw_msg_free(struct cw_msg_decoder *d, cw_envelope *env)
 {
 	ProtobufCAllocator a = pb_allocator(d);
 
-	if (env)
-		protobuf_c_message_free_unpacked(&env->base, &a);
+	if (!env)
+		return;
+	/* What protobuf-c would free, without its walk of the Envelope. */
+	if (member_only(env)) {
+		protobuf_c_message_free_unpacked(member(env), &a);
+		pb_free(d, env);
+		return;
+	}
+	protobuf_c_message_free_unpacked(&env->base, &a);
 }
 
 void cw_msg_decoder_free(struct cw_msg_decoder *d)

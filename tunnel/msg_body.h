@@ -24,8 +24,18 @@
 #include "tunnel/causeway.pb-c.h"
 #include "tunnel/compress.h"
 
-/* Below this a zstd frame's own header eats most of the gain (§14). */
-#define CW_MSG_BODY_COMPRESS_MIN 64
+/*
+ * Bodies shorter than this travel as IDENTITY (§14, sender policy). A zstd
+ * frame with the dictionary costs about 9 k instructions to make and 3 k
+ * to decode whatever the size (table set-up, entropy headers), so below
+ * 512 bytes it costs over 70 instructions per byte it saves (a 256-byte
+ * Lease: 15 k to save 180 bytes; a 470-byte one: 24 k to save 340), four
+ * times what a pod costs (18 per byte) and what carrying a byte through
+ * the tunnel costs (16, both sides). Small bodies are many messages but
+ * few bytes; the bytes are in the large ones, which are still compressed
+ * (perf/RESULTS.md, "Tunnel in-process (issue 3)").
+ */
+#define CW_MSG_BODY_COMPRESS_MIN 512
 
 /*
  * Initialise @body for @len bytes of JSON at @src: IDENTITY under
@@ -37,6 +47,10 @@
  * IDENTITY: both must stay valid until the message is packed. Returns the
  * encoding used (enum cw_encoding), or -ENOKEY when @dict_id is not
  * loaded in @c, -ENOMEM or -EIO from cw_compress.
+ *
+ * Fan-out (one object to many watchers): pack once into a @dst that lives
+ * as long as needed and put the same @body in every message; nothing in
+ * it refers to @c, and the receivers only decompress.
  */
 int cw_msg_body_pack(struct cw_compress *c, uint32_t dict_id, const void *src, size_t len,
 		     void *dst, size_t cap, Causeway__V1__Body *body);

@@ -90,24 +90,50 @@ int cw_protect_long_open(struct cw_protect_long *p, uint8_t *pkt, const struct c
 
 int cw_protect_short_init(struct cw_protect_short *p, enum cw_aead_alg alg,
 			  const uint8_t tx_secret[CW_SECRET_LEN],
-			  const uint8_t rx_secret[CW_SECRET_LEN])
+			  const uint8_t rx_secret[CW_SECRET_LEN], const struct cw_alloc *a)
 {
 	memset(p, 0, sizeof(*p));
 	p->largest = CW_PN_NONE;
+	p->a = a ? a : cw_alloc_default();
 	return cw_keyset_init(&p->keys, alg, tx_secret, rx_secret);
+}
+
+void cw_protect_short_discard_prev(struct cw_protect_short *p)
+{
+	cw_keyset_discard_prev(&p->keys);
+	if (p->prev_win)
+		p->a->free(p->a->ctx, p->prev_win, sizeof(*p->prev_win));
+	p->prev_win = NULL;
 }
 
 void cw_protect_short_free(struct cw_protect_short *p)
 {
+	cw_protect_short_discard_prev(p);
 	cw_keyset_free(&p->keys);
 }
 
-/* The receive keys moved one phase on: so do their windows. */
+/* The receive keys moved one phase on: so do their windows, the new
+ * current one starting empty as the next one always is. The previous
+ * window's block is reused when an update comes before the last one's
+ * previous keys were discarded. */
 static void rotate_windows(struct cw_protect_short *p)
 {
-	p->win[CW_KEY_PREVIOUS] = p->win[CW_KEY_CURRENT];
-	p->win[CW_KEY_CURRENT] = p->win[CW_KEY_NEXT];
-	cw_replay_init(&p->win[CW_KEY_NEXT]);
+	if (!p->prev_win)
+		p->prev_win = p->a->alloc(p->a->ctx, sizeof(*p->prev_win));
+	if (p->prev_win)
+		*p->prev_win = p->win;
+	else
+		cw_keyset_discard_prev(&p->keys);
+	cw_replay_init(&p->win);
+}
+
+/* The window of receive epoch @ep (not CW_KEY_DISCARDED), or NULL for the
+ * next phase's, which is empty. */
+static struct cw_replay *window(struct cw_protect_short *p, enum cw_key_epoch ep)
+{
+	if (ep == CW_KEY_CURRENT)
+		return &p->win;
+	return ep == CW_KEY_PREVIOUS ? p->prev_win : NULL;
 }
 
 int cw_protect_short_update(struct cw_protect_short *p)
@@ -146,6 +172,7 @@ int cw_protect_short_open(struct cw_protect_short *p, uint8_t *pkt, const struct
 			  const uint8_t **frames, size_t *len, uint64_t *pn)
 {
 	uint8_t *payload = pkt + h->payload_off;
+	struct cw_replay *w;
 	enum cw_key_epoch ep;
 	uint64_t n;
 	int rc;
@@ -158,7 +185,9 @@ int cw_protect_short_open(struct cw_protect_short *p, uint8_t *pkt, const struct
 	ep = cw_keyset_rx_epoch(&p->keys, h->key_phase, n);
 	if (ep == CW_KEY_DISCARDED)
 		return -ENOKEY;
-	rc = cw_replay_check(&p->win[ep], n);
+	/* The next phase's window is empty: it passes every n <= CW_PN_MAX. */
+	w = window(p, ep);
+	rc = w ? cw_replay_check(w, n) : 0;
 	if (rc)
 		return rc;
 	rc = cw_keyset_open(&p->keys, h->key_phase, n, pkt, h->payload_off, payload, h->payload_len,
@@ -169,7 +198,7 @@ int cw_protect_short_open(struct cw_protect_short *p, uint8_t *pkt, const struct
 		rotate_windows(p);
 		ep = CW_KEY_CURRENT;
 	}
-	rc = cw_replay_commit(&p->win[ep], n);
+	rc = cw_replay_commit(window(p, ep), n);
 	if (rc)
 		return rc;
 	if (p->largest == CW_PN_NONE || n > p->largest)

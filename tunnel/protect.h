@@ -10,7 +10,12 @@
  * Long-header spaces (Initial, Handshake) always use AES-128-GCM with the
  * secrets of keys.h and one replay window. The 1-RTT space uses a keyset
  * (aead.h) with key phases and keeps one window per receive key epoch, so
- * a key update never lets an old packet number through again.
+ * a key update never lets an old packet number through again. The next
+ * phase's window needs no storage: nothing is committed to it before its
+ * keys become the current ones, so it is always empty until then. The
+ * previous phase's window (272 bytes) is allocated, through the injected
+ * allocator, at a key update and freed with the previous keys, so a
+ * session between updates holds only the current one.
  *
  * Nothing here allocates per packet; opening works in place. Not
  * thread-safe: a space belongs to its session's worker.
@@ -22,6 +27,7 @@
 #include <stdint.h>
 
 #include "aead.h"
+#include "alloc.h"
 #include "header.h"
 #include "replay.h"
 
@@ -33,8 +39,10 @@ struct cw_protect_long {
 
 struct cw_protect_short {
 	struct cw_keyset keys;
-	struct cw_replay win[3]; /* by enum cw_key_epoch: current, previous, next */
-	uint64_t largest;	 /* across epochs; CW_PN_NONE */
+	struct cw_replay win;	    /* of the current receive keys */
+	struct cw_replay *prev_win; /* of the previous ones, while kept */
+	const struct cw_alloc *a;
+	uint64_t largest; /* across epochs; CW_PN_NONE */
 };
 
 /*
@@ -76,21 +84,28 @@ int cw_protect_long_open(struct cw_protect_long *p, uint8_t *pkt, const struct c
 			 const uint8_t **frames, size_t *len, uint64_t *pn);
 
 /*
- * Set up the 1-RTT space with @alg from the exported secrets (keys.h).
- * Returns as cw_keyset_init().
+ * Set up the 1-RTT space with @alg from the exported secrets (keys.h);
+ * the previous phase's window will come from @a (NULL: cw_alloc_default()),
+ * which must outlive @p. Returns as cw_keyset_init().
  */
 int cw_protect_short_init(struct cw_protect_short *p, enum cw_aead_alg alg,
 			  const uint8_t tx_secret[CW_SECRET_LEN],
-			  const uint8_t rx_secret[CW_SECRET_LEN]);
+			  const uint8_t rx_secret[CW_SECRET_LEN], const struct cw_alloc *a);
 
 void cw_protect_short_free(struct cw_protect_short *p);
 
 /*
  * Start a key update of our own (PROTOCOL.md §6.6; the caller checks the
- * preconditions). The receive windows move with the keys. Returns as
+ * preconditions). The receive windows move with the keys; when the
+ * previous phase's window cannot be allocated, the previous keys are
+ * discarded at once (their reordered packets are then dropped). Returns as
  * cw_keyset_update().
  */
 int cw_protect_short_update(struct cw_protect_short *p);
+
+/* Forget the previous receive keys and their window (3 PTO after an
+ * update, §6.6). */
+void cw_protect_short_discard_prev(struct cw_protect_short *p);
 
 /*
  * Write at @out a short-header packet to @dcid with packet number @pn
@@ -106,7 +121,8 @@ int cw_protect_short_seal(struct cw_protect_short *p, uint8_t *out, size_t cap,
  * As cw_protect_long_open() for a short-header packet. A packet under the
  * next keys that verifies means the peer updated its keys: the keyset and
  * the windows move to the new phase (check cw_keyset_tx_phase() to see
- * it). Additional error: -ENOKEY (the previous keys are already gone).
+ * it), as with cw_protect_short_update(). Additional errors: -ENOKEY (the
+ * previous keys are already gone), and those of cw_keyset_open().
  */
 int cw_protect_short_open(struct cw_protect_short *p, uint8_t *pkt, const struct cw_hdr *h,
 			  const uint8_t **frames, size_t *len, uint64_t *pn);

@@ -577,3 +577,25 @@ void cw_recovery_trim(struct cw_recovery *rec)
 		if (!rec->sp[i].count)
 			ring_free(rec, &rec->sp[i]);
 }
+
+int cw_recovery_forget_ack_only(struct cw_recovery *rec, enum cw_pn_space space, uint64_t now)
+{
+	struct cw_recovery_space *s;
+
+	if ((unsigned)space >= CW_PNS_COUNT)
+		return -EINVAL;
+	s = &rec->sp[space];
+	for (uint32_t i = 0; i < s->count; i++) {
+		unsigned f = at(s, i)->flags;
+
+		if (!(f & ST_DONE) && (f & (CW_SENT_ACK_ELICITING | CW_SENT_IN_FLIGHT)))
+			return -EBUSY;
+	}
+	for (uint32_t i = 0; i < s->count; i++)
+		if (!(at(s, i)->flags & ST_DONE))
+			report(rec, space, CW_RECOVERY_DISCARDED, at(s, i));
+	ring_free(rec, s);
+	s->loss_time = CW_RECOVERY_NEVER;
+	set_timer(rec, now);
+	return 0;
+}

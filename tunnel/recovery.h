@@ -253,6 +253,18 @@ void cw_recovery_set_amplification_blocked(struct cw_recovery *rec, uint64_t now
  */
 void cw_recovery_trim(struct cw_recovery *rec);
 
+/*
+ * When every outstanding packet of @space is neither ack-eliciting nor in
+ * flight (ACK-only packets, which the peer acknowledges only in an ACK it
+ * sends for an ack-eliciting packet of ours, so perhaps never), report
+ * them DISCARDED, free the ring and rearm the timer: an idle session then
+ * holds no record memory. An ACK that covers them later moves
+ * largest_acked and nothing else. Returns 0, -EINVAL for an unknown
+ * space, or -EBUSY (nothing done) when an ack-eliciting or in-flight
+ * packet is outstanding.
+ */
+int cw_recovery_forget_ack_only(struct cw_recovery *rec, enum cw_pn_space space, uint64_t now);
+
 /* Largest packet number of @space the peer acknowledged, or CW_PN_NONE:
  * the reference for packet number truncation (§5.6). */
 static inline uint64_t cw_recovery_largest_acked(const struct cw_recovery *rec,

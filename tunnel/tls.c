@@ -35,7 +35,8 @@ struct ticket_key {
 struct cw_tls_server_ctx {
 	const struct cw_alloc *alloc;
 	SSL_CTX *ssl_ctx;
-	pthread_rwlock_t lock; /* guards the ticket keys only */
+	EVP_CIPHER *ticket_cipher; /* AES-256-CBC, fetched once, not per ticket */
+	pthread_rwlock_t lock;	   /* guards the ticket keys only */
 	struct ticket_key cur, prev;
 	bool have_prev;
 };
@@ -438,8 +439,8 @@ static int alpn_select_cb(SSL *s, const unsigned char **out, unsigned char *outl
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-static int ticket_crypto_init(const struct ticket_key *k, unsigned char *iv, EVP_CIPHER_CTX *ectx,
-			      EVP_MAC_CTX *hctx, int enc)
+static int ticket_crypto_init(const EVP_CIPHER *cipher, const struct ticket_key *k,
+			      unsigned char *iv, EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
 {
 	OSSL_PARAM params[3];
 
@@ -447,7 +448,7 @@ static int ticket_crypto_init(const struct ticket_key *k, unsigned char *iv, EVP
 	    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac));
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
 	params[2] = OSSL_PARAM_construct_end();
-	if (EVP_CipherInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv, enc) != 1)
+	if (EVP_CipherInit_ex(ectx, cipher, NULL, k->aes, iv, enc) != 1)
 		return -1;
 	return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
 }
@@ -476,10 +477,10 @@ static int ticket_key_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_
 		return 0;
 	if (enc) {
 		memcpy(name, k.name, TICKET_NAME_LEN);
-		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(sc->ticket_cipher)) != 1)
 			rc = -1;
 	}
-	if (rc > 0 && ticket_crypto_init(&k, iv, ectx, hctx, enc) != 0)
+	if (rc > 0 && ticket_crypto_init(sc->ticket_cipher, &k, iv, ectx, hctx, enc) != 0)
 		rc = -1;
 	OPENSSL_cleanse(&k, sizeof(k));
 	return rc;
@@ -559,6 +560,11 @@ static SSL_CTX *profile_ctx(const SSL_METHOD *m, const char *suites)
 		return NULL;
 	}
 	SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
+	/* Send the configured chain as it is. OpenSSL would otherwise build
+	 * one from the CA store on every handshake (a chain verification,
+	 * signature included) and append the trust anchor, which the peer
+	 * has and must still parse. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_verify_depth(ctx, 4);
 	return ctx;
 }
@@ -617,7 +623,8 @@ int cw_tls_server_ctx_new(const struct cw_tls_server_cfg *cfg, const struct cw_a
 		return -ENOMEM;
 	}
 	ticket_key_set(&sc->cur, cfg->ticket_key);
-	rc = server_ssl_ctx(sc, cfg);
+	sc->ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	rc = sc->ticket_cipher ? server_ssl_ctx(sc, cfg) : -ENOMEM;
 	if (rc) {
 		cw_tls_server_ctx_free(sc);
 		return rc;
@@ -634,6 +641,7 @@ void cw_tls_server_ctx_free(struct cw_tls_server_ctx *sc)
 		return;
 	a = sc->alloc;
 	SSL_CTX_free(sc->ssl_ctx);
+	EVP_CIPHER_free(sc->ticket_cipher);
 	pthread_rwlock_destroy(&sc->lock);
 	OPENSSL_cleanse(sc, sizeof(*sc));
 	a->free(a->ctx, sc, sizeof(*sc));

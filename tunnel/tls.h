@@ -63,7 +63,10 @@
 
 /*
  * A PEM source: a file (@path set, @data NULL) or bytes in memory (@data
- * and @len, @path NULL). A certificate source may hold a chain, leaf first.
+ * and @len, @path NULL). A certificate source may hold a chain, leaf first;
+ * the handshake sends exactly that chain, none is built from the CA store
+ * (so intermediates belong in the certificate source, and the trust anchor,
+ * which the peer has, need not be there).
  */
 struct cw_tls_pem {
 	const char *path;

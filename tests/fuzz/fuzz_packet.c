@@ -56,8 +56,8 @@ static void setup(void)
 		c[i] = (uint8_t)i;
 		s[i] = (uint8_t)(0x80 + i);
 	}
-	check(cw_protect_short_init(&app[0], CW_AEAD_AES_128_GCM, c, s) == 0);
-	check(cw_protect_short_init(&app[1], CW_AEAD_AES_128_GCM, s, c) == 0);
+	check(cw_protect_short_init(&app[0], CW_AEAD_AES_128_GCM, c, s, NULL) == 0);
+	check(cw_protect_short_init(&app[1], CW_AEAD_AES_128_GCM, s, c, NULL) == 0);
 	check(cw_reset_token(key, scid, reset_token) == 0);
 	ready = true;
 }
@@ -70,8 +70,9 @@ static void fresh(void)
 		initial[i].largest = CW_PN_NONE;
 		cw_replay_init(&handshake[i].win);
 		handshake[i].largest = CW_PN_NONE;
-		for (int e = 0; e < 3; e++)
-			cw_replay_init(&app[i].win[e]);
+		cw_replay_init(&app[i].win);
+		if (app[i].prev_win)
+			cw_replay_init(app[i].prev_win);
 		app[i].largest = CW_PN_NONE;
 		app[i].keys.rx_first_pn = UINT64_MAX;
 	}
@@ -126,8 +127,7 @@ static void datagram(const uint8_t *data, size_t size)
 	}
 }
 
-static int agent_seal(unsigned space, uint64_t pn, const uint8_t *frames, size_t len,
-		      uint8_t *out)
+static int agent_seal(unsigned space, uint64_t pn, const uint8_t *frames, size_t len, uint8_t *out)
 {
 	struct cw_long_hdr lh = {.version = CW_VERSION_1, .dcid = dcid, .scid = scid, .pn = pn};
 

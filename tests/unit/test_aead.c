@@ -509,6 +509,9 @@ static void test_key_update(void **state)
 		assert_int_equal(e, CW_KEY_CURRENT);
 		assert_int_equal(xfer(&b, &a, 50, &e), 0);
 		assert_int_equal(e, CW_KEY_CURRENT);
+		/* Current-phase traffic makes no context for the next keys. */
+		assert_null(a.ks.rx_next.ctx);
+		assert_null(b.ks.rx_next.ctx);
 
 		/* A sealed before its update, delivered after B followed. */
 		hold(&a, &old_a);
@@ -518,6 +521,8 @@ static void test_key_update(void **state)
 		assert_int_equal(cw_keyset_update(&a.ks), 0);
 		assert_int_equal(cw_keyset_tx_phase(&a.ks), 1);
 		assert_true(a.ks.has_prev);
+		assert_non_null(a.ks.rx.ctx);
+		assert_null(a.ks.rx_next.ctx);
 		assert_int_equal(xfer(&b, &a, 10, &e), 0);
 		assert_int_equal(e, CW_KEY_PREVIOUS);
 
@@ -526,6 +531,7 @@ static void test_key_update(void **state)
 		assert_int_equal(e, CW_KEY_NEXT);
 		assert_int_equal(cw_keyset_tx_phase(&b.ks), 1);
 		assert_int_equal(b.ks.updates, 1);
+		assert_null(b.ks.rx_next.ctx);
 		assert_int_equal(xfer(&b, &a, 70, &e), 0);
 		assert_int_equal(e, CW_KEY_CURRENT);
 		assert_int_equal(xfer(&a, &b, 80, &e), 0);
@@ -679,6 +685,48 @@ static void test_rx_epoch(void **state)
 	cw_keyset_free(&b.ks);
 }
 
+/*
+ * After cw_keyset_sleep() the keyset holds no context of its current keys;
+ * the next seal and open make them again from the kept keys, so traffic
+ * continues in the same phase, and an update from asleep works too.
+ */
+static void test_keyset_sleep(void **state)
+{
+	(void)state;
+	for (int alg = 0; alg < 2; alg++) {
+		uint8_t csec[32], ssec[32];
+		struct endpoint a, b;
+		enum cw_key_epoch e;
+
+		endpoints(&a, &b, (enum cw_aead_alg)alg, csec, ssec);
+		assert_int_equal(xfer(&a, &b, 40, &e), 0);
+		cw_keyset_sleep(&a.ks);
+		cw_keyset_sleep(&b.ks);
+		assert_false(cw_keyset_awake(&a.ks));
+		assert_null(b.ks.tx.ctx);
+		assert_null(b.ks.rx.ctx);
+		assert_int_equal(xfer(&a, &b, 41, &e), 0);
+		assert_int_equal(e, CW_KEY_CURRENT);
+		assert_non_null(a.ks.tx.ctx);
+		assert_null(a.ks.rx.ctx);
+		assert_non_null(b.ks.rx.ctx);
+		assert_int_equal(xfer(&b, &a, 42, &e), 0);
+		assert_int_equal(e, CW_KEY_CURRENT);
+		assert_int_equal(cw_keyset_tx_phase(&a.ks), 0);
+
+		/* A sleeps again and updates from there; B follows. */
+		cw_keyset_sleep(&a.ks);
+		assert_int_equal(cw_keyset_update(&a.ks), 0);
+		assert_int_equal(xfer(&a, &b, 43, &e), 0);
+		assert_int_equal(e, CW_KEY_NEXT);
+		assert_int_equal(xfer(&b, &a, 44, &e), 0);
+		assert_int_equal(e, CW_KEY_CURRENT);
+		assert_int_equal(cw_keyset_tx_phase(&b.ks), 1);
+		cw_keyset_free(&a.ks);
+		cw_keyset_free(&b.ks);
+	}
+}
+
 static void test_keyset_bad_arguments(void **state)
 {
 	uint8_t sec[32] = {0};
@@ -706,6 +754,7 @@ int main(void)
 	    cmocka_unit_test(test_tag_only),
 	    cmocka_unit_test(test_bad_arguments),
 	    cmocka_unit_test(test_key_update),
+	    cmocka_unit_test(test_keyset_sleep),
 	    cmocka_unit_test(test_repeated_updates),
 	    cmocka_unit_test(test_forged_phase),
 	    cmocka_unit_test(test_rx_epoch),

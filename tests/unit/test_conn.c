@@ -664,6 +664,71 @@ static void test_keepalive(void **state)
 	world_free(&w);
 }
 
+/* A configured keepalive interval below min(25 s, idle / 3) is the cap. */
+static void test_keepalive_configured(void **state)
+{
+	struct world w;
+	uint64_t n;
+
+	(void)state;
+	world_init(&w, 7, 90 * SEC);
+	w.cfg.keepalive_ns = 2 * SEC;
+	world_connect(&w);
+	sim_run(w.s, sim_now(w.s) + 20 * SEC, 1000000);
+	n = cw_conn_stats(w.ag.c)->keepalives;
+	/* K = 2 s, jittered down by at most 10 %: 10 or 11 in 20 s. */
+	assert_true(n >= 10 && n <= 11);
+	world_free(&w);
+}
+
+/* A new stream from @e of @len bytes, sent by the next pumps. */
+static void add_stream(struct ep *e, size_t len)
+{
+	uint64_t id;
+
+	assert_true(e->ntx < MAX_XFER);
+	assert_int_equal(cw_conn_stream_open(e->c, &id), 0);
+	e->tx[e->ntx++] = (struct xfer){.id = id, .total = len, .sum = FNV0};
+	pump(e, sim_now(e->w->s));
+}
+
+/*
+ * A session quiet for CW_CONN_COLD_NS gives back its cipher contexts and
+ * the sent-packet ring its unacknowledged ACK-only packets still held; the
+ * next packets make them again and data flows both ways byte for byte,
+ * under the same keys.
+ */
+static void test_quiet_then_resume(void **state)
+{
+	struct sim_impair imp = {.delay_ns = 10 * MS};
+	struct world w;
+	size_t busy;
+
+	(void)state;
+	world_init(&w, 31, 0);
+	world_impair(&w, &imp);
+	w.ag.ntx = w.gw.ntx = 1;
+	w.ag.tx_len = w.gw.tx_len = 200000;
+	world_connect(&w);
+	run_transfer(&w, 60 * SEC);
+	busy = w.gw.mem.bytes;
+	sim_run(w.s, sim_now(w.s) + CW_CONN_COLD_NS / 2, 1000000);
+	assert_int_equal(w.gw.mem.bytes, busy);
+	sim_run(w.s, sim_now(w.s) + CW_CONN_COLD_NS, 1000000);
+	assert_true(w.gw.mem.bytes < busy);
+
+	add_stream(&w.ag, 50000);
+	add_stream(&w.gw, 70000);
+	run_transfer(&w, 60 * SEC);
+	check_received(&w.gw, &w.ag);
+	check_received(&w.ag, &w.gw);
+	assert_int_equal(cw_conn_stats(w.ag.c)->key_updates, 0);
+	assert_int_equal(cw_conn_stats(w.gw.c)->key_updates, 0);
+	assert_int_equal(cw_conn_stats(w.ag.c)->dropped, 0);
+	assert_int_equal(cw_conn_stats(w.gw.c)->dropped, 0);
+	world_free(&w);
+}
+
 static void test_close(void **state)
 {
 	struct world w;
@@ -792,7 +857,8 @@ static void forge(struct world *w, const uint8_t *frames, size_t len)
 	int n;
 
 	assert_int_equal(cw_hs_result(cw_conn_hs(w->ag.c), &r), 0);
-	assert_int_equal(cw_protect_short_init(&ps, r.alg, r.client_secret, r.server_secret), 0);
+	assert_int_equal(cw_protect_short_init(&ps, r.alg, r.client_secret, r.server_secret, NULL),
+			 0);
 	n = cw_protect_short_seal(&ps, pkt, sizeof(pkt), r.peer_cid, 1000000, CW_PN_NONE, frames,
 				  len);
 	assert_true(n > 0);
@@ -843,19 +909,14 @@ static void test_peer_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bulk_clean),
-	    cmocka_unit_test(test_bulk_loss),
-	    cmocka_unit_test(test_bulk_reorder_dup),
-	    cmocka_unit_test(test_bulk_blackout),
-	    cmocka_unit_test(test_many_streams),
-	    cmocka_unit_test(test_stalled_reader),
-	    cmocka_unit_test(test_idle_blackout),
-	    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_close),
-	    cmocka_unit_test(test_key_update),
-	    cmocka_unit_test(test_close_in_handshake),
-	    cmocka_unit_test(test_stream_reset),
-	    cmocka_unit_test(test_peer_errors),
+	    cmocka_unit_test(test_bulk_clean),		 cmocka_unit_test(test_bulk_loss),
+	    cmocka_unit_test(test_bulk_reorder_dup),	 cmocka_unit_test(test_bulk_blackout),
+	    cmocka_unit_test(test_many_streams),	 cmocka_unit_test(test_stalled_reader),
+	    cmocka_unit_test(test_idle_blackout),	 cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_keepalive_configured), cmocka_unit_test(test_close),
+	    cmocka_unit_test(test_key_update),		 cmocka_unit_test(test_close_in_handshake),
+	    cmocka_unit_test(test_stream_reset),	 cmocka_unit_test(test_peer_errors),
+	    cmocka_unit_test(test_quiet_then_resume),
 	};
 
 	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);

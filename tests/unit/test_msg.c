@@ -407,7 +407,7 @@ static void test_roundtrip_each_kind(void **state)
 {
 	struct samples s;
 	struct cw_msg_decoder d;
-	uint8_t buf[4096];
+	uint8_t buf[4096], ref[4096];
 
 	(void)state;
 	cnt_reset();
@@ -419,8 +419,10 @@ static void test_roundtrip_each_kind(void **state)
 
 		assert_true(n > 1);
 		assert_int_equal(n, cw_msg_encoded_len(&s.env[k]));
-		assert_int_equal(
-		    cw_msg_wire_len(protobuf_c_message_get_packed_size(&s.env[k].base)), n);
+		/* The encoder writes the Envelope around its member itself:
+		 * byte for byte what protobuf-c writes for the whole. */
+		assert_int_equal(wire_of(&s.env[k], ref), n);
+		assert_memory_equal(buf, ref, (size_t)n);
 		got = decode_one(&d, buf, (size_t)n);
 		assert_int_equal(got->msg_case, k);
 		assert_int_equal(got->base.n_unknown_fields, 0);
@@ -845,6 +847,7 @@ static void test_unknown_fields(void **state)
 	static const uint8_t in[] = {0x0b, 0x3a, 0x06, 0x18, 0x8a, 0x50,
 				     0x98, 0x06, 0x01, 0x6a, 0x01, 0x41};
 	struct cw_msg_decoder d;
+	uint8_t out[64];
 	cw_envelope *got;
 
 	(void)state;
@@ -855,6 +858,9 @@ static void test_unknown_fields(void **state)
 	assert_int_equal(got->dial->port, 10250);
 	assert_int_equal(got->dial->base.n_unknown_fields, 1);
 	assert_int_equal(cw_msg_check(got), 0);
+	/* Re-encoded with its unknown field: protobuf-c's bytes, as received. */
+	assert_int_equal(cw_msg_encode(got, CW_MSG_SIZE_FLOOR, out, sizeof(out)), sizeof(in));
+	assert_memory_equal(out, in, sizeof(in));
 	cw_msg_free(&d, got);
 	got = decode_one(&d, (const uint8_t *)"\x03\x6a\x01\x41", 4);
 	assert_int_equal(got->msg_case, CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET);
@@ -864,6 +870,55 @@ static void test_unknown_fields(void **state)
 	cw_msg_free(&d, got);
 	cw_msg_decoder_free(&d);
 	assert_int_equal(cnt.cur, 0);
+}
+
+/*
+ * Envelopes that are not one member from tag to end: the decoder unpacks
+ * the usual shape itself and leaves the rest to protobuf-c. Either way the
+ * result is what protobuf-c makes of the whole (a second member replaces
+ * the first, even the same one; over-long varints are accepted).
+ */
+static void test_envelope_shapes(void **state)
+{
+	static const struct {
+		const char *what;
+		uint8_t bytes[16];
+		size_t len;
+		int kind;
+	} in[] = {
+	    {"Dial twice", {0x08, 0x3a, 0x02, 0x18, 0x05, 0x3a, 0x02, 0x20, 0x09}, 9, 7},
+	    {"Dial, then Heartbeat", {0x06, 0x3a, 0x02, 0x18, 0x05, 0x1a, 0x00}, 7, 3},
+	    {"over-long tag", {0x05, 0xba, 0x00, 0x02, 0x18, 0x05}, 6, 7},
+	    {"over-long length", {0x05, 0x3a, 0x82, 0x00, 0x18, 0x05}, 6, 7},
+	    {"empty member", {0x02, 0x1a, 0x00}, 3, 3},
+	    {"one member", {0x03, 0x3a, 0x01, 0x18}, 4, -1},
+	};
+	struct cw_msg_decoder d;
+	cw_envelope *got;
+	ProtobufCMessage *ref;
+
+	(void)state;
+	cnt_reset();
+	for (size_t i = 0; i < N(in); i++) {
+		assert_int_equal(cw_msg_decoder_init(&d, &counting, CW_MSG_SIZE_DEFAULT), 0);
+		ref = protobuf_c_message_unpack(&causeway__v1__envelope__descriptor, NULL,
+						in[i].len - 1, in[i].bytes + 1);
+		if (in[i].kind < 0) {
+			/* a truncated member fails both ways */
+			assert_null(ref);
+			assert_int_equal(decode_err(&d, in[i].bytes, in[i].len), -EBADMSG);
+		} else {
+			assert_non_null(ref);
+			got = decode_one(&d, in[i].bytes, in[i].len);
+			if ((int)got->msg_case != in[i].kind)
+				fail_msg("%s: member %d", in[i].what, (int)got->msg_case);
+			assert_same(got, (const cw_envelope *)ref);
+			cw_msg_free(&d, got);
+			protobuf_c_message_free_unpacked(ref, NULL);
+		}
+		cw_msg_decoder_free(&d);
+		assert_int_equal(cnt.cur, 0);
+	}
 }
 
 /* ---- field limits (§16), table-driven ------------------------------------ */
@@ -1595,7 +1650,10 @@ static void test_body_policy(void **state)
 	}
 	body_trip(fx, fx->dict_id, fx->pod, fx->pod_len, CW_ENC_ZSTD_DICT);
 	body_trip(fx, 0, fx->pod, fx->pod_len, CW_ENC_ZSTD);
+	/* the threshold, from both sides */
+	body_trip(fx, fx->dict_id, fx->pod, CW_MSG_BODY_COMPRESS_MIN, CW_ENC_ZSTD_DICT);
 	body_trip(fx, fx->dict_id, fx->pod, CW_MSG_BODY_COMPRESS_MIN - 1, CW_ENC_IDENTITY);
+	body_trip(fx, 0, fx->pod, CW_MSG_BODY_COMPRESS_MIN - 1, CW_ENC_IDENTITY);
 	body_trip(fx, fx->dict_id, "{}", 2, CW_ENC_IDENTITY);
 	body_trip(fx, fx->dict_id, "", 0, CW_ENC_IDENTITY);
 	/* incompressible: zstd would not make it smaller */
@@ -1790,6 +1848,7 @@ int main(void)
 	    cmocka_unit_test(test_init_errors),
 	    cmocka_unit_test(test_malformed_protobuf),
 	    cmocka_unit_test(test_unknown_fields),
+	    cmocka_unit_test(test_envelope_shapes),
 	    cmocka_unit_test(test_field_limits),
 	    cmocka_unit_test(test_hello_size),
 	    cmocka_unit_test(test_decode_budget),

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "tunnel/protect.h"
 
 #define MAXP 1500
@@ -27,14 +28,21 @@ static void seq_secret(uint8_t s[CW_SECRET_LEN], uint8_t first)
 }
 
 /* An agent and a gateway 1-RTT space over the same pair of secrets. */
-static void short_pair(struct cw_protect_short *agent, struct cw_protect_short *gw)
+/* The gateway's windows come from @gw_alloc (NULL: the default). */
+static void short_pair_alloc(struct cw_protect_short *agent, struct cw_protect_short *gw,
+			     const struct cw_alloc *gw_alloc)
 {
 	uint8_t c[CW_SECRET_LEN], s[CW_SECRET_LEN];
 
 	seq_secret(c, 0);
 	seq_secret(s, 0x80);
-	assert_int_equal(cw_protect_short_init(agent, CW_AEAD_AES_128_GCM, c, s), 0);
-	assert_int_equal(cw_protect_short_init(gw, CW_AEAD_AES_128_GCM, s, c), 0);
+	assert_int_equal(cw_protect_short_init(agent, CW_AEAD_AES_128_GCM, c, s, NULL), 0);
+	assert_int_equal(cw_protect_short_init(gw, CW_AEAD_AES_128_GCM, s, c, gw_alloc), 0);
+}
+
+static void short_pair(struct cw_protect_short *agent, struct cw_protect_short *gw)
+{
+	short_pair_alloc(agent, gw, NULL);
 }
 
 static int open_short(struct cw_protect_short *p, uint8_t *pkt, size_t len, uint64_t *pn,
@@ -51,6 +59,61 @@ static int open_short(struct cw_protect_short *p, uint8_t *pkt, size_t len, uint
 	if (!rc && first_frame)
 		*first_frame = frames[0];
 	return rc;
+}
+
+/*
+ * The previous phase's window exists only between an update and the
+ * discarding of the previous keys; when it cannot be allocated, the
+ * previous keys go at once and the update still happens.
+ */
+static void test_prev_window_lifetime(void **state)
+{
+	struct tu_counter cnt = {0};
+	const struct cw_alloc a = {tu_count_alloc, tu_count_free, &cnt};
+	struct cw_protect_short agent, gw;
+	uint8_t old[MAXP], cp[MAXP], pkt[MAXP], ping = 0x01;
+	uint64_t pn;
+	int nold, n;
+
+	(void)state;
+	for (int fail = 0; fail < 2; fail++) {
+		cnt = (struct tu_counter){0};
+		short_pair_alloc(&agent, &gw, &a);
+		nold = cw_protect_short_seal(&agent, old, sizeof(old), cid_b4, 5, CW_PN_NONE, &ping,
+					     1);
+		assert_true(nold > 0);
+		memcpy(cp, old, (size_t)nold);
+		n = cw_protect_short_seal(&agent, pkt, sizeof(pkt), cid_b4, 4, CW_PN_NONE, &ping,
+					  1);
+		assert_int_equal(open_short(&gw, pkt, (size_t)n, &pn, NULL), 0);
+		assert_null(gw.prev_win);
+		assert_int_equal(cnt.blocks, 0);
+
+		assert_int_equal(cw_protect_short_update(&agent), 0);
+		n = cw_protect_short_seal(&agent, pkt, sizeof(pkt), cid_b4, 6, CW_PN_NONE, &ping,
+					  1);
+		cnt.fail_in = fail;
+		assert_int_equal(open_short(&gw, pkt, (size_t)n, &pn, NULL), 0);
+		assert_int_equal(cw_keyset_tx_phase(&gw.keys), 1);
+		if (fail) {
+			assert_null(gw.prev_win);
+			assert_int_equal(cnt.blocks, 0);
+			assert_int_equal(open_short(&gw, old, (size_t)nold, &pn, NULL), -ENOKEY);
+		} else {
+			assert_non_null(gw.prev_win);
+			assert_int_equal(cnt.blocks, 1);
+			assert_int_equal(cnt.bytes, sizeof(struct cw_replay));
+			assert_int_equal(open_short(&gw, old, (size_t)nold, &pn, NULL), 0);
+			assert_int_equal(pn, 5);
+			assert_int_equal(open_short(&gw, cp, (size_t)nold, &pn, NULL), -EEXIST);
+			cw_protect_short_discard_prev(&gw);
+			assert_null(gw.prev_win);
+			assert_int_equal(cnt.blocks, 0);
+		}
+		cw_protect_short_free(&agent);
+		cw_protect_short_free(&gw);
+		assert_int_equal(cnt.blocks, 0);
+	}
 }
 
 static void test_b5(void **state)
@@ -246,7 +309,7 @@ static void test_key_update_reordered(void **state)
 	assert_int_equal(open_short(&gw, p12, (size_t)n12, &pn, NULL), 0);
 	/* Once the previous keys are discarded, old-phase packets are dropped
 	 * without a decryption attempt. */
-	cw_keyset_discard_prev(&gw.keys);
+	cw_protect_short_discard_prev(&gw);
 	assert_int_equal(open_short(&gw, p8, (size_t)n8, &pn, NULL), -ENOKEY);
 	n9 = cw_protect_short_seal(&agent, p9, MAXP, cid_b4, 13, CW_PN_NONE, &ping, 1);
 	assert_int_equal(open_short(&gw, p9, (size_t)n9, &pn, NULL), 0);
@@ -263,6 +326,7 @@ int main(void)
 	    cmocka_unit_test(test_tamper),
 	    cmocka_unit_test(test_window),
 	    cmocka_unit_test(test_key_update_reordered),
+	    cmocka_unit_test(test_prev_window_lifetime),
 	};
 
 	return cmocka_run_group_tests_name("protect", tests, NULL, NULL);

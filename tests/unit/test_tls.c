@@ -971,6 +971,144 @@ static void test_ticket_with_expired_certificate(void **state)
 	cw_tls_server_ctx_free(sc);
 }
 
+/*
+ * §7.1: on resumption the node name is the one of the full handshake's
+ * certificate, kept by the ticket, and the ticket dies with that
+ * certificate even when the agent has a valid one by then.
+ */
+static void test_ticket_keeps_certificate_name_and_expiry(void **state)
+{
+	struct ident short_lived =
+	    make_ident("someone", "URI:causeway:node:node-s", NULL, NULL, T0 - DAY, T0 + 10 * DAY);
+	struct ident renewed = make_ident("node:node-r", NULL, NULL, NULL, T0, T0 + 400 * DAY);
+	struct cw_tls_server_cfg scfg = server_cfg();
+	struct cw_tls_client_cfg c1 = client_cfg(&short_lived), c2 = client_cfg(&renewed);
+	struct cw_tls_server_ctx *sc = server_ctx(&scfg);
+	struct cw_tls_client_ctx *cc1 = client_ctx(&c1), *cc2 = client_ctx(&c2);
+	struct cw_tls_counters k;
+	const uint8_t *t;
+	uint8_t *ticket;
+	size_t len;
+	struct pair p;
+
+	(void)state;
+	run(&p, cc1, sc, NULL, 0, T0, T0);
+	assert_complete(&p);
+	assert_string_equal(cw_tls_conn_node_name(p.sv), "node-s");
+	t = cw_tls_conn_ticket(p.cl, &len);
+	assert_non_null(t);
+	ticket = malloc(len);
+	memcpy(ticket, t, len);
+	pair_free(&p);
+
+	/* Within its certificate's validity the ticket resumes, and the name
+	 * is the ticket's: the agent's current certificate is never sent. */
+	run(&p, cc2, sc, ticket, len, T0 + 9 * DAY, T0 + 9 * DAY);
+	assert_complete(&p);
+	assert_true(cw_tls_conn_resumed(p.sv));
+	assert_string_equal(cw_tls_conn_node_name(p.sv), "node-s");
+	cw_tls_conn_counters(p.sv, &k);
+	assert_int_equal(k.certs_verified, 0);
+	pair_free(&p);
+
+	/* After it expired (at the gateway's time) the ticket is refused and
+	 * the full handshake names the certificate presented now. */
+	run(&p, cc2, sc, ticket, len, T0 + 9 * DAY, T0 + 10 * DAY);
+	assert_complete(&p);
+	assert_false(cw_tls_conn_resumed(p.sv));
+	assert_false(cw_tls_conn_resumed(p.cl));
+	assert_string_equal(cw_tls_conn_node_name(p.sv), "node-r");
+	cw_tls_conn_counters(p.sv, &k);
+	assert_int_equal(k.cert_verify_sent, 1);
+	assert_int_equal(k.cert_verify_received, 1);
+	pair_free(&p);
+
+	free(ticket);
+	cw_tls_client_ctx_free(cc1);
+	cw_tls_client_ctx_free(cc2);
+	cw_tls_server_ctx_free(sc);
+	ident_free(&short_lived);
+	ident_free(&renewed);
+}
+
+/* @a's PEM followed by @b's, as one chain source. */
+static struct tu_pem pem_cat(const struct tu_pem *a, const struct tu_pem *b)
+{
+	struct tu_pem out = {malloc(a->len + b->len), a->len + b->len};
+
+	assert_non_null(out.data);
+	memcpy(out.data, a->data, a->len);
+	memcpy(out.data + a->len, b->data, b->len);
+	return out;
+}
+
+/* The gateway's answer to a ClientHello: ServerHello to Finished. */
+static size_t gateway_flight(struct cw_tls_client_ctx *cc, struct cw_tls_server_ctx *sc)
+{
+	struct cw_tls_conn *cl, *sv;
+	uint8_t ch[1024];
+	size_t n;
+
+	assert_int_equal(cw_tls_client_conn_new(cc, T0, NULL, 0, &cl), 0);
+	assert_int_equal(cw_tls_server_conn_new(sc, T0, &sv), 0);
+	n = cw_tls_conn_take(cl, CW_PKT_INITIAL, ch, sizeof(ch));
+	assert_int_equal(cw_tls_conn_feed(sv, CW_PKT_INITIAL, ch, n), 0);
+	n = cw_tls_conn_pending(sv, CW_PKT_HANDSHAKE);
+	cw_tls_conn_free(cl);
+	cw_tls_conn_free(sv);
+	return n;
+}
+
+/* The agent's Handshake data of a full handshake: Certificate to Finished. */
+static size_t agent_flight(struct cw_tls_client_ctx *cc, struct cw_tls_server_ctx *sc)
+{
+	struct pair p;
+	size_t n;
+
+	run(&p, cc, sc, NULL, 0, T0, T0);
+	assert_complete(&p);
+	assert_string_equal(cw_tls_conn_node_name(p.sv), "node-a");
+	n = p.f.c_bytes[CW_PKT_HANDSHAKE];
+	pair_free(&p);
+	return n;
+}
+
+/*
+ * Each side sends the chain its certificate source holds, nothing built
+ * from its CA store: naming the CA in the source adds exactly that
+ * certificate (its DER and a 5-byte entry header) to the Certificate
+ * message, where OpenSSL's automatic chain would have sent it anyway.
+ */
+static void test_chain_as_configured(void **state)
+{
+	struct tu_pem gw_chain = pem_cat(&fx.gw.cert, &fx.ca_pem);
+	struct tu_pem node_chain = pem_cat(&fx.node_a.cert, &fx.ca_pem);
+	struct ident node_id = {node_chain, fx.node_a.key};
+	struct cw_tls_server_cfg s1 = server_cfg(), s2 = server_cfg();
+	struct cw_tls_client_cfg c1 = client_cfg(&fx.node_a), c2 = client_cfg(&node_id);
+	struct cw_tls_server_ctx *sc1, *sc2;
+	struct cw_tls_client_ctx *cc1, *cc2;
+	size_t s_leaf, c_leaf, extra = (size_t)i2d_X509(fx.ca, NULL) + 5;
+
+	(void)state;
+	s2.cert_chain = mem(&gw_chain);
+	sc1 = server_ctx(&s1);
+	sc2 = server_ctx(&s2);
+	cc1 = client_ctx(&c1);
+	cc2 = client_ctx(&c2);
+	s_leaf = gateway_flight(cc1, sc1);
+	c_leaf = agent_flight(cc1, sc1);
+	/* Only the CertificateVerify signatures (DER, ~70 bytes) vary. */
+	assert_in_range(gateway_flight(cc2, sc2), s_leaf + extra - 8, s_leaf + extra + 8);
+	assert_in_range(agent_flight(cc2, sc2), c_leaf + extra - 8, c_leaf + extra + 8);
+	cw_tls_client_ctx_free(cc1);
+	cw_tls_client_ctx_free(cc2);
+	cw_tls_server_ctx_free(sc1);
+	cw_tls_server_ctx_free(sc2);
+	tu_pem_free(&gw_chain);
+	tu_pem_free(&node_chain);
+}
+
 /* ---- CRYPTO levels (§7.2) and limits ---- */
 
 static void test_levels(void **state)
@@ -1008,7 +1146,8 @@ static void test_levels(void **state)
 	}
 	assert_int_equal(cw_tls_conn_feed(sv, CW_PKT_INITIAL, ch + chlen - 1, 1), 0);
 	n = cw_tls_conn_pending(sv, CW_PKT_HANDSHAKE);
-	assert_true(n > 900);
+	/* The whole flight, ServerHello to Finished, with one certificate. */
+	assert_true(n > 700);
 	assert_int_equal(cw_tls_conn_pending(sv, CW_PKT_INITIAL), 0);
 	/* More Initial data after the ClientHello is a violation. */
 	assert_int_equal(cw_tls_conn_feed(sv, CW_PKT_INITIAL, ch, 1), -EPROTO);
@@ -1204,6 +1343,8 @@ int main(void)
 	    cmocka_unit_test(test_resumption),
 	    cmocka_unit_test(test_ticket_key_rotation),
 	    cmocka_unit_test(test_ticket_with_expired_certificate),
+	    cmocka_unit_test(test_ticket_keeps_certificate_name_and_expiry),
+	    cmocka_unit_test(test_chain_as_configured),
 	    cmocka_unit_test(test_levels),
 	    cmocka_unit_test(test_context_loading),
 	    cmocka_unit_test(test_allocator),

@@ -802,6 +802,7 @@ int cw_as_new(const struct cw_as_cfg *cfg, uint64_t now, struct cw_as **out)
 	cc.alloc = a;
 	cc.streams = &s->sc;
 	cc.idle_timeout_ns = (uint64_t)cfg->conf->keepalive.idle_timeout_ms * MS;
+	cc.keepalive_ns = (uint64_t)cfg->conf->keepalive.interval_ms * MS;
 	cc.seed = cfg->seed;
 	hs = cfg->hs;
 	hs.alloc = a;
