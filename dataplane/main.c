@@ -326,6 +326,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	/* An ingress or admin client that goes away mid-write is an error on
+	 * that connection, not the end of the gateway. */
+	signal(SIGPIPE, SIG_IGN);
 	if (eal_start(&conf) < 0)
 		return 1;
 	rc = run(&dp, &tsvc);
