@@ -26,6 +26,17 @@ uint64_t cw_csum_add_n(const void *data, size_t len, uint64_t s)
 		p += 8;
 		len -= 8;
 	}
+	if (len && p != data) {
+		/* 1 to 7 bytes after at least 8: reread the last 8 and shift out
+		 * those already summed, rather than branch per size. The tail
+		 * keeps its even offset, so its bytes stay in their halves. */
+		memcpy(&a, p + len - 8, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		return add64(s, a << (64 - 8 * len));
+#else
+		return add64(s, a >> (64 - 8 * len));
+#endif
+	}
 	if (len >= 4) {
 		memcpy(&w32, p, 4);
 		s = add64(s, w32);

@@ -70,6 +70,20 @@ static inline uint16_t cw_csum_udp_n(uint32_t src, uint32_t dst, const void *udp
 	return c ? c : 0xffff;
 }
 
+/*
+ * cw_csum_udp_n for a datagram whose header is given by its ports (network
+ * order), checksum 0: only the @plen bytes of payload at @payload are read.
+ */
+static inline uint16_t cw_csum_udp_fields_n(uint32_t src, uint32_t dst, uint16_t sport,
+					    uint16_t dport, const void *payload, uint16_t plen)
+{
+	uint16_t ulen_n = htons((uint16_t)(8 + plen)); /* the UDP header is 8 bytes */
+	uint64_t s = cw_csum_pseudo_udp_n(src, dst, ulen_n) + sport + dport + ulen_n;
+	uint16_t c = (uint16_t)~cw_csum_fold_n(cw_csum_add_n(payload, plen, s));
+
+	return c ? c : 0xffff;
+}
+
 /* RFC 1071 helpers in the big-endian domain, for code off the fast path. */
 
 /* Add @len bytes to @sum; the result is a host integer of network-order

@@ -3,7 +3,8 @@
  * IPv4 reassembly and RX classification through the real worker input path
  * (cw_worker_input + cw_worker_dispatch) on a real EAL started with
  * --no-huge. A capturing handler on UDP port HPORT copies what it is given
- * and frees it, so nothing is ever transmitted. Every test starts with a
+ * and frees it; the echo handler on EPORT replies, and the tests take its
+ * replies from the worker's TX queue, so nothing is ever transmitted. Every test starts with a
  * fresh worker and zeroed counters, and ends by checking that every mbuf
  * went back to the pool.
  */
@@ -25,6 +26,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/echo.h"
 #include "dataplane/neigh.h"
 #include "dataplane/parse.h"
 #include "dataplane/worker.h"
@@ -34,6 +36,7 @@
 #define SPORT	   40000
 #define HPORT	   7000 /* the capturing handler */
 #define NOPORT	   7001 /* nobody */
+#define EPORT	   7	/* the echo handler */
 #define POOL_N	   1023
 #define TIMEOUT_MS 500
 #define MAX_GOT	   8
@@ -257,8 +260,11 @@ static int group_setup(void **state)
 	char *argv[] = {"test_frag", "--no-huge", "--no-pci",	   "--no-shconf",
 			"-m",	     "128",	  "--file-prefix", "cwtfrag",
 			"-l",	     "0",	  "--log-level",   "lib.eal:error"};
-	struct cw_handler h = {.name = "capture", .udp_port = HPORT, .rx = capture_rx,
-				.answers = true};
+	struct cw_handler h = {.name = "capture",
+			       .udp_port = HPORT,
+			       .rx = capture_rx,
+			       .answers = true},
+			  e;
 
 	(void)state;
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0)
@@ -294,7 +300,10 @@ static int group_setup(void **state)
 	dp.pool = pool;
 	dp.indirect = indirect;
 	max_cycles = dp.tsc_hz * TIMEOUT_MS / 1000;
-	return cw_handlers_add(&dp.handlers, &h) == 0 ? 0 : -1;
+	cw_echo_handler(&e, EPORT);
+	return cw_handlers_add(&dp.handlers, &h) == 0 && cw_handlers_add(&dp.handlers, &e) == 1
+		   ? 0
+		   : -1;
 }
 
 static int group_teardown(void **state)
@@ -829,6 +838,139 @@ static void test_classify_counters(void **state)
 	assert_delivered(d, dlen, HPORT);
 }
 
+/* ---- the burst path and in-place echo ------------------------------- */
+
+/* Take the only frame queued for TX on port 0 into @f; returns its length. */
+static size_t take_tx(uint8_t *f)
+{
+	struct rte_mbuf *m;
+	size_t len;
+
+	assert_int_equal(w->txq[0].n, 1);
+	m = w->txq[0].m[0];
+	w->txq[0].n = 0;
+	assert_int_equal(m->nb_segs, 1);
+	len = rte_pktmbuf_data_len(m);
+	assert_int_equal(rte_pktmbuf_pkt_len(m), len);
+	memcpy(f, rte_pktmbuf_mtod(m, const uint8_t *), len);
+	rte_pktmbuf_free(m);
+	return len;
+}
+
+/* @f, @len as a frame in a fresh mbuf, through the burst path. */
+static void input_burst(const uint8_t *f, size_t len, uint64_t now)
+{
+	struct rte_mbuf *m = mbuf_of(f, len);
+
+	cw_worker_input_burst(w, 0, &m, 1, now);
+}
+
+/* The echo reply to a datagram of @n payload bytes, checked field by field. */
+static void assert_echo_reply(const uint8_t *f, size_t len, size_t n, const uint8_t *req)
+{
+	const uint8_t *ip = f + 14, *udp = ip + 20;
+	uint32_t pseudo = (PEER_IP >> 16) + (PEER_IP & 0xffff) + (OUR_IP >> 16) +
+			  (OUR_IP & 0xffff) + CW_IPPROTO_UDP + 8 + (uint32_t)n;
+
+	assert_int_equal(len, 42 + n);
+	assert_memory_equal(f, peer_mac, 6);
+	assert_memory_equal(f + 6, our_mac, 6);
+	assert_int_equal(get16(f + 12), CW_ETHERTYPE_IP);
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(get16(ip + 2), 28 + n);
+	assert_int_equal(get16(ip + 6), 0); /* DF of the request not copied */
+	assert_int_equal(ip[8], 64);
+	assert_int_equal(ref_sum(ip, 20, 0), 0xffff);
+	assert_int_equal(get16(ip + 12), OUR_IP >> 16);
+	assert_int_equal(get16(ip + 14), OUR_IP & 0xffff);
+	assert_int_equal(get16(ip + 16), PEER_IP >> 16);
+	assert_int_equal(get16(ip + 18), PEER_IP & 0xffff);
+	assert_int_equal(get16(udp), EPORT);
+	assert_int_equal(get16(udp + 2), SPORT);
+	assert_int_not_equal(get16(udp + 6), 0);
+	assert_int_equal(ref_sum(udp, 8 + n, pseudo), 0xffff);
+	assert_memory_equal(udp + 8, req + 42, n);
+}
+
+/*
+ * A datagram to the reflecting echo handler, answered in its own frame by
+ * the burst path, gets byte for byte the reply that the handler's batch
+ * gets through cw_output_dgrams: with and without a UDP checksum, with
+ * Ethernet padding, DF, a TOS and a TTL that the reply must not copy.
+ */
+static void test_echo_reflect(void **state)
+{
+	uint8_t req[256], batch[256], reflect[256];
+	size_t n = 18, len, blen, rlen;
+
+	(void)state;
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	for (int csum = 0; csum < 2; csum++) {
+		len = mk_hdr(req, 1, 0x4000, 8 + n);
+		mk_dgram(req + len, EPORT, n, 5);
+		if (!csum)
+			put16(req + len + 6, 0);
+		req[14 + 1] = 0x10; /* TOS */
+		req[14 + 8] = 3;    /* TTL */
+		put16(req + 14 + 10, 0);
+		put16(req + 14 + 10, (uint16_t)~ref_sum(req + 14, 20, 0));
+		len += 8 + n;
+		memset(req + len, 0xee, 6); /* Ethernet padding */
+		len += 6;
+
+		/* The general path resolves the next hop and fills the cache. */
+		w->ip_id = 0x1234;
+		input(mbuf_of(req, len), T0);
+		dispatch(T0);
+		blen = take_tx(batch);
+		assert_echo_reply(batch, blen, n, req);
+
+		w->ip_id = 0x1234;
+		input_burst(req, len, T0);
+		assert_int_equal(w->n_in[1], 0); /* not batched: answered */
+		rlen = take_tx(reflect);
+		assert_int_equal(rlen, blen);
+		assert_memory_equal(reflect, batch, blen);
+		assert_int_equal(ctr[0].udp_in, 2 * (csum + 1));
+		assert_int_equal(ctr[0].udp_out, 2 * (csum + 1));
+	}
+	assert_int_equal(total_drops(), 0);
+	assert_int_equal(ctr[0].rx_pkts, 4);
+}
+
+/* Without a fresh next hop, or for a handler that does not reflect, the
+ * burst path batches: the same datagram as cw_worker_input delivers. */
+static void test_burst_batches(void **state)
+{
+	uint8_t d[BIG], f[BIG], r[BIG];
+	size_t dlen = mk_dgram(d, HPORT, 100, 1), len = mk_hdr(f, 1, 0, dlen), rlen;
+
+	(void)state;
+	memcpy(f + len, d, dlen);
+	len += dlen;
+	input_burst(f, len, T0);
+	assert_int_equal(n_got, 0); /* batched until dispatch */
+	dispatch(T0);
+	assert_delivered(d, dlen, HPORT);
+	assert_int_equal(ctr[0].rx_pkts, 1);
+	assert_int_equal(ctr[0].rx_bytes, len);
+
+	/* Echo with an empty next-hop cache: batched, then resolved. */
+	dlen = mk_dgram(d, EPORT, 100, 1);
+	memcpy(f + 34, d, dlen);
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	input_burst(f, len, T0);
+	assert_int_equal(w->n_in[1], 1);
+	assert_int_equal(w->txq[0].n, 0);
+	dispatch(T0);
+	rlen = take_tx(r);
+	assert_echo_reply(r, rlen, 100, f);
+	assert_int_equal(ctr[0].udp_out, 1);
+	/* The capturing handler replies to nothing. */
+	assert_int_equal(total_drops(), 1);
+	assert_int_equal(ctr[0].drops[CW_DROP_HANDLER], 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -854,6 +996,8 @@ int main(void)
 	    T(test_reassembled_udp_too_long),
 	    T(test_reassembled_udp_short),
 	    T(test_classify_counters),
+	    T(test_echo_reflect),
+	    T(test_burst_batches),
 	};
 #undef T
 
