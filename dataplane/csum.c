@@ -1,13 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "csum.h"
 
-/* 64-bit one's complement addition: the carry out wraps around. */
-static inline uint64_t add64(uint64_t s, uint64_t v)
-{
-	s += v;
-	return s + (s < v);
-}
-
 uint64_t cw_csum_add_n(const void *data, size_t len, uint64_t s)
 {
 	const uint8_t *p = data;
@@ -15,42 +8,28 @@ uint64_t cw_csum_add_n(const void *data, size_t len, uint64_t s)
 	uint32_t w32;
 	uint16_t w16;
 
-	for (; len >= 16; p += 16, len -= 16) {
-		memcpy(&a, p, 8);
-		memcpy(&b, p + 8, 8);
-		s = add64(add64(s, a), b);
-	}
 	if (len >= 8) {
-		memcpy(&a, p, 8);
-		s = add64(s, a);
-		p += 8;
-		len -= 8;
-	}
-	if (len && p != data) {
-		/* 1 to 7 bytes after at least 8: reread the last 8 and shift out
-		 * those already summed, rather than branch per size. The tail
-		 * keeps its even offset, so its bytes stay in their halves. */
-		memcpy(&a, p + len - 8, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		return add64(s, a << (64 - 8 * len));
-#else
-		return add64(s, a >> (64 - 8 * len));
-#endif
+		for (; len > 16; p += 16, len -= 16) {
+			memcpy(&a, p, 8);
+			memcpy(&b, p + 8, 8);
+			s = cw_csum_add64(cw_csum_add64(s, a), b);
+		}
+		return cw_csum_add_short_n(p, len, s);
 	}
 	if (len >= 4) {
 		memcpy(&w32, p, 4);
-		s = add64(s, w32);
+		s = cw_csum_add64(s, w32);
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
 		memcpy(&w16, p, 2);
-		s = add64(s, w16);
+		s = cw_csum_add64(s, w16);
 		p += 2;
 		len -= 2;
 	}
 	if (len) /* the odd byte is the high half of a big-endian word */
-		s = add64(s, htons((uint16_t)(p[0] << 8)));
+		s = cw_csum_add64(s, htons((uint16_t)(p[0] << 8)));
 	return s;
 }
 

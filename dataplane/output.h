@@ -16,14 +16,18 @@
 /* Transmit every queued frame; what the NIC refuses is dropped as tx_full. */
 void cw_output_flush(struct cw_worker *w);
 
-/* Queue a complete frame for TX on @port; flushed by cw_output_flush. */
-static inline void cw_output_frame(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
+/* Queue a complete frame on @q, one of w->txq; flushed by cw_output_flush. */
+static inline void cw_output_txq(struct cw_worker *w, struct cw_txq *q, struct rte_mbuf *m)
 {
-	struct cw_txq *q = &w->txq[port];
-
 	if (q->n == CW_MAX_BURST)
 		cw_output_flush(w);
 	q->m[q->n++] = m;
+}
+
+/* Queue a complete frame for TX on @port; flushed by cw_output_flush. */
+static inline void cw_output_frame(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	cw_output_txq(w, &w->txq[port], m);
 }
 
 /* The next hop towards @dst from a port with @addr/@netmask: @dst itself
@@ -43,12 +47,13 @@ static inline bool cw_nh_fresh(const struct cw_worker *w, uint64_t now)
 void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now);
 
 /*
- * Answer the datagram in frame @m, which cw_parse_udp_fast classified as
- * @ri, from @m itself: addresses and ports swapped, the same reply
- * cw_output_dgrams would send for it, queued for TX on @port. Only when the
- * reply fits the MTU and goes to the next hop resolved last, which the
- * caller found fresh (cw_nh_fresh); returns false, with @m untouched,
- * otherwise. The caller counts udp_out.
+ * Turn frame @m, received on @port and classified by cw_parse_udp_fast as
+ * @ri, into the answer to its datagram: addresses and ports swapped, the
+ * same frame cw_output_dgrams would send for it. Only when the reply fits
+ * the MTU and goes to the next hop resolved last, which the caller found
+ * fresh (cw_nh_fresh); returns false, with @m untouched, otherwise. The
+ * caller queues @m for TX on @port (it has the queue at hand) and counts
+ * udp_out.
  * Inline: it is the whole per-packet transmit path of an echo.
  */
 static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_worker *w,
@@ -56,34 +61,51 @@ static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_wo
 								    struct rte_mbuf *m,
 								    const struct cw_rx_info *ri)
 {
+	/* Version/IHL and TOS; no fragmentation, TTL 64, UDP. */
+	static const uint8_t vt[2] = {0x45, 0}, ft[4] = {0, 0, 64, CW_IPPROTO_UDP};
 	const struct cw_nh_cache *c = &w->nh_cache;
-	uint16_t plen = ri->payload_len;
-	uint16_t len = (uint16_t)(c->l2_len + CW_IPV4_HLEN + CW_UDP_HLEN + plen);
-	uint8_t *h, *ip;
+	uint8_t *ip = rte_pktmbuf_mtod_offset(m, uint8_t *, CW_ETH_HLEN), *h = ip - c->l2_len;
+	uint16_t tot, id = htons(w->ip_id), vt_n, csum;
+	uint32_t ft_n, ports;
+	uint64_t addrs;
 
 	/* The port's Ethernet header may be longer than the request's (a VLAN
 	 * tag): it grows into the headroom. */
 	if (port != c->port || cw_next_hop(c->addr, c->netmask, c->gateway, ri->src_ip) != c->ip ||
-	    plen > c->max_plen || rte_pktmbuf_headroom(m) < c->l2_len - CW_ETH_HLEN)
+	    ri->payload_len > c->max_plen || rte_pktmbuf_headroom(m) < c->l2_len - CW_ETH_HLEN)
 		return false;
+	w->ip_id++;
 	m->data_off = (uint16_t)(m->data_off + CW_ETH_HLEN - c->l2_len);
-	m->data_len = len;
-	m->pkt_len = len;
-	h = rte_pktmbuf_mtod(m, uint8_t *);
-	ip = h + c->l2_len;
-	/* Whole whatever its length: the IPv4 header overwrites the excess. */
+	m->data_len = (uint16_t)(c->l2_len + ri->ip_len);
+	m->pkt_len = m->data_len;
+	/* The request's length fields stay; addresses and ports swap places
+	 * (rotating a pair swaps it in either byte order). */
+	memcpy(&tot, ip + 2, 2);
+	memcpy(&addrs, ip + 12, 8);
+	memcpy(&ports, ip + 20, 4);
+	addrs = addrs << 32 | addrs >> 32;
+	ports = ports << 16 | ports >> 16;
+	/* Whole whatever its length: an untagged header's excess is rewritten
+	 * below. */
 	memcpy(h, c->l2, sizeof(c->l2));
-	/* A UDP checksum stays valid with addresses and ports swapped. */
-	cw_build_ipv4_udp(ip, ri->dst_ip, ri->src_ip, ri->dst_port, ri->src_port, plen, w->ip_id++,
-			  ri->udp_csum);
+	memcpy(ip, vt, 2);
+	memcpy(ip + 2, &tot, 2);
+	memcpy(ip + 4, &id, 2);
+	memcpy(ip + 6, ft, 4);
+	memcpy(ip + 12, &addrs, 8);
+	memcpy(ip + 20, &ports, 4);
+	memcpy(&vt_n, vt, 2);
+	memcpy(&ft_n, ft, 4);
+	csum =
+	    (uint16_t)~cw_csum_fold_n((uint64_t)vt_n + ft_n + tot + id + ri->src_ip + ri->dst_ip);
+	memcpy(ip + 10, &csum, 2);
+	/* A UDP checksum stays valid with addresses and ports swapped; the
+	 * header of one to compute has its 0 already. */
 	if (!ri->udp_csum) {
-		uint16_t csum =
-		    cw_csum_udp_fields_n(ri->dst_ip, ri->src_ip, ri->dst_port, ri->src_port,
-					 ip + CW_IPV4_HLEN + CW_UDP_HLEN, plen);
-
+		csum = cw_csum_udp_n(ri->dst_ip, ri->src_ip, ip + CW_IPV4_HLEN,
+				     (uint16_t)(CW_UDP_HLEN + ri->payload_len));
 		memcpy(ip + CW_IPV4_HLEN + 6, &csum, 2);
 	}
-	cw_output_frame(w, port, m);
 	return true;
 }
 

@@ -346,14 +346,44 @@ enum cw_fast {
 	CW_FAST_REFLECTED, /* answered in place, queued for TX */
 };
 
+/* What input_fast needs of a burst, looked up once for all of it. */
+struct cw_burst {
+	uint16_t port;
+	const struct cw_ifaddr *ifa; /* &w->ifa[port] */
+	struct cw_txq *txq;	     /* &w->txq[port] */
+	/* The reflecting handler, when the next-hop cache is fresh (an entry
+	 * fresh at the burst's start serves all of it); else -1. */
+	int reflect_h;
+	uint16_t reflect_port_n;
+};
+
+static inline void burst_init(struct cw_burst *b, struct cw_worker *w, uint16_t port, uint64_t now)
+{
+	const struct cw_handlers *hs = &w->dp->handlers;
+
+	b->port = port;
+	b->ifa = &w->ifa[port];
+	b->txq = &w->txq[port];
+	b->reflect_h = -1;
+	b->reflect_port_n = 0;
+	if (!cw_nh_fresh(w, now))
+		return;
+	for (unsigned h = 0; h < hs->n; h++)
+		if (hs->h[h].reflect) {
+			b->reflect_h = (int)h;
+			b->reflect_port_n = hs->port_n[h];
+			return;
+		}
+}
+
 /*
  * A datagram for a handler, recognised by cw_parse_udp_fast: answered in
  * its own frame when the handler reflects and nothing of the handler's is
  * waiting (that keeps a flow in order), else straight into its batch;
  * counted by the caller per burst.
  */
-static inline enum cw_fast input_fast(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
-				      bool nh_fresh)
+static inline enum cw_fast input_fast(struct cw_worker *w, const struct cw_burst *b,
+				      struct rte_mbuf *m)
 {
 	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct cw_rx_info ri;
@@ -361,20 +391,22 @@ static inline enum cw_fast input_fast(struct cw_worker *w, uint16_t port, struct
 	int h;
 
 	if (m->nb_segs != 1 ||
-	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), &w->ifa[port], rx_ok(m), &ri))
+	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), b->ifa, rx_ok(m), &ri))
 		return CW_FAST_NONE;
+	if (b->reflect_h >= 0 && ri.dst_port == b->reflect_port_n && !w->n_in[b->reflect_h] &&
+	    cw_output_reflect(w, b->port, m, &ri)) {
+		cw_output_txq(w, b->txq, m);
+		return CW_FAST_REFLECTED;
+	}
 	h = cw_handlers_find(&w->dp->handlers, ri.dst_port);
 	if (h < 0)
 		return CW_FAST_NONE;
-	if (nh_fresh && w->dp->handlers.h[h].reflect && !w->n_in[h] &&
-	    cw_output_reflect(w, port, m, &ri))
-		return CW_FAST_REFLECTED;
 	d = batch_slot(w, h);
 	d->m = m;
 	/* Source and destination address and port in one copy: struct
 	 * cw_dgram keeps them in the headers' order. */
 	memcpy(&d->src_ip, f + CW_ETH_HLEN + 12, CW_DGRAM_ADDRS_LEN);
-	d->port = port;
+	d->port = b->port;
 	d->udp_csum = ri.udp_csum;
 	slice(m, ri.payload_off, ri.payload_len);
 	return CW_FAST_QUEUED;
@@ -384,15 +416,16 @@ void cw_worker_input_burst(struct cw_worker *w, uint16_t port, struct rte_mbuf *
 			   uint64_t now)
 {
 	uint64_t fast = 0, fast_bytes = 0, reflected = 0;
-	/* Once per burst: an entry fresh at its start serves all of it. */
-	bool nh_fresh = cw_nh_fresh(w, now);
+	struct cw_burst b;
+
+	burst_init(&b, w, port, now);
 
 	for (uint16_t i = 0; i < n; i++) {
 		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		switch (input_fast(w, port, pkts[i], nh_fresh)) {
+		switch (input_fast(w, &b, pkts[i])) {
 		case CW_FAST_NONE:
 			cw_worker_input(w, port, pkts[i], now);
 			continue;

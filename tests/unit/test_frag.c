@@ -321,6 +321,7 @@ static int setup(void **state)
 	memset(ctr, 0, sizeof(ctr));
 	memset(got, 0, sizeof(got));
 	n_got = 0;
+	dp.ports[0].vlan_tci = -1; /* whatever a failed test left */
 	w = cw_worker_create(&dp, 0, rte_lcore_id());
 	dp.workers[0] = w;
 	return w ? 0 : -1;
@@ -865,17 +866,25 @@ static void input_burst(const uint8_t *f, size_t len, uint64_t now)
 	cw_worker_input_burst(w, 0, &m, 1, now);
 }
 
-/* The echo reply to a datagram of @n payload bytes, checked field by field. */
-static void assert_echo_reply(const uint8_t *f, size_t len, size_t n, const uint8_t *req)
+/*
+ * The echo reply to untagged request @req with @n payload bytes, checked
+ * field by field; tagged with @vlan unless it is -1.
+ */
+static void assert_echo_reply(const uint8_t *f, size_t len, size_t n, const uint8_t *req, int vlan)
 {
-	const uint8_t *ip = f + 14, *udp = ip + 20;
+	size_t l2 = vlan < 0 ? 14 : 18;
+	const uint8_t *ip = f + l2, *udp = ip + 20;
 	uint32_t pseudo = (PEER_IP >> 16) + (PEER_IP & 0xffff) + (OUR_IP >> 16) +
 			  (OUR_IP & 0xffff) + CW_IPPROTO_UDP + 8 + (uint32_t)n;
 
-	assert_int_equal(len, 42 + n);
+	assert_int_equal(len, l2 + 28 + n);
 	assert_memory_equal(f, peer_mac, 6);
 	assert_memory_equal(f + 6, our_mac, 6);
-	assert_int_equal(get16(f + 12), CW_ETHERTYPE_IP);
+	if (vlan >= 0) {
+		assert_int_equal(get16(f + 12), CW_ETHERTYPE_VLAN);
+		assert_int_equal(get16(f + 14), vlan);
+	}
+	assert_int_equal(get16(f + l2 - 2), CW_ETHERTYPE_IP);
 	assert_int_equal(ip[0], 0x45);
 	assert_int_equal(get16(ip + 2), 28 + n);
 	assert_int_equal(get16(ip + 6), 0); /* DF of the request not copied */
@@ -896,16 +905,24 @@ static void assert_echo_reply(const uint8_t *f, size_t len, size_t n, const uint
  * A datagram to the reflecting echo handler, answered in its own frame by
  * the burst path, gets byte for byte the reply that the handler's batch
  * gets through cw_output_dgrams: with and without a UDP checksum, with
- * Ethernet padding, DF, a TOS and a TTL that the reply must not copy.
+ * Ethernet padding, DF, a TOS and a TTL that the reply must not copy, and
+ * from a port that tags what it sends.
  */
 static void test_echo_reflect(void **state)
 {
+	static const int vlans[2] = {-1, 5};
 	uint8_t req[256], batch[256], reflect[256];
 	size_t n = 18, len, blen, rlen;
+	uint64_t k = 0;
 
 	(void)state;
 	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
-	for (int csum = 0; csum < 2; csum++) {
+	for (int i = 0; i < 4; i++) {
+		int csum = i & 1, vlan = vlans[i >> 1];
+
+		/* The port's Ethernet header lives in the next-hop cache. */
+		dp.ports[0].vlan_tci = vlan;
+		w->nh_cache.until = 0;
 		len = mk_hdr(req, 1, 0x4000, 8 + n);
 		mk_dgram(req + len, EPORT, n, 5);
 		if (!csum)
@@ -923,7 +940,7 @@ static void test_echo_reflect(void **state)
 		input(mbuf_of(req, len), T0);
 		dispatch(T0);
 		blen = take_tx(batch);
-		assert_echo_reply(batch, blen, n, req);
+		assert_echo_reply(batch, blen, n, req, vlan);
 
 		w->ip_id = 0x1234;
 		input_burst(req, len, T0);
@@ -931,11 +948,12 @@ static void test_echo_reflect(void **state)
 		rlen = take_tx(reflect);
 		assert_int_equal(rlen, blen);
 		assert_memory_equal(reflect, batch, blen);
-		assert_int_equal(ctr[0].udp_in, 2 * (csum + 1));
-		assert_int_equal(ctr[0].udp_out, 2 * (csum + 1));
+		k += 2;
+		assert_int_equal(ctr[0].udp_in, k);
+		assert_int_equal(ctr[0].udp_out, k);
 	}
 	assert_int_equal(total_drops(), 0);
-	assert_int_equal(ctr[0].rx_pkts, 4);
+	assert_int_equal(ctr[0].rx_pkts, k);
 }
 
 /* Without a fresh next hop, or for a handler that does not reflect, the
@@ -964,7 +982,7 @@ static void test_burst_batches(void **state)
 	assert_int_equal(w->txq[0].n, 0);
 	dispatch(T0);
 	rlen = take_tx(r);
-	assert_echo_reply(r, rlen, 100, f);
+	assert_echo_reply(r, rlen, 100, f, -1);
 	assert_int_equal(ctr[0].udp_out, 1);
 	/* The capturing handler replies to nothing. */
 	assert_int_equal(total_drops(), 1);
