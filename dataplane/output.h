@@ -71,7 +71,10 @@ static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_wo
 
 	/* The port's Ethernet header may be longer than the request's (a VLAN
 	 * tag): it grows into the headroom. */
-	if (port != c->port || cw_next_hop(c->addr, c->netmask, c->gateway, ri->src_ip) != c->ip ||
+	/* The cached next hop is on-link: a request from it is answered to it. */
+	if (port != c->port ||
+	    (ri->src_ip != c->ip &&
+	     cw_next_hop(c->addr, c->netmask, c->gateway, ri->src_ip) != c->ip) ||
 	    ri->payload_len > c->max_plen || rte_pktmbuf_headroom(m) < c->l2_len - CW_ETH_HLEN)
 		return false;
 	w->ip_id++;
