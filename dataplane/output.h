@@ -47,8 +47,8 @@ static inline bool cw_nh_fresh(const struct cw_worker *w, uint64_t now)
 void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now);
 
 /*
- * Turn frame @m, received on @port and classified by cw_parse_udp_fast as
- * @ri, into the answer to its datagram: addresses and ports swapped, the
+ * Turn frame @m (data at @f), received on @port and classified by
+ * cw_parse_udp_fast as @ri, into the answer to its datagram: addresses and ports swapped, the
  * same frame cw_output_dgrams would send for it. Only when the reply fits
  * the MTU and goes to the next hop resolved last, which the caller found
  * fresh (cw_nh_fresh); returns false, with @m untouched, otherwise. The
@@ -58,13 +58,13 @@ void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n,
  */
 static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_worker *w,
 								    uint16_t port,
-								    struct rte_mbuf *m,
+								    struct rte_mbuf *m, uint8_t *f,
 								    const struct cw_rx_info *ri)
 {
 	/* Version/IHL and TOS; no fragmentation, TTL 64, UDP. */
 	static const uint8_t vt[2] = {0x45, 0}, ft[4] = {0, 0, 64, CW_IPPROTO_UDP};
 	const struct cw_nh_cache *c = &w->nh_cache;
-	uint8_t *ip = rte_pktmbuf_mtod_offset(m, uint8_t *, CW_ETH_HLEN), *h = ip - c->l2_len;
+	uint8_t *ip = f + CW_ETH_HLEN, *h = ip - c->l2_len;
 	uint16_t tot, id = htons(w->ip_id), vt_n, csum;
 	uint32_t ft_n, ports;
 	uint64_t addrs;

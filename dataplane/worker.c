@@ -349,8 +349,8 @@ enum cw_fast {
 /* What input_fast needs of a burst, looked up once for all of it. */
 struct cw_burst {
 	uint16_t port;
-	const struct cw_ifaddr *ifa; /* &w->ifa[port] */
-	struct cw_txq *txq;	     /* &w->txq[port] */
+	struct cw_ifaddr ifa; /* w->ifa[port] */
+	struct cw_txq *txq;   /* &w->txq[port] */
 	/* The reflecting handler, when the next-hop cache is fresh (an entry
 	 * fresh at the burst's start serves all of it); else -1. */
 	int reflect_h;
@@ -362,7 +362,7 @@ static inline void burst_init(struct cw_burst *b, struct cw_worker *w, uint16_t 
 	const struct cw_handlers *hs = &w->dp->handlers;
 
 	b->port = port;
-	b->ifa = &w->ifa[port];
+	b->ifa = w->ifa[port];
 	b->txq = &w->txq[port];
 	b->reflect_h = -1;
 	b->reflect_port_n = 0;
@@ -385,16 +385,16 @@ static inline void burst_init(struct cw_burst *b, struct cw_worker *w, uint16_t 
 static inline enum cw_fast input_fast(struct cw_worker *w, const struct cw_burst *b,
 				      struct rte_mbuf *m)
 {
-	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	struct cw_rx_info ri;
 	struct cw_dgram *d;
 	int h;
 
 	if (m->nb_segs != 1 ||
-	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), b->ifa, rx_ok(m), &ri))
+	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), &b->ifa, rx_ok(m), &ri))
 		return CW_FAST_NONE;
 	if (b->reflect_h >= 0 && ri.dst_port == b->reflect_port_n && !w->n_in[b->reflect_h] &&
-	    cw_output_reflect(w, b->port, m, &ri)) {
+	    cw_output_reflect(w, b->port, m, f, &ri)) {
 		cw_output_txq(w, b->txq, m);
 		return CW_FAST_REFLECTED;
 	}
