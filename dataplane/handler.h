@@ -26,9 +26,10 @@ struct cw_dgram {
 	/*
 	 * UDP checksum, network order. In: as received (0 = none or unknown).
 	 * Out: a checksum valid for exactly these addresses, ports and payload,
-	 * or 0 to have the dataplane compute one. Swapping source and
-	 * destination keeps it valid (the sum is symmetric), so an echo passes
-	 * it through; a handler that changes anything else must zero it.
+	 * or 0 to have the dataplane compute one (a reflecting handler's 0:
+	 * send none). Swapping source and destination keeps it valid (the sum
+	 * is symmetric), so an echo passes it through; a handler that changes
+	 * anything else must zero it.
 	 */
 	uint16_t udp_csum;
 };
@@ -75,9 +76,11 @@ struct cw_handler {
 	void *ctx;
 	/*
 	 * @rx returns every datagram to its sender unchanged, with nothing but
-	 * the addresses and ports swapped (an echo). The DPDK worker may then
-	 * answer a datagram in its own frame without calling @rx; the reply is
-	 * the one @rx would have had sent.
+	 * the addresses and ports swapped (an echo), its UDP checksum passed
+	 * through: a datagram that came without one (0, which RFC 768 allows
+	 * over IPv4) goes back without one. The DPDK worker may then answer a
+	 * datagram in its own frame without calling @rx; the reply is the one
+	 * @rx would have had sent.
 	 */
 	bool reflect;
 };

@@ -197,15 +197,19 @@ static inline __attribute__((always_inline)) uint16_t udp_csum(const struct rte_
 	return cw_csum_udp_n(ip->src_addr, ip->dst_addr, udp, rte_be_to_cpu_16(udp->dgram_len));
 }
 
-/* Write IPv4 and UDP headers at @ip for datagram @d of @plen bytes. */
-static inline __attribute__((always_inline)) void
-encap(struct cw_worker *w, const struct cw_dgram *d, struct rte_mbuf *m, uint8_t *ip, uint32_t plen)
+/* Write IPv4 and UDP headers at @ip for datagram @d of @plen bytes; see
+ * cw_output_dgrams for @csum_as_is. */
+static inline __attribute__((always_inline)) void encap(struct cw_worker *w,
+							const struct cw_dgram *d,
+							struct rte_mbuf *m, uint8_t *ip,
+							uint32_t plen, bool csum_as_is)
 {
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + CW_IPV4_HLEN);
 
 	cw_build_ipv4_udp(ip, d->src_ip, d->dst_ip, d->src_port, d->dst_port, (uint16_t)plen,
-			  w->ip_id++, 0);
-	udp->dgram_cksum = d->udp_csum ? d->udp_csum : udp_csum(m, (struct rte_ipv4_hdr *)ip);
+			  w->ip_id++, d->udp_csum);
+	if (!d->udp_csum && !csum_as_is)
+		udp->dgram_cksum = udp_csum(m, (struct rte_ipv4_hdr *)ip);
 }
 
 /*
@@ -215,8 +219,8 @@ encap(struct cw_worker *w, const struct cw_dgram *d, struct rte_mbuf *m, uint8_t
  * read of the port. Returns false (with @m untouched) when the general path
  * must handle it; the caller counts udp_out.
  */
-static inline __attribute__((always_inline)) bool output_fast(struct cw_worker *w,
-							      const struct cw_dgram *d)
+static inline __attribute__((always_inline)) bool
+output_fast(struct cw_worker *w, const struct cw_dgram *d, bool csum_as_is)
 {
 	const struct cw_nh_cache *c = &w->nh_cache;
 	struct rte_mbuf *m = d->m;
@@ -233,12 +237,13 @@ static inline __attribute__((always_inline)) bool output_fast(struct cw_worker *
 		return false;
 	/* Whole whatever its length: the IPv4 header overwrites the excess. */
 	memcpy(h, c->l2, sizeof(c->l2));
-	encap(w, d, m, h + c->l2_len, plen);
+	encap(w, d, m, h + c->l2_len, plen, csum_as_is);
 	cw_output_frame(w, d->port, m);
 	return true;
 }
 
-static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
+static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, bool csum_as_is,
+			 uint64_t now)
 {
 	struct rte_mbuf *m = d->m;
 	uint32_t plen = rte_pktmbuf_pkt_len(m);
@@ -255,7 +260,7 @@ static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t
 		rte_pktmbuf_free(m);
 		return;
 	}
-	encap(w, d, m, ip, plen);
+	encap(w, d, m, ip, plen, csum_as_is);
 	cw_ctr_add(w->ctr->udp_out, 1);
 	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > w->dp->ports[d->port].conf->mtu)
 		fragment(w, d->port, m, d->dst_ip, now);
@@ -263,17 +268,18 @@ static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t
 		route(w, d->port, m, d->dst_ip, now);
 }
 
-void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now)
+void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, bool csum_as_is,
+		      uint64_t now)
 {
 	bool fresh = cw_nh_fresh(w, now);
 	uint64_t fast = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		if (fresh && output_fast(w, &d[i])) {
+		if (fresh && output_fast(w, &d[i], csum_as_is)) {
 			fast++;
 			continue;
 		}
-		output_dgram(w, &d[i], now);
+		output_dgram(w, &d[i], csum_as_is, now);
 		fresh = cw_nh_fresh(w, now); /* the general path may have filled the cache */
 	}
 	cw_ctr_add(w->ctr->udp_out, fast);

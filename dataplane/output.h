@@ -43,8 +43,14 @@ static inline bool cw_nh_fresh(const struct cw_worker *w, uint64_t now)
 	return (int64_t)(now - w->nh_cache.until) < 0;
 }
 
-/* Encapsulate and send @n handler datagrams (consumes every d[i].m). */
-void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now);
+/*
+ * Encapsulate and send @n handler datagrams (consumes every d[i].m). A
+ * d[i].udp_csum of 0 has the checksum computed, unless @csum_as_is (a
+ * reflecting handler's replies): then the datagram goes without one, as
+ * its request came.
+ */
+void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, bool csum_as_is,
+		      uint64_t now);
 
 /*
  * Turn frame @m (data at @f), received on @port and classified by
@@ -102,13 +108,8 @@ static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_wo
 	csum =
 	    (uint16_t)~cw_csum_fold_n((uint64_t)vt_n + ft_n + tot + id + ri->src_ip + ri->dst_ip);
 	memcpy(ip + 10, &csum, 2);
-	/* A UDP checksum stays valid with addresses and ports swapped; the
-	 * header of one to compute has its 0 already. */
-	if (!ri->udp_csum) {
-		csum = cw_csum_udp_n(ri->dst_ip, ri->src_ip, ip + CW_IPV4_HLEN,
-				     (uint16_t)(CW_UDP_HLEN + ri->payload_len));
-		memcpy(ip + CW_IPV4_HLEN + 6, &csum, 2);
-	}
+	/* The UDP checksum stays as it came: valid with addresses and ports
+	 * swapped, or 0 (none) for a request that had none. */
 	return true;
 }
 

@@ -311,7 +311,7 @@ void cw_worker_dispatch(struct cw_worker *w, uint64_t now)
 		k = hd->rx(hd->ctx, w->idx, w->in[h], n, w->out, CW_MAX_BURST);
 		if (k < n && hd->answers)
 			cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
-		cw_output_dgrams(w, w->out, k, now);
+		cw_output_dgrams(w, w->out, k, hd->reflect, now);
 	}
 }
 
@@ -326,7 +326,7 @@ void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now)
 			continue;
 		do {
 			k = hd->poll(hd->ctx, w->idx, w->out, CW_MAX_BURST, &next);
-			cw_output_dgrams(w, w->out, k, now);
+			cw_output_dgrams(w, w->out, k, false, now);
 		} while (k == CW_MAX_BURST);
 	}
 }

@@ -3,10 +3,10 @@
  * IPv4 reassembly and RX classification through the real worker input path
  * (cw_worker_input + cw_worker_dispatch) on a real EAL started with
  * --no-huge. A capturing handler on UDP port HPORT copies what it is given
- * and frees it; the echo handler on EPORT replies, and the tests take its
- * replies from the worker's TX queue, so nothing is ever transmitted. Every test starts with a
- * fresh worker and zeroed counters, and ends by checking that every mbuf
- * went back to the pool.
+ * and frees it; the echo handler on EPORT and a bouncing one on BPORT (an
+ * echo that does not declare itself reflecting) reply, and the tests take
+ * their replies from the worker's TX queue, so nothing is ever transmitted. Every test starts with
+ * a fresh worker and zeroed counters, and ends by checking that every mbuf went back to the pool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +37,7 @@
 #define HPORT	   7000 /* the capturing handler */
 #define NOPORT	   7001 /* nobody */
 #define EPORT	   7	/* the echo handler */
+#define BPORT	   7002 /* the bouncing handler */
 #define POOL_N	   1023
 #define TIMEOUT_MS 500
 #define MAX_GOT	   8
@@ -96,6 +97,24 @@ static uint16_t capture_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint
 		rte_pktmbuf_free(m);
 	}
 	return 0;
+}
+
+/* Every datagram back to its sender, its checksum left to the dataplane. */
+static uint16_t bounce_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
+			  struct cw_dgram *out, uint16_t out_cap)
+{
+	(void)ctx;
+	(void)worker;
+	assert_true(n <= out_cap);
+	for (uint16_t i = 0; i < n; i++) {
+		out[i] = in[i];
+		out[i].src_ip = in[i].dst_ip;
+		out[i].dst_ip = in[i].src_ip;
+		out[i].src_port = in[i].dst_port;
+		out[i].dst_port = in[i].src_port;
+		out[i].udp_csum = 0;
+	}
+	return n;
 }
 
 /* ---- packet crafting ------------------------------------------------- */
@@ -260,11 +279,11 @@ static int group_setup(void **state)
 	char *argv[] = {"test_frag", "--no-huge", "--no-pci",	   "--no-shconf",
 			"-m",	     "128",	  "--file-prefix", "cwtfrag",
 			"-l",	     "0",	  "--log-level",   "lib.eal:error"};
-	struct cw_handler h = {.name = "capture",
-			       .udp_port = HPORT,
-			       .rx = capture_rx,
-			       .answers = true},
-			  e;
+	struct cw_handler h = {
+	    .name = "capture", .udp_port = HPORT, .rx = capture_rx, .answers = true};
+	struct cw_handler b = {
+	    .name = "bounce", .udp_port = BPORT, .rx = bounce_rx, .answers = true};
+	struct cw_handler e;
 
 	(void)state;
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0)
@@ -301,7 +320,8 @@ static int group_setup(void **state)
 	dp.indirect = indirect;
 	max_cycles = dp.tsc_hz * TIMEOUT_MS / 1000;
 	cw_echo_handler(&e, EPORT);
-	return cw_handlers_add(&dp.handlers, &h) == 0 && cw_handlers_add(&dp.handlers, &e) == 1
+	return cw_handlers_add(&dp.handlers, &h) == 0 && cw_handlers_add(&dp.handlers, &e) == 1 &&
+		       cw_handlers_add(&dp.handlers, &b) == 2
 		   ? 0
 		   : -1;
 }
@@ -867,10 +887,12 @@ static void input_burst(const uint8_t *f, size_t len, uint64_t now)
 }
 
 /*
- * The echo reply to untagged request @req with @n payload bytes, checked
- * field by field; tagged with @vlan unless it is -1.
+ * The reply from UDP port @from to untagged request @req with @n payload
+ * bytes, checked field by field; tagged with @vlan unless it is -1. With a
+ * UDP checksum that verifies, unless @csum_none.
  */
-static void assert_echo_reply(const uint8_t *f, size_t len, size_t n, const uint8_t *req, int vlan)
+static void assert_reply(const uint8_t *f, size_t len, size_t n, const uint8_t *req, int vlan,
+			 uint16_t from, bool csum_none)
 {
 	size_t l2 = vlan < 0 ? 14 : 18;
 	const uint8_t *ip = f + l2, *udp = ip + 20;
@@ -894,10 +916,14 @@ static void assert_echo_reply(const uint8_t *f, size_t len, size_t n, const uint
 	assert_int_equal(get16(ip + 14), OUR_IP & 0xffff);
 	assert_int_equal(get16(ip + 16), PEER_IP >> 16);
 	assert_int_equal(get16(ip + 18), PEER_IP & 0xffff);
-	assert_int_equal(get16(udp), EPORT);
+	assert_int_equal(get16(udp), from);
 	assert_int_equal(get16(udp + 2), SPORT);
-	assert_int_not_equal(get16(udp + 6), 0);
-	assert_int_equal(ref_sum(udp, 8 + n, pseudo), 0xffff);
+	if (csum_none) {
+		assert_int_equal(get16(udp + 6), 0);
+	} else {
+		assert_int_not_equal(get16(udp + 6), 0);
+		assert_int_equal(ref_sum(udp, 8 + n, pseudo), 0xffff);
+	}
 	assert_memory_equal(udp + 8, req + 42, n);
 }
 
@@ -940,7 +966,8 @@ static void test_echo_reflect(void **state)
 		input(mbuf_of(req, len), T0);
 		dispatch(T0);
 		blen = take_tx(batch);
-		assert_echo_reply(batch, blen, n, req, vlan);
+		/* A request without a checksum is echoed without one. */
+		assert_reply(batch, blen, n, req, vlan, EPORT, !csum);
 
 		w->ip_id = 0x1234;
 		input_burst(req, len, T0);
@@ -982,11 +1009,38 @@ static void test_burst_batches(void **state)
 	assert_int_equal(w->txq[0].n, 0);
 	dispatch(T0);
 	rlen = take_tx(r);
-	assert_echo_reply(r, rlen, 100, f, -1);
+	assert_reply(r, rlen, 100, f, -1, EPORT, false);
 	assert_int_equal(ctr[0].udp_out, 1);
 	/* The capturing handler replies to nothing. */
 	assert_int_equal(total_drops(), 1);
 	assert_int_equal(ctr[0].drops[CW_DROP_HANDLER], 1);
+}
+
+/*
+ * A handler that does not reflect and leaves the checksum to the dataplane
+ * gets one computed for a request that had none: through the general
+ * transmit path (next hop not cached yet) and the fast one (cached).
+ */
+static void test_output_computes_csum(void **state)
+{
+	uint8_t req[256], r[256];
+	size_t n = 30, len, rlen;
+
+	(void)state;
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	len = mk_hdr(req, 1, 0, 8 + n);
+	mk_dgram(req + len, BPORT, n, 9);
+	put16(req + len + 6, 0);
+	len += 8 + n;
+	for (int i = 0; i < 2; i++) {
+		input_burst(req, len, T0);
+		assert_int_equal(w->n_in[2], 1);
+		dispatch(T0);
+		rlen = take_tx(r);
+		assert_reply(r, rlen, n, req, -1, BPORT, false);
+		assert_int_equal(ctr[0].udp_out, i + 1);
+	}
+	assert_int_equal(total_drops(), 0);
 }
 
 int main(void)
@@ -1016,6 +1070,7 @@ int main(void)
 	    T(test_classify_counters),
 	    T(test_echo_reflect),
 	    T(test_burst_batches),
+	    T(test_output_computes_csum),
 	};
 #undef T
 
