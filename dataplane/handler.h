@@ -80,7 +80,7 @@ struct cw_handler {
 	 * through: a datagram that came without one (0, which RFC 768 allows
 	 * over IPv4) goes back without one. The DPDK worker may then answer a
 	 * datagram in its own frame without calling @rx; the reply is the one
-	 * @rx would have had sent.
+	 * @rx would have sent.
 	 */
 	bool reflect;
 };

@@ -54,13 +54,13 @@ void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n,
 
 /*
  * Turn frame @m (data at @f), received on @port and classified by
- * cw_parse_udp_fast as @ri, into the answer to its datagram: addresses and ports swapped, the
- * same frame cw_output_dgrams would send for it. Only when the reply fits
- * the MTU and goes to the next hop resolved last, which the caller found
- * fresh (cw_nh_fresh); returns false, with @m untouched, otherwise. The
- * caller queues @m for TX on @port (it has the queue at hand) and counts
- * udp_out.
- * Inline: it is the whole per-packet transmit path of an echo.
+ * cw_parse_udp_fast as @ri, into the answer to its datagram: addresses and
+ * ports swapped, the same frame cw_output_dgrams would send for a
+ * reflecting handler's reply. Only when the reply fits the MTU and goes to
+ * the next hop resolved last, which the caller found fresh (cw_nh_fresh);
+ * returns false, with @m untouched, otherwise. The caller queues @m for TX
+ * on @port (it has the queue at hand) and counts udp_out. Inline: it is the
+ * whole per-packet transmit path of an echo.
  */
 static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_worker *w,
 								    uint16_t port,
@@ -75,9 +75,9 @@ static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_wo
 	uint32_t ft_n, ports;
 	uint64_t addrs;
 
-	/* The port's Ethernet header may be longer than the request's (a VLAN
-	 * tag): it grows into the headroom. */
-	/* The cached next hop is on-link: a request from it is answered to it. */
+	/* The cached next hop is on-link: a request from it is answered to
+	 * it. The port's Ethernet header may be longer than the request's (a
+	 * VLAN tag): it grows into the headroom. */
 	if (port != c->port ||
 	    (ri->src_ip != c->ip &&
 	     cw_next_hop(c->addr, c->netmask, c->gateway, ri->src_ip) != c->ip) ||

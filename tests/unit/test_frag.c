@@ -1016,6 +1016,49 @@ static void test_burst_batches(void **state)
 	assert_int_equal(ctr[0].drops[CW_DROP_HANDLER], 1);
 }
 
+/* Once a burst has batched a datagram for the echo (here one sent to the
+ * broadcast MAC, which only the full parser takes), the burst's later ones
+ * for it are batched too, though they could be answered in place: the
+ * replies leave in the order the requests came. */
+static void test_burst_keeps_order(void **state)
+{
+	uint8_t f[2][256], r[256];
+	struct rte_mbuf *m[2];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	for (int i = 0; i < 2; i++) {
+		len = mk_hdr(f[i], 1, 0, 8 + 20);
+		mk_dgram(f[i] + len, EPORT, 20, (uint8_t)(10 * i));
+		len += 8 + 20;
+	}
+	/* The cache filled, the same request is answered in place. */
+	input(mbuf_of(f[1], len), T0);
+	dispatch(T0);
+	take_tx(r);
+	input_burst(f[1], len, T0);
+	assert_int_equal(w->n_in[1], 0);
+	take_tx(r);
+
+	memset(f[0], 0xff, 6);
+	m[0] = mbuf_of(f[0], len);
+	m[1] = mbuf_of(f[1], len);
+	cw_worker_input_burst(w, 0, m, 2, T0);
+	assert_int_equal(w->n_in[1], 2);
+	assert_int_equal(w->txq[0].n, 0);
+	dispatch(T0);
+	assert_int_equal(w->txq[0].n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_memory_equal(rte_pktmbuf_mtod_offset(w->txq[0].m[i], uint8_t *, 42),
+				    f[i] + 42, 20);
+		rte_pktmbuf_free(w->txq[0].m[i]);
+	}
+	w->txq[0].n = 0;
+	assert_int_equal(ctr[0].udp_out, 4);
+	assert_int_equal(total_drops(), 0);
+}
+
 /*
  * A handler that does not reflect and leaves the checksum to the dataplane
  * gets one computed for a request that had none: through the general
@@ -1070,6 +1113,7 @@ int main(void)
 	    T(test_classify_counters),
 	    T(test_echo_reflect),
 	    T(test_burst_batches),
+	    T(test_burst_keeps_order),
 	    T(test_output_computes_csum),
 	};
 #undef T
