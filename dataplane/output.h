@@ -67,12 +67,10 @@ static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_wo
 								    struct rte_mbuf *m, uint8_t *f,
 								    const struct cw_rx_info *ri)
 {
-	/* Version/IHL and TOS; no fragmentation, TTL 64, UDP. */
-	static const uint8_t vt[2] = {0x45, 0}, ft[4] = {0, 0, 64, CW_IPPROTO_UDP};
 	const struct cw_nh_cache *c = &w->nh_cache;
 	uint8_t *ip = f + CW_ETH_HLEN, *h = ip - c->l2_len;
-	uint16_t tot, id = htons(w->ip_id), vt_n, csum;
-	uint32_t ft_n, ports;
+	uint16_t tot, id = htons(w->ip_id);
+	uint32_t ports;
 	uint64_t addrs;
 
 	/* The cached next hop is on-link: a request from it is answered to
@@ -97,17 +95,9 @@ static inline __attribute__((always_inline)) bool cw_output_reflect(struct cw_wo
 	/* Whole whatever its length: an untagged header's excess is rewritten
 	 * below. */
 	memcpy(h, c->l2, sizeof(c->l2));
-	memcpy(ip, vt, 2);
-	memcpy(ip + 2, &tot, 2);
-	memcpy(ip + 4, &id, 2);
-	memcpy(ip + 6, ft, 4);
+	cw_build_ipv4_head(ip, tot, id, ri->src_ip, ri->dst_ip);
 	memcpy(ip + 12, &addrs, 8);
 	memcpy(ip + 20, &ports, 4);
-	memcpy(&vt_n, vt, 2);
-	memcpy(&ft_n, ft, 4);
-	csum =
-	    (uint16_t)~cw_csum_fold_n((uint64_t)vt_n + ft_n + tot + id + ri->src_ip + ri->dst_ip);
-	memcpy(ip + 10, &csum, 2);
 	/* The UDP checksum stays as it came: valid with addresses and ports
 	 * swapped, or 0 (none) for a request that had none. */
 	return true;
