@@ -2,7 +2,8 @@
 /*
  * The worker's transmit path: IPv4/UDP encapsulation of handler output,
  * fragmentation to the port MTU, next-hop resolution through the neighbour
- * table (holding packets while ARP is outstanding) and per-queue TX batches.
+ * table (holding packets while ARP is outstanding), per-queue TX batches,
+ * and the echo's reply written into its request's frame.
  */
 #ifndef CW_OUTPUT_H
 #define CW_OUTPUT_H
