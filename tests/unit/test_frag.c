@@ -5,8 +5,9 @@
  * --no-huge. A capturing handler on UDP port HPORT copies what it is given
  * and frees it; the echo handler on EPORT and a bouncing one on BPORT (an
  * echo that does not declare itself reflecting) reply, and the tests take
- * their replies from the worker's TX queue, so nothing is ever transmitted. Every test starts with
- * a fresh worker and zeroed counters, and ends by checking that every mbuf went back to the pool.
+ * their replies from the worker's TX queue, so nothing is ever transmitted.
+ * Every test starts with a fresh worker and zeroed counters, and ends by
+ * checking that every mbuf went back to the pool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
