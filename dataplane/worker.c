@@ -57,6 +57,9 @@ struct cw_worker *cw_worker_create(struct cw_dp *dp, unsigned idx, unsigned lcor
 	for (unsigned p = 0; p < dp->n_ports; p++) {
 		memcpy(w->ifa[p].mac, dp->ports[p].mac, CW_ETH_ALEN);
 		w->ifa[p].ip = dp->ports[p].addr;
+		w->csum_flags[p] = dp->ports[p].rx_csum
+				       ? RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK
+				       : 0;
 	}
 	w->frag = rte_ip_frag_table_create(buckets, CW_FRAG_BUCKET_SIZE, c->frag_max_entries,
 					   max_cycles, socket);
@@ -237,13 +240,13 @@ static void input_fragment(struct cw_worker *w, uint16_t port, struct rte_mbuf *
 		input_reassembled(w, port, mo);
 }
 
-/* The checksums the NIC verified, as cw_parse_frame wants them. */
-static inline unsigned rx_ok(const struct rte_mbuf *m)
+/* The checksums the NIC verified, as cw_parse_frame wants them; @mask is
+ * the port's csum_flags (0: its NIC checks none, whatever ol_flags say). */
+static inline unsigned rx_ok(const struct rte_mbuf *m, uint64_t mask)
 {
-	uint64_t f = m->ol_flags;
+	uint64_t f = m->ol_flags & mask;
 
-	/* Ports without checksum offload set neither flag: one test. */
-	if (!(f & (RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK)))
+	if (!f)
 		return 0;
 	return ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD) *
 		   CW_RX_OK_IP_CSUM |
@@ -271,7 +274,7 @@ void cw_worker_input(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uin
 		return;
 	}
 	kind = cw_parse_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-			      &w->ifa[port], rx_ok(m), &ri);
+			      &w->ifa[port], rx_ok(m, w->csum_flags[port]), &ri);
 	if (kind < 0) {
 		count_drop(w, cw_rx_drop_reason(kind), m);
 		return;
@@ -350,6 +353,7 @@ enum cw_fast {
 struct cw_burst {
 	uint16_t port;
 	struct cw_ifaddr ifa; /* w->ifa[port] */
+	uint64_t csum_flags;  /* w->csum_flags[port] */
 	struct cw_txq *txq;   /* &w->txq[port] */
 	/* The reflecting handler, when the next-hop cache is fresh (an entry
 	 * fresh at the burst's start serves all of it); else -1. */
@@ -363,6 +367,7 @@ static inline void burst_init(struct cw_burst *b, struct cw_worker *w, uint16_t 
 
 	b->port = port;
 	b->ifa = w->ifa[port];
+	b->csum_flags = w->csum_flags[port];
 	b->txq = &w->txq[port];
 	b->reflect_h = -1;
 	b->reflect_port_n = 0;
@@ -391,7 +396,7 @@ static inline enum cw_fast input_fast(struct cw_worker *w, const struct cw_burst
 	int h;
 
 	if (m->nb_segs != 1 ||
-	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), &b->ifa, rx_ok(m), &ri))
+	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), &b->ifa, rx_ok(m, b->csum_flags), &ri))
 		return CW_FAST_NONE;
 	if (b->reflect_h >= 0 && ri.dst_port == b->reflect_port_n && !w->n_in[b->reflect_h] &&
 	    cw_output_reflect(w, b->port, m, f, &ri)) {

@@ -55,6 +55,7 @@ struct cw_worker {
 	uint16_t ip_id;
 	struct cw_counters *ctr;
 	struct cw_ifaddr ifa[CW_MAX_PORTS]; /* copied from the ports at creation */
+	uint64_t csum_flags[CW_MAX_PORTS];  /* ol_flags bits the port's NIC sets, else 0 */
 	struct rte_ip_frag_tbl *frag;
 	struct rte_ip_frag_death_row death_row;
 	uint64_t frag_expire_next;
