@@ -27,6 +27,7 @@ struct cw_port {
 	int vlan_tci;	  /* -1: untagged */
 	struct cw_neigh *neigh;
 	bool tx_multi_seg; /* else chained frames are linearised before TX */
+	bool rx_csum;	   /* the NIC verifies IPv4 and UDP checksums (ol_flags) */
 	bool started;
 };
 

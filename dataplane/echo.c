@@ -38,4 +38,5 @@ void cw_echo_handler(struct cw_handler *h, uint16_t udp_port)
 	h->udp_port = udp_port;
 	h->rx = echo_rx;
 	h->answers = true;
+	h->reflect = true;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "handler.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 
 int cw_handlers_add(struct cw_handlers *hs, const struct cw_handler *h)
@@ -11,5 +12,6 @@ int cw_handlers_add(struct cw_handlers *hs, const struct cw_handler *h)
 	if (hs->n == CW_MAX_HANDLERS)
 		return -ENOSPC;
 	hs->h[hs->n] = *h;
+	hs->port_n[hs->n] = htons(h->udp_port);
 	return (int)hs->n++;
 }

@@ -17,16 +17,19 @@ struct rte_mbuf;
 #define CW_MAX_HANDLERS 4
 
 struct cw_dgram {
-	struct rte_mbuf *m;	     /* data starts at the UDP payload; pkt_len = length */
+	struct rte_mbuf *m; /* data starts at the UDP payload; pkt_len = length */
+	/* Addresses, then ports, in the order of the IPv4 and UDP headers: the
+	 * DPDK worker copies the four from a frame at once. */
 	uint32_t src_ip, dst_ip;     /* network order */
 	uint16_t src_port, dst_port; /* network order */
 	uint16_t port;		     /* dataplane port index (0 on the socket backend) */
 	/*
 	 * UDP checksum, network order. In: as received (0 = none or unknown).
 	 * Out: a checksum valid for exactly these addresses, ports and payload,
-	 * or 0 to have the dataplane compute one. Swapping source and
-	 * destination keeps it valid (the sum is symmetric), so an echo passes
-	 * it through; a handler that changes anything else must zero it.
+	 * or 0 to have the dataplane compute one (a reflecting handler's 0:
+	 * send none). Swapping source and destination keeps it valid (the sum
+	 * is symmetric), so an echo passes it through; a handler that changes
+	 * anything else must zero it.
 	 */
 	uint16_t udp_csum;
 };
@@ -71,11 +74,21 @@ struct cw_handler {
 	cw_handler_poll_fn poll;       /* NULL: none */
 	cw_handler_wake_fd_fn wake_fd; /* NULL: none */
 	void *ctx;
+	/*
+	 * @rx returns every datagram to its sender unchanged, with nothing but
+	 * the addresses and ports swapped (an echo), its UDP checksum passed
+	 * through: a datagram that came without one (0, which RFC 768 allows
+	 * over IPv4) goes back without one. The DPDK worker may then answer a
+	 * datagram in its own frame without calling @rx; the reply is the one
+	 * @rx would have sent.
+	 */
+	bool reflect;
 };
 
 struct cw_handlers {
 	unsigned n;
 	struct cw_handler h[CW_MAX_HANDLERS];
+	uint16_t port_n[CW_MAX_HANDLERS]; /* h[i].udp_port in network order, for the lookup */
 };
 
 /*
@@ -87,10 +100,8 @@ int cw_handlers_add(struct cw_handlers *hs, const struct cw_handler *h);
 /* Index of the handler for @udp_port (network order), or -1. */
 static inline int cw_handlers_find(const struct cw_handlers *hs, uint16_t udp_port_n)
 {
-	uint16_t p = (uint16_t)(udp_port_n >> 8 | udp_port_n << 8);
-
 	for (unsigned i = 0; i < hs->n; i++)
-		if (hs->h[i].udp_port == p)
+		if (hs->port_n[i] == udp_port_n)
 			return (int)i;
 	return -1;
 }

@@ -112,17 +112,27 @@ static void solicit(struct cw_worker *w, uint16_t port, uint32_t nh, uint64_t no
 		cw_output_arp_request(w, port, nh);
 }
 
-/* The next hop towards @dst from @p: @dst itself on-link, else the
- * gateway; 0 when there is none. */
-static inline uint32_t next_hop(const struct cw_port *p, uint32_t dst)
-{
-	return ((dst ^ p->addr) & p->netmask) == 0 ? dst : p->conf->gateway;
-}
-
 static inline bool nh_cached(const struct cw_worker *w, uint16_t port, uint32_t nh, uint64_t now)
 {
-	return w->nh_cache.ip == nh && w->nh_cache.port == port &&
-	       (int64_t)(now - w->nh_cache.until) < 0;
+	return w->nh_cache.ip == nh && w->nh_cache.port == port && cw_nh_fresh(w, now);
+}
+
+static void nh_cache_set(struct cw_worker *w, uint16_t port, uint32_t nh, const uint8_t *mac,
+			 uint64_t now)
+{
+	const struct cw_port *p = &w->dp->ports[port];
+	struct cw_nh_cache *c = &w->nh_cache;
+
+	c->ip = nh;
+	c->port = port;
+	memcpy(c->mac, mac, 6);
+	c->until = now + w->dp->tsc_hz / 1000;
+	c->addr = p->addr;
+	c->netmask = p->netmask;
+	c->gateway = p->conf->gateway;
+	c->max_plen = p->conf->mtu - CW_IPV4_HLEN - CW_UDP_HLEN;
+	c->multi_seg = p->tx_multi_seg;
+	c->l2_len = (uint8_t)cw_build_eth(c->l2, p->mac, mac, p->vlan_tci, CW_ETHERTYPE_IP);
 }
 
 /* Route @m (starting at IPv4) to its next hop on @port. */
@@ -130,7 +140,7 @@ static void route(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32
 		  uint64_t now)
 {
 	const struct cw_port *p = &w->dp->ports[port];
-	uint32_t nh = next_hop(p, dst);
+	uint32_t nh = cw_next_hop(p->addr, p->netmask, p->conf->gateway, dst);
 	uint8_t mac[6];
 
 	if (!nh) {
@@ -143,10 +153,7 @@ static void route(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uint32
 		return;
 	}
 	if (cw_neigh_lookup(p->neigh, nh, mac, now) == 0) {
-		w->nh_cache.ip = nh;
-		w->nh_cache.port = port;
-		memcpy(w->nh_cache.mac, mac, 6);
-		w->nh_cache.until = now + w->dp->tsc_hz / 1000;
+		nh_cache_set(w, port, nh, mac, now);
 		emit_l2(w, port, m, mac);
 		return;
 	}
@@ -190,52 +197,53 @@ static inline __attribute__((always_inline)) uint16_t udp_csum(const struct rte_
 	return cw_csum_udp_n(ip->src_addr, ip->dst_addr, udp, rte_be_to_cpu_16(udp->dgram_len));
 }
 
-/* Write IPv4 and UDP headers at @ip for datagram @d of @plen bytes. */
-static inline __attribute__((always_inline)) void
-encap(struct cw_worker *w, const struct cw_dgram *d, struct rte_mbuf *m, uint8_t *ip, uint32_t plen)
+/* Write IPv4 and UDP headers at @ip for datagram @d of @plen bytes; see
+ * cw_output_dgrams for @csum_as_is. */
+static inline __attribute__((always_inline)) void encap(struct cw_worker *w,
+							const struct cw_dgram *d,
+							struct rte_mbuf *m, uint8_t *ip,
+							uint32_t plen, bool csum_as_is)
 {
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + CW_IPV4_HLEN);
 
 	cw_build_ipv4_udp(ip, d->src_ip, d->dst_ip, d->src_port, d->dst_port, (uint16_t)plen,
-			  w->ip_id++, 0);
-	udp->dgram_cksum = d->udp_csum ? d->udp_csum : udp_csum(m, (struct rte_ipv4_hdr *)ip);
-	cw_ctr_add(w->ctr->udp_out, 1);
+			  w->ip_id++, d->udp_csum);
+	if (!d->udp_csum && !csum_as_is)
+		udp->dgram_cksum = udp_csum(m, (struct rte_ipv4_hdr *)ip);
 }
 
 /*
  * The common case in one pass: the datagram fits the MTU, needs no
- * linearising and goes to the next hop resolved last. One prepend for all
- * headers, no neighbour lookup. Returns false (with @m untouched) when the
- * general path must handle it.
+ * linearising and goes to the next hop in the cache, which the caller
+ * found fresh. One prepend for all headers, no neighbour lookup, nothing
+ * read of the port. Returns false (with @m untouched) when the general path
+ * must handle it; the caller counts udp_out.
  */
 static inline __attribute__((always_inline)) bool
-output_fast(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
+output_fast(struct cw_worker *w, const struct cw_dgram *d, bool csum_as_is)
 {
+	const struct cw_nh_cache *c = &w->nh_cache;
 	struct rte_mbuf *m = d->m;
 	uint32_t plen = rte_pktmbuf_pkt_len(m);
-	const struct cw_port *p;
-	uint16_t l2;
 	uint8_t *h;
 
-	if (d->port >= w->dp->n_ports)
-		return false;
-	p = &w->dp->ports[d->port];
-	l2 = (uint16_t)cw_eth_hdr_len(p->vlan_tci);
 	/* Within the MTU implies within an IPv4 datagram's length. */
-	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > p->conf->mtu ||
-	    (m->nb_segs > 1 && !p->tx_multi_seg) ||
-	    !nh_cached(w, d->port, next_hop(p, d->dst_ip), now))
+	if (d->port != c->port ||
+	    cw_next_hop(c->addr, c->netmask, c->gateway, d->dst_ip) != c->ip ||
+	    plen > c->max_plen || (m->nb_segs > 1 && !c->multi_seg))
 		return false;
-	h = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(l2 + CW_IPV4_HLEN + CW_UDP_HLEN));
+	h = (uint8_t *)rte_pktmbuf_prepend(m, (uint16_t)(c->l2_len + CW_IPV4_HLEN + CW_UDP_HLEN));
 	if (!h)
 		return false;
-	cw_build_eth(h, p->mac, w->nh_cache.mac, p->vlan_tci, CW_ETHERTYPE_IP);
-	encap(w, d, m, h + l2, plen);
+	/* Whole whatever its length: the IPv4 header overwrites the excess. */
+	memcpy(h, c->l2, sizeof(c->l2));
+	encap(w, d, m, h + c->l2_len, plen, csum_as_is);
 	cw_output_frame(w, d->port, m);
 	return true;
 }
 
-static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t now)
+static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, bool csum_as_is,
+			 uint64_t now)
 {
 	struct rte_mbuf *m = d->m;
 	uint32_t plen = rte_pktmbuf_pkt_len(m);
@@ -252,18 +260,29 @@ static void output_dgram(struct cw_worker *w, const struct cw_dgram *d, uint64_t
 		rte_pktmbuf_free(m);
 		return;
 	}
-	encap(w, d, m, ip, plen);
+	encap(w, d, m, ip, plen, csum_as_is);
+	cw_ctr_add(w->ctr->udp_out, 1);
 	if (plen + CW_IPV4_HLEN + CW_UDP_HLEN > w->dp->ports[d->port].conf->mtu)
 		fragment(w, d->port, m, d->dst_ip, now);
 	else
 		route(w, d->port, m, d->dst_ip, now);
 }
 
-void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, uint64_t now)
+void cw_output_dgrams(struct cw_worker *w, const struct cw_dgram *d, uint16_t n, bool csum_as_is,
+		      uint64_t now)
 {
-	for (uint16_t i = 0; i < n; i++)
-		if (!output_fast(w, &d[i], now))
-			output_dgram(w, &d[i], now);
+	bool fresh = cw_nh_fresh(w, now);
+	uint64_t fast = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (fresh && output_fast(w, &d[i], csum_as_is)) {
+			fast++;
+			continue;
+		}
+		output_dgram(w, &d[i], csum_as_is, now);
+		fresh = cw_nh_fresh(w, now); /* the general path may have filled the cache */
+	}
+	cw_ctr_add(w->ctr->udp_out, fast);
 }
 
 void cw_output_pending(struct cw_worker *w, uint64_t now)

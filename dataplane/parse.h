@@ -107,7 +107,10 @@ static inline bool cw_parse_udp_fast(const uint8_t *f, size_t len, const struct 
 	memcpy(&ulen, udp + 4, 2);
 	ip_len = ntohs(ip_len);
 	ulen = ntohs(ulen);
-	if (ip_len > len - CW_ETH_HLEN || ulen < CW_UDP_HLEN || ulen != ip_len - CW_IPV4_HLEN)
+	/* UDP fills the datagram, which fits the frame: one unsigned compare
+	 * bounds ulen from both sides. */
+	if (ulen + CW_IPV4_HLEN != ip_len ||
+	    (size_t)ulen - CW_UDP_HLEN > len - (CW_ETH_HLEN + CW_IPV4_HLEN + CW_UDP_HLEN))
 		return false;
 	if (!(rx_ok & CW_RX_OK_IP_CSUM) && cw_csum_ipv4_hdr_n(ip) != 0xffff)
 		return false;
@@ -192,6 +195,33 @@ static inline size_t cw_build_eth(uint8_t *h, const uint8_t *src_mac, const uint
 }
 
 /*
+ * Write the first 12 bytes of an IPv4 header without options for a UDP
+ * datagram: total length @tot_n and ID @id_n (network order), no
+ * fragmentation, TTL 64, and the header checksum for addresses @src and
+ * @dst (network order), which the caller writes. The checksum comes from
+ * the values, not read back; the constant words fold into one at compile
+ * time.
+ */
+static inline void cw_build_ipv4_head(uint8_t *h, uint16_t tot_n, uint16_t id_n, uint32_t src,
+				      uint32_t dst)
+{
+	/* Version/IHL and TOS; after length and ID: no fragmentation, TTL 64,
+	 * UDP. */
+	static const uint8_t vt[2] = {0x45, 0}, ft[4] = {0, 0, 64, CW_IPPROTO_UDP};
+	uint16_t vt_n, c;
+	uint32_t ft_n;
+
+	memcpy(&vt_n, vt, 2);
+	memcpy(&ft_n, ft, 4);
+	c = (uint16_t)~cw_csum_fold_n((uint64_t)vt_n + ft_n + tot_n + id_n + src + dst);
+	memcpy(h, vt, 2);
+	memcpy(h + 2, &tot_n, 2);
+	memcpy(h + 4, &id_n, 2);
+	memcpy(h + 6, ft, 4);
+	memcpy(h + 10, &c, 2);
+}
+
+/*
  * Write IPv4 + UDP headers (CW_IPV4_HLEN + CW_UDP_HLEN bytes) in front of a
  * UDP payload of @payload_len bytes, with a valid IPv4 header checksum. The
  * UDP checksum is @udp_csum as given (network order; 0 means none). Addresses
@@ -202,21 +232,12 @@ static inline size_t cw_build_ipv4_udp(uint8_t *h, uint32_t src_ip, uint32_t dst
 				       uint16_t src_port, uint16_t dst_port, uint16_t payload_len,
 				       uint16_t ip_id, uint16_t udp_csum)
 {
-	/* Version/IHL, TOS, then (after length and ID) no fragmentation, TTL
-	 * 64, UDP, checksum 0 until computed. */
-	static const uint8_t vt[2] = {0x45, 0}, ft[6] = {0, 0, 64, CW_IPPROTO_UDP, 0, 0};
 	uint16_t tot = htons((uint16_t)(CW_IPV4_HLEN + CW_UDP_HLEN + payload_len));
 	uint16_t ulen = htons((uint16_t)(CW_UDP_HLEN + payload_len));
-	uint16_t id = htons(ip_id), c;
 
-	memcpy(h, vt, 2);
-	memcpy(h + 2, &tot, 2);
-	memcpy(h + 4, &id, 2);
-	memcpy(h + 6, ft, 6);
+	cw_build_ipv4_head(h, tot, htons(ip_id), src_ip, dst_ip);
 	memcpy(h + 12, &src_ip, 4);
 	memcpy(h + 16, &dst_ip, 4);
-	c = (uint16_t)~cw_csum_ipv4_hdr_n(h);
-	memcpy(h + 10, &c, 2);
 	memcpy(h + 20, &src_port, 2);
 	memcpy(h + 22, &dst_port, 2);
 	memcpy(h + 24, &ulen, 2);

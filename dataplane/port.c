@@ -12,7 +12,8 @@
 #include "log.h"
 #include "neigh.h"
 
-#define CW_NEIGH_SIZE 4096
+#define CW_NEIGH_SIZE	    4096
+#define CW_RX_CSUM_OFFLOADS (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
 
 bool cw_port_is_pci(const char *d)
 {
@@ -58,6 +59,11 @@ static int port_configure(struct cw_dp *dp, struct cw_port *p)
 		    (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
 	}
 	p->tx_multi_seg = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	/* Only a port that checks checksums may be believed about them: some
+	 * PMDs (net_af_xdp) hand out mbufs whose ol_flags were never reset. */
+	p->rx_csum = (info.rx_offload_capa & CW_RX_CSUM_OFFLOADS) == CW_RX_CSUM_OFFLOADS;
+	if (p->rx_csum)
+		conf.rxmode.offloads |= CW_RX_CSUM_OFFLOADS;
 	if (p->tx_multi_seg)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	rc = rte_eth_dev_configure(p->port_id, nq, nq, &conf);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "worker.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <rte_cycles.h>
@@ -18,6 +19,14 @@
 #define CW_FRAG_BUCKETS	     1024
 #define CW_FRAG_BUCKET_SIZE  8	 /* RTE_LIBRTE_IP_FRAG_MAX_FRAG-sized buckets */
 #define CW_FRAG_EXPIRE_CHECK 100 /* ms between sweeps of expired datagrams */
+
+/* IPv4 source and destination, then UDP source and destination port. */
+#define CW_DGRAM_ADDRS_LEN 12
+_Static_assert(offsetof(struct cw_dgram, dst_ip) == offsetof(struct cw_dgram, src_ip) + 4 &&
+		   offsetof(struct cw_dgram, src_port) == offsetof(struct cw_dgram, src_ip) + 8 &&
+		   offsetof(struct cw_dgram, dst_port) ==
+		       offsetof(struct cw_dgram, src_ip) + CW_DGRAM_ADDRS_LEN - 2,
+	       "struct cw_dgram: addresses and ports as in the IPv4 and UDP headers");
 
 static inline void count_drop(struct cw_worker *w, enum cw_drop d, struct rte_mbuf *m)
 {
@@ -48,6 +57,9 @@ struct cw_worker *cw_worker_create(struct cw_dp *dp, unsigned idx, unsigned lcor
 	for (unsigned p = 0; p < dp->n_ports; p++) {
 		memcpy(w->ifa[p].mac, dp->ports[p].mac, CW_ETH_ALEN);
 		w->ifa[p].ip = dp->ports[p].addr;
+		w->csum_flags[p] = dp->ports[p].rx_csum
+				       ? RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK
+				       : 0;
 	}
 	w->frag = rte_ip_frag_table_create(buckets, CW_FRAG_BUCKET_SIZE, c->frag_max_entries,
 					   max_cycles, socket);
@@ -108,11 +120,19 @@ static void input_arp(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
 	cw_output_frame(w, port, m);
 }
 
+/* The next entry of handler @h's batch, which runs first if it is full. */
+static inline struct cw_dgram *batch_slot(struct cw_worker *w, int h)
+{
+	if (w->n_in[h] == CW_MAX_BURST)
+		cw_worker_dispatch(w, rte_rdtsc());
+	return &w->in[h][w->n_in[h]++];
+}
+
 /* Add a datagram for handler @h to the batch of this burst. */
 static inline void enqueue_dgram(struct cw_worker *w, int h, uint16_t port, struct rte_mbuf *m,
 				 const struct cw_rx_info *ri)
 {
-	struct cw_dgram *d = &w->in[h][w->n_in[h]++];
+	struct cw_dgram *d = batch_slot(w, h);
 
 	d->m = m;
 	d->src_ip = ri->src_ip;
@@ -121,8 +141,6 @@ static inline void enqueue_dgram(struct cw_worker *w, int h, uint16_t port, stru
 	d->dst_port = ri->dst_port;
 	d->port = port;
 	d->udp_csum = ri->udp_csum;
-	if (w->n_in[h] == CW_MAX_BURST)
-		cw_worker_dispatch(w, rte_rdtsc());
 }
 
 static void queue_dgram(struct cw_worker *w, uint16_t port, struct rte_mbuf *m,
@@ -222,11 +240,14 @@ static void input_fragment(struct cw_worker *w, uint16_t port, struct rte_mbuf *
 		input_reassembled(w, port, mo);
 }
 
-/* The checksums the NIC verified, as cw_parse_frame wants them. */
-static inline unsigned rx_ok(const struct rte_mbuf *m)
+/* The checksums the NIC verified, as cw_parse_frame wants them; @mask is
+ * the port's csum_flags (0: its NIC checks none, whatever ol_flags say). */
+static inline unsigned rx_ok(const struct rte_mbuf *m, uint64_t mask)
 {
-	uint64_t f = m->ol_flags;
+	uint64_t f = m->ol_flags & mask;
 
+	if (!f)
+		return 0;
 	return ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD) *
 		   CW_RX_OK_IP_CSUM |
 	       ((f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) *
@@ -253,7 +274,7 @@ void cw_worker_input(struct cw_worker *w, uint16_t port, struct rte_mbuf *m, uin
 		return;
 	}
 	kind = cw_parse_frame(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m),
-			      &w->ifa[port], rx_ok(m), &ri);
+			      &w->ifa[port], rx_ok(m, w->csum_flags[port]), &ri);
 	if (kind < 0) {
 		count_drop(w, cw_rx_drop_reason(kind), m);
 		return;
@@ -293,7 +314,7 @@ void cw_worker_dispatch(struct cw_worker *w, uint64_t now)
 		k = hd->rx(hd->ctx, w->idx, w->in[h], n, w->out, CW_MAX_BURST);
 		if (k < n && hd->answers)
 			cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
-		cw_output_dgrams(w, w->out, k, now);
+		cw_output_dgrams(w, w->out, k, hd->reflect, now);
 	}
 }
 
@@ -308,7 +329,7 @@ void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now)
 			continue;
 		do {
 			k = hd->poll(hd->ctx, w->idx, w->out, CW_MAX_BURST, &next);
-			cw_output_dgrams(w, w->out, k, now);
+			cw_output_dgrams(w, w->out, k, false, now);
 		} while (k == CW_MAX_BURST);
 	}
 }
@@ -321,51 +342,121 @@ void cw_worker_housekeep(struct cw_worker *w, uint64_t now)
 	frag_sweep(w, now);
 }
 
-/*
- * A datagram for a handler, recognised by cw_parse_udp_fast: straight into
- * its batch, counted by the caller per burst. Returns false, with @m
- * untouched, for every other frame.
- */
-static inline bool input_fast(struct cw_worker *w, uint16_t port, struct rte_mbuf *m)
+/* What input_fast did with a frame. */
+enum cw_fast {
+	CW_FAST_NONE,	   /* not its kind of frame: @m untouched */
+	CW_FAST_QUEUED,	   /* into its handler's batch */
+	CW_FAST_REFLECTED, /* answered in place, queued for TX */
+};
+
+/* What input_fast needs of a burst, looked up once for all of it. */
+struct cw_burst {
+	uint16_t port;
+	struct cw_ifaddr ifa; /* w->ifa[port] */
+	uint64_t csum_flags;  /* w->csum_flags[port] */
+	struct cw_txq *txq;   /* &w->txq[port] */
+	/* The reflecting handler, when the next-hop cache is fresh (an entry
+	 * fresh at the burst's start serves all of it); else -1. */
+	int reflect_h;
+	uint16_t reflect_port_n;
+};
+
+static inline void burst_init(struct cw_burst *b, struct cw_worker *w, uint16_t port, uint64_t now)
 {
+	const struct cw_handlers *hs = &w->dp->handlers;
+
+	b->port = port;
+	b->ifa = w->ifa[port];
+	b->csum_flags = w->csum_flags[port];
+	b->txq = &w->txq[port];
+	b->reflect_h = -1;
+	b->reflect_port_n = 0;
+	if (!cw_nh_fresh(w, now))
+		return;
+	for (unsigned h = 0; h < hs->n; h++)
+		if (hs->h[h].reflect) {
+			b->reflect_h = (int)h;
+			b->reflect_port_n = hs->port_n[h];
+			return;
+		}
+}
+
+/*
+ * A datagram for a handler, recognised by cw_parse_udp_fast: answered in
+ * its own frame when the handler reflects and nothing of the handler's is
+ * waiting (that keeps a flow in order), else straight into its batch;
+ * counted by the caller per burst.
+ */
+static inline enum cw_fast input_fast(struct cw_worker *w, const struct cw_burst *b,
+				      struct rte_mbuf *m)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 	struct cw_rx_info ri;
+	struct cw_dgram *d;
 	int h;
 
 	if (m->nb_segs != 1 ||
-	    !cw_parse_udp_fast(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
-			       &w->ifa[port], rx_ok(m), &ri))
-		return false;
+	    !cw_parse_udp_fast(f, rte_pktmbuf_data_len(m), &b->ifa, rx_ok(m, b->csum_flags), &ri))
+		return CW_FAST_NONE;
+	if (b->reflect_h >= 0 && ri.dst_port == b->reflect_port_n && !w->n_in[b->reflect_h] &&
+	    cw_output_reflect(w, b->port, m, f, &ri)) {
+		cw_output_txq(w, b->txq, m);
+		return CW_FAST_REFLECTED;
+	}
 	h = cw_handlers_find(&w->dp->handlers, ri.dst_port);
 	if (h < 0)
-		return false;
+		return CW_FAST_NONE;
+	d = batch_slot(w, h);
+	d->m = m;
+	/* Source and destination address and port in one copy: struct
+	 * cw_dgram keeps them in the headers' order. */
+	memcpy(&d->src_ip, f + CW_ETH_HLEN + 12, CW_DGRAM_ADDRS_LEN);
+	d->port = b->port;
+	d->udp_csum = ri.udp_csum;
 	slice(m, ri.payload_off, ri.payload_len);
-	enqueue_dgram(w, h, port, m, &ri);
-	return true;
+	return CW_FAST_QUEUED;
 }
 
-static void poll_port(struct cw_worker *w, uint16_t port, uint64_t now)
+void cw_worker_input_burst(struct cw_worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+			   uint64_t now)
 {
-	struct rte_mbuf *pkts[CW_MAX_BURST];
-	uint16_t n = rte_eth_rx_burst(w->dp->ports[port].port_id, (uint16_t)w->idx, pkts, w->burst);
-	uint64_t fast = 0, fast_bytes = 0;
+	uint64_t fast = 0, fast_bytes = 0, reflected = 0;
+	struct cw_burst b;
+
+	burst_init(&b, w, port, now);
 
 	for (uint16_t i = 0; i < n; i++) {
 		uint32_t len = rte_pktmbuf_pkt_len(pkts[i]);
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		if (input_fast(w, port, pkts[i])) {
-			fast++;
-			fast_bytes += len;
-		} else {
+		switch (input_fast(w, &b, pkts[i])) {
+		case CW_FAST_NONE:
 			cw_worker_input(w, port, pkts[i], now);
+			continue;
+		case CW_FAST_REFLECTED:
+			reflected++;
+			break;
+		case CW_FAST_QUEUED:
+			break;
 		}
+		fast++;
+		fast_bytes += len;
 	}
 	if (fast) {
 		cw_ctr_add(w->ctr->rx_pkts, fast);
 		cw_ctr_add(w->ctr->rx_bytes, fast_bytes);
 		cw_ctr_add(w->ctr->udp_in, fast);
+		cw_ctr_add(w->ctr->udp_out, reflected);
 	}
+}
+
+static void poll_port(struct cw_worker *w, uint16_t port, uint64_t now)
+{
+	struct rte_mbuf *pkts[CW_MAX_BURST];
+	uint16_t n = rte_eth_rx_burst(w->dp->ports[port].port_id, (uint16_t)w->idx, pkts, w->burst);
+
+	cw_worker_input_burst(w, port, pkts, n, now);
 }
 
 int cw_worker_main(void *arg)

@@ -3,9 +3,11 @@
  * IPv4 reassembly and RX classification through the real worker input path
  * (cw_worker_input + cw_worker_dispatch) on a real EAL started with
  * --no-huge. A capturing handler on UDP port HPORT copies what it is given
- * and frees it, so nothing is ever transmitted. Every test starts with a
- * fresh worker and zeroed counters, and ends by checking that every mbuf
- * went back to the pool.
+ * and frees it; the echo handler on EPORT and a bouncing one on BPORT (an
+ * echo that does not declare itself reflecting) reply, and the tests take
+ * their replies from the worker's TX queue, so nothing is ever transmitted.
+ * Every test starts with a fresh worker and zeroed counters, and ends by
+ * checking that every mbuf went back to the pool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/echo.h"
 #include "dataplane/neigh.h"
 #include "dataplane/parse.h"
 #include "dataplane/worker.h"
@@ -34,6 +37,8 @@
 #define SPORT	   40000
 #define HPORT	   7000 /* the capturing handler */
 #define NOPORT	   7001 /* nobody */
+#define EPORT	   7	/* the echo handler */
+#define BPORT	   7002 /* the bouncing handler */
 #define POOL_N	   1023
 #define TIMEOUT_MS 500
 #define MAX_GOT	   8
@@ -93,6 +98,24 @@ static uint16_t capture_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint
 		rte_pktmbuf_free(m);
 	}
 	return 0;
+}
+
+/* Every datagram back to its sender, its checksum left to the dataplane. */
+static uint16_t bounce_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
+			  struct cw_dgram *out, uint16_t out_cap)
+{
+	(void)ctx;
+	(void)worker;
+	assert_true(n <= out_cap);
+	for (uint16_t i = 0; i < n; i++) {
+		out[i] = in[i];
+		out[i].src_ip = in[i].dst_ip;
+		out[i].dst_ip = in[i].src_ip;
+		out[i].src_port = in[i].dst_port;
+		out[i].dst_port = in[i].src_port;
+		out[i].udp_csum = 0;
+	}
+	return n;
 }
 
 /* ---- packet crafting ------------------------------------------------- */
@@ -257,8 +280,11 @@ static int group_setup(void **state)
 	char *argv[] = {"test_frag", "--no-huge", "--no-pci",	   "--no-shconf",
 			"-m",	     "128",	  "--file-prefix", "cwtfrag",
 			"-l",	     "0",	  "--log-level",   "lib.eal:error"};
-	struct cw_handler h = {.name = "capture", .udp_port = HPORT, .rx = capture_rx,
-				.answers = true};
+	struct cw_handler h = {
+	    .name = "capture", .udp_port = HPORT, .rx = capture_rx, .answers = true};
+	struct cw_handler b = {
+	    .name = "bounce", .udp_port = BPORT, .rx = bounce_rx, .answers = true};
+	struct cw_handler e;
 
 	(void)state;
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0)
@@ -294,7 +320,11 @@ static int group_setup(void **state)
 	dp.pool = pool;
 	dp.indirect = indirect;
 	max_cycles = dp.tsc_hz * TIMEOUT_MS / 1000;
-	return cw_handlers_add(&dp.handlers, &h) == 0 ? 0 : -1;
+	cw_echo_handler(&e, EPORT);
+	return cw_handlers_add(&dp.handlers, &h) == 0 && cw_handlers_add(&dp.handlers, &e) == 1 &&
+		       cw_handlers_add(&dp.handlers, &b) == 2
+		   ? 0
+		   : -1;
 }
 
 static int group_teardown(void **state)
@@ -312,6 +342,7 @@ static int setup(void **state)
 	memset(ctr, 0, sizeof(ctr));
 	memset(got, 0, sizeof(got));
 	n_got = 0;
+	dp.ports[0].vlan_tci = -1; /* whatever a failed test left */
 	w = cw_worker_create(&dp, 0, rte_lcore_id());
 	dp.workers[0] = w;
 	return w ? 0 : -1;
@@ -362,6 +393,37 @@ static void test_unfragmented(void **state)
 	/* The only "drop": the handler kept nothing to send. */
 	assert_int_equal(ctr[0].drops[CW_DROP_HANDLER], 1);
 	assert_int_equal(total_drops(), 1);
+}
+
+/*
+ * The NIC's "checksum good" flags count only on a port whose NIC checks
+ * checksums: elsewhere (net_af_xdp recycles mbufs without resetting
+ * ol_flags) a frame with a bad IP checksum is dropped whatever they say.
+ */
+static void test_csum_flags_trusted_per_port(void **state)
+{
+	uint8_t d[BIG];
+	size_t dlen = mk_dgram(d, HPORT, 200, 3);
+	struct rte_mbuf *m;
+
+	(void)state;
+	m = mk_whole(d, dlen);
+	rte_pktmbuf_mtod(m, uint8_t *)[14 + 10] ^= 0x5a; /* IP header checksum */
+	m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	input(m, T0);
+	dispatch(T0);
+	assert_int_equal(n_got, 0);
+	assert_int_equal(ctr[0].drops[CW_DROP_BAD_CSUM], 1);
+
+	/* A port with checksum offload: the NIC's word is taken. */
+	w->csum_flags[0] = RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	m = mk_whole(d, dlen);
+	rte_pktmbuf_mtod(m, uint8_t *)[14 + 10] ^= 0x5a;
+	m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	input(m, T0);
+	dispatch(T0);
+	assert_delivered(d, dlen, HPORT);
+	assert_int_equal(ctr[0].drops[CW_DROP_BAD_CSUM], 1);
 }
 
 static void test_in_order(void **state)
@@ -829,11 +891,239 @@ static void test_classify_counters(void **state)
 	assert_delivered(d, dlen, HPORT);
 }
 
+/* ---- the burst path and in-place echo ------------------------------- */
+
+/* Take the only frame queued for TX on port 0 into @f; returns its length. */
+static size_t take_tx(uint8_t *f)
+{
+	struct rte_mbuf *m;
+	size_t len;
+
+	assert_int_equal(w->txq[0].n, 1);
+	m = w->txq[0].m[0];
+	w->txq[0].n = 0;
+	assert_int_equal(m->nb_segs, 1);
+	len = rte_pktmbuf_data_len(m);
+	assert_int_equal(rte_pktmbuf_pkt_len(m), len);
+	memcpy(f, rte_pktmbuf_mtod(m, const uint8_t *), len);
+	rte_pktmbuf_free(m);
+	return len;
+}
+
+/* @f, @len as a frame in a fresh mbuf, through the burst path. */
+static void input_burst(const uint8_t *f, size_t len, uint64_t now)
+{
+	struct rte_mbuf *m = mbuf_of(f, len);
+
+	cw_worker_input_burst(w, 0, &m, 1, now);
+}
+
+/*
+ * The reply from UDP port @from to untagged request @req with @n payload
+ * bytes, checked field by field; tagged with @vlan unless it is -1. With a
+ * UDP checksum that verifies, unless @csum_none.
+ */
+static void assert_reply(const uint8_t *f, size_t len, size_t n, const uint8_t *req, int vlan,
+			 uint16_t from, bool csum_none)
+{
+	size_t l2 = vlan < 0 ? 14 : 18;
+	const uint8_t *ip = f + l2, *udp = ip + 20;
+	uint32_t pseudo = (PEER_IP >> 16) + (PEER_IP & 0xffff) + (OUR_IP >> 16) +
+			  (OUR_IP & 0xffff) + CW_IPPROTO_UDP + 8 + (uint32_t)n;
+
+	assert_int_equal(len, l2 + 28 + n);
+	assert_memory_equal(f, peer_mac, 6);
+	assert_memory_equal(f + 6, our_mac, 6);
+	if (vlan >= 0) {
+		assert_int_equal(get16(f + 12), CW_ETHERTYPE_VLAN);
+		assert_int_equal(get16(f + 14), vlan);
+	}
+	assert_int_equal(get16(f + l2 - 2), CW_ETHERTYPE_IP);
+	assert_int_equal(ip[0], 0x45);
+	assert_int_equal(get16(ip + 2), 28 + n);
+	assert_int_equal(get16(ip + 6), 0); /* DF of the request not copied */
+	assert_int_equal(ip[8], 64);
+	assert_int_equal(ref_sum(ip, 20, 0), 0xffff);
+	assert_int_equal(get16(ip + 12), OUR_IP >> 16);
+	assert_int_equal(get16(ip + 14), OUR_IP & 0xffff);
+	assert_int_equal(get16(ip + 16), PEER_IP >> 16);
+	assert_int_equal(get16(ip + 18), PEER_IP & 0xffff);
+	assert_int_equal(get16(udp), from);
+	assert_int_equal(get16(udp + 2), SPORT);
+	if (csum_none) {
+		assert_int_equal(get16(udp + 6), 0);
+	} else {
+		assert_int_not_equal(get16(udp + 6), 0);
+		assert_int_equal(ref_sum(udp, 8 + n, pseudo), 0xffff);
+	}
+	assert_memory_equal(udp + 8, req + 42, n);
+}
+
+/*
+ * A datagram to the reflecting echo handler, answered in its own frame by
+ * the burst path, gets byte for byte the reply that the handler's batch
+ * gets through cw_output_dgrams: with and without a UDP checksum, with
+ * Ethernet padding, DF, a TOS and a TTL that the reply must not copy, and
+ * from a port that tags what it sends.
+ */
+static void test_echo_reflect(void **state)
+{
+	static const int vlans[2] = {-1, 5};
+	uint8_t req[256], batch[256], reflect[256];
+	size_t n = 18, len, blen, rlen;
+	uint64_t k = 0;
+
+	(void)state;
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	for (int i = 0; i < 4; i++) {
+		int csum = i & 1, vlan = vlans[i >> 1];
+
+		/* The port's Ethernet header lives in the next-hop cache. */
+		dp.ports[0].vlan_tci = vlan;
+		w->nh_cache.until = 0;
+		len = mk_hdr(req, 1, 0x4000, 8 + n);
+		mk_dgram(req + len, EPORT, n, 5);
+		if (!csum)
+			put16(req + len + 6, 0);
+		req[14 + 1] = 0x10; /* TOS */
+		req[14 + 8] = 3;    /* TTL */
+		put16(req + 14 + 10, 0);
+		put16(req + 14 + 10, (uint16_t)~ref_sum(req + 14, 20, 0));
+		len += 8 + n;
+		memset(req + len, 0xee, 6); /* Ethernet padding */
+		len += 6;
+
+		/* The general path resolves the next hop and fills the cache. */
+		w->ip_id = 0x1234;
+		input(mbuf_of(req, len), T0);
+		dispatch(T0);
+		blen = take_tx(batch);
+		/* A request without a checksum is echoed without one. */
+		assert_reply(batch, blen, n, req, vlan, EPORT, !csum);
+
+		w->ip_id = 0x1234;
+		input_burst(req, len, T0);
+		assert_int_equal(w->n_in[1], 0); /* not batched: answered */
+		rlen = take_tx(reflect);
+		assert_int_equal(rlen, blen);
+		assert_memory_equal(reflect, batch, blen);
+		k += 2;
+		assert_int_equal(ctr[0].udp_in, k);
+		assert_int_equal(ctr[0].udp_out, k);
+	}
+	assert_int_equal(total_drops(), 0);
+	assert_int_equal(ctr[0].rx_pkts, k);
+}
+
+/* Without a fresh next hop, or for a handler that does not reflect, the
+ * burst path batches: the same datagram as cw_worker_input delivers. */
+static void test_burst_batches(void **state)
+{
+	uint8_t d[BIG], f[BIG], r[BIG];
+	size_t dlen = mk_dgram(d, HPORT, 100, 1), len = mk_hdr(f, 1, 0, dlen), rlen;
+
+	(void)state;
+	memcpy(f + len, d, dlen);
+	len += dlen;
+	input_burst(f, len, T0);
+	assert_int_equal(n_got, 0); /* batched until dispatch */
+	dispatch(T0);
+	assert_delivered(d, dlen, HPORT);
+	assert_int_equal(ctr[0].rx_pkts, 1);
+	assert_int_equal(ctr[0].rx_bytes, len);
+
+	/* Echo with an empty next-hop cache: batched, then resolved. */
+	dlen = mk_dgram(d, EPORT, 100, 1);
+	memcpy(f + 34, d, dlen);
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	input_burst(f, len, T0);
+	assert_int_equal(w->n_in[1], 1);
+	assert_int_equal(w->txq[0].n, 0);
+	dispatch(T0);
+	rlen = take_tx(r);
+	assert_reply(r, rlen, 100, f, -1, EPORT, false);
+	assert_int_equal(ctr[0].udp_out, 1);
+	/* The capturing handler replies to nothing. */
+	assert_int_equal(total_drops(), 1);
+	assert_int_equal(ctr[0].drops[CW_DROP_HANDLER], 1);
+}
+
+/* Once a burst has batched a datagram for the echo (here one sent to the
+ * broadcast MAC, which only the full parser takes), the burst's later ones
+ * for it are batched too, though they could be answered in place: the
+ * replies leave in the order the requests came. */
+static void test_burst_keeps_order(void **state)
+{
+	uint8_t f[2][256], r[256];
+	struct rte_mbuf *m[2];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	for (int i = 0; i < 2; i++) {
+		len = mk_hdr(f[i], 1, 0, 8 + 20);
+		mk_dgram(f[i] + len, EPORT, 20, (uint8_t)(10 * i));
+		len += 8 + 20;
+	}
+	/* The cache filled, the same request is answered in place. */
+	input(mbuf_of(f[1], len), T0);
+	dispatch(T0);
+	take_tx(r);
+	input_burst(f[1], len, T0);
+	assert_int_equal(w->n_in[1], 0);
+	take_tx(r);
+
+	memset(f[0], 0xff, 6);
+	m[0] = mbuf_of(f[0], len);
+	m[1] = mbuf_of(f[1], len);
+	cw_worker_input_burst(w, 0, m, 2, T0);
+	assert_int_equal(w->n_in[1], 2);
+	assert_int_equal(w->txq[0].n, 0);
+	dispatch(T0);
+	assert_int_equal(w->txq[0].n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_memory_equal(rte_pktmbuf_mtod_offset(w->txq[0].m[i], uint8_t *, 42),
+				    f[i] + 42, 20);
+		rte_pktmbuf_free(w->txq[0].m[i]);
+	}
+	w->txq[0].n = 0;
+	assert_int_equal(ctr[0].udp_out, 4);
+	assert_int_equal(total_drops(), 0);
+}
+
+/*
+ * A handler that does not reflect and leaves the checksum to the dataplane
+ * gets one computed for a request that had none: through the general
+ * transmit path (next hop not cached yet) and the fast one (cached).
+ */
+static void test_output_computes_csum(void **state)
+{
+	uint8_t req[256], r[256];
+	size_t n = 30, len, rlen;
+
+	(void)state;
+	assert_int_equal(cw_neigh_update(dp.ports[0].neigh, htonl(PEER_IP), peer_mac, T0), 0);
+	len = mk_hdr(req, 1, 0, 8 + n);
+	mk_dgram(req + len, BPORT, n, 9);
+	put16(req + len + 6, 0);
+	len += 8 + n;
+	for (int i = 0; i < 2; i++) {
+		input_burst(req, len, T0);
+		assert_int_equal(w->n_in[2], 1);
+		dispatch(T0);
+		rlen = take_tx(r);
+		assert_reply(r, rlen, n, req, -1, BPORT, false);
+		assert_int_equal(ctr[0].udp_out, i + 1);
+	}
+	assert_int_equal(total_drops(), 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_unfragmented),
+	    T(test_csum_flags_trusted_per_port),
 	    T(test_in_order),
 	    T(test_reverse_order),
 	    T(test_shuffled),
@@ -854,6 +1144,10 @@ int main(void)
 	    T(test_reassembled_udp_too_long),
 	    T(test_reassembled_udp_short),
 	    T(test_classify_counters),
+	    T(test_echo_reflect),
+	    T(test_burst_batches),
+	    T(test_burst_keeps_order),
+	    T(test_output_computes_csum),
 	};
 #undef T
 
