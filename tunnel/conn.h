@@ -68,18 +68,20 @@
 #include "handshake.h"
 #include "stream.h"
 
-#define CW_CONN_DGRAM_MAX	1350		      /* §5.1 */
-#define CW_CONN_PKT_FRAMES	8		      /* stream frames remembered per packet */
-#define CW_CONN_POOL_CACHE	64		      /* free packet records kept for reuse */
-#define CW_CONN_ACK_EVERY	2		      /* §10.1 */
-#define CW_CONN_PING_EVERY	32		      /* §10.1: non-ack-eliciting run */
-#define CW_CONN_IDLE_DEFAULT	UINT64_C(90000000000) /* §11.1, ns */
-#define CW_CONN_IDLE_FLOOR	UINT64_C(10000000000)
-#define CW_CONN_KEEPALIVE_MAX	UINT64_C(25000000000)
-#define CW_CONN_CLOSE_PKT_MAX	320			/* a close packet with a 256-byte reason */
-#define CW_CONN_KEY_UPDATE_PKTS (UINT64_C(1) << 23)	/* §6.6 */
-#define CW_CONN_KEY_UPDATE_NS	UINT64_C(3600000000000) /* §6.6: 1 hour */
-#define CW_CONN_COLD_NS		UINT64_C(1000000000)	/* quiet this long: contexts freed */
+#define CW_CONN_DGRAM_MAX	  1350			/* §5.1 */
+#define CW_CONN_PKT_FRAMES	  8			/* stream frames remembered per packet */
+#define CW_CONN_POOL_CACHE	  64			/* free packet records kept for reuse */
+#define CW_CONN_ACK_EVERY	  2			/* §10.1 */
+#define CW_CONN_PING_EVERY	  32			/* §10.1: non-ack-eliciting run */
+#define CW_CONN_IDLE_DEFAULT	  UINT64_C(90000000000) /* §11.1, ns */
+#define CW_CONN_IDLE_FLOOR	  UINT64_C(10000000000)
+#define CW_CONN_KEEPALIVE_MAX	  UINT64_C(25000000000)
+#define CW_CONN_CLOSE_PKT_MAX	  320		      /* a close packet with a 256-byte reason */
+#define CW_CONN_KEY_UPDATE_PKTS	  (UINT64_C(1) << 23) /* §6.6 */
+#define CW_CONN_KEY_UPDATE_NS	  UINT64_C(3600000000000) /* §6.6: 1 hour */
+#define CW_CONN_AUTH_LIMIT_AES	  (UINT64_C(1) << 52)	  /* §6.7 integrity limits */
+#define CW_CONN_AUTH_LIMIT_CHACHA (UINT64_C(1) << 36)
+#define CW_CONN_COLD_NS		  UINT64_C(1000000000) /* quiet this long: contexts freed */
 
 enum cw_conn_state {
 	CW_CONN_HANDSHAKING = 0,
@@ -107,12 +109,16 @@ struct cw_conn_cfg {
 						  * (§6.6); 0: 2^23, the most allowed */
 	uint64_t keepalive_ns;			 /* agent: the keepalive interval K at
 						  * most (§11.1); 0: CW_CONN_KEEPALIVE_MAX */
+	uint64_t auth_fail_limit;		 /* 1-RTT packets failing authentication
+						  * before AEAD_LIMIT_REACHED (§6.7); 0: the
+						  * AEAD's integrity limit */
 };
 
 struct cw_conn_stats {
 	uint64_t dgrams_in, dgrams_out;
 	uint64_t pkts_in, pkts_out; /* 1-RTT packets authenticated / sent */
 	uint64_t dropped;	    /* 1-RTT packets dropped (§6.5) */
+	uint64_t auth_failed;	    /* of which the AEAD tag failed (§6.7) */
 	uint64_t acks_sent, ack_only_sent;
 	uint64_t pings_sent, keepalives, probes;
 	uint64_t lost, retransmits; /* packets lost; STREAM frames resent */

@@ -1167,7 +1167,7 @@ static void sess_input(struct cw_gw *gw, struct sess *s, uint64_t now,
 		       const struct cw_gw_addr *from, uint8_t *d, size_t len, bool is_short)
 {
 	const struct cw_conn_stats *cs = cw_conn_stats(s->c);
-	uint64_t dropped = cs->dropped;
+	uint64_t dropped = cs->dropped, failed = cs->auth_failed;
 	bool here = addr_eq(from, &s->addr);
 
 	if (cw_conn_state(s->c) == CW_CONN_CLOSED)
@@ -1176,7 +1176,8 @@ static void sess_input(struct cw_gw *gw, struct sess *s, uint64_t now,
 	if (here)
 		s->amp_rx += len;
 	(void)cw_conn_recv(s->c, now, d, len); /* only -EINVAL, for arguments we checked */
-	gw->st.decrypt_failed += cs->dropped - dropped;
+	gw->st.decrypt_failed += cs->auth_failed - failed;
+	gw->st.pkts_dropped += cs->dropped - dropped;
 	if (is_short && !here && cw_conn_rx_largest(s->c))
 		move(gw, s, from, len);
 	else if (here && s->unvalidated && cw_conn_largest_acked(s->c) != CW_PN_NONE &&

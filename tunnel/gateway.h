@@ -160,8 +160,9 @@ struct cw_gw_stats {
 	uint64_t name_mismatch, hello_timeout, replaced;
 	uint64_t addr_changes;
 	uint64_t amp_limited;	 /* output held back at an unvalidated address's 3x limit */
-	uint64_t decrypt_failed; /* 1-RTT packets of sessions dropped by their connection
-				  * (failed authentication, replayed, or before its keys) */
+	uint64_t decrypt_failed; /* 1-RTT packets of sessions whose AEAD tag failed */
+	uint64_t pkts_dropped;	 /* 1-RTT packets of sessions dropped for any reason
+				  * (failed authentication, replayed, before the keys) */
 	uint64_t dials, dials_failed;
 	uint64_t slots_full; /* accepted INITIALs dropped for want of a slot */
 	uint64_t wrong_addr; /* long-header datagrams of an attempt from another address (§11.5) */

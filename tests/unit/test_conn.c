@@ -906,16 +906,47 @@ static void test_peer_errors(void **state)
 	}
 }
 
+/* §6.7: more packets failing authentication than the integrity limit (3
+ * here, 2^52 for AES-GCM by default) close with AEAD_LIMIT_REACHED. */
+static void test_auth_fail_limit(void **state)
+{
+	struct sim_impair bad = {.delay_ns = 10 * MS, .corrupt = 1.0};
+	struct world w;
+
+	(void)state;
+	world_init(&w, 8, 30 * SEC);
+	w.cfg.auth_fail_limit = 3;
+	world_connect(&w);
+	sim_run(w.s, sim_now(w.s) + 1 * SEC, 1000000);
+	assert_non_null(w.gw.c);
+	assert_int_equal(cw_conn_state(w.gw.c), CW_CONN_ESTABLISHED);
+	sim_set_impair(w.s, w.ag.id, w.gw.id, &bad);
+	add_stream(&w.ag, 50000);
+	sim_run(w.s, sim_now(w.s) + 2 * SEC, 1000000);
+	assert_int_equal(cw_conn_stats(w.gw.c)->auth_failed, 4);
+	assert_true(cw_conn_state(w.gw.c) >= CW_CONN_CLOSING);
+	assert_int_equal(cw_conn_close_code(w.gw.c, true), CW_TE_AEAD_LIMIT_REACHED);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bulk_clean),		 cmocka_unit_test(test_bulk_loss),
-	    cmocka_unit_test(test_bulk_reorder_dup),	 cmocka_unit_test(test_bulk_blackout),
-	    cmocka_unit_test(test_many_streams),	 cmocka_unit_test(test_stalled_reader),
-	    cmocka_unit_test(test_idle_blackout),	 cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_keepalive_configured), cmocka_unit_test(test_close),
-	    cmocka_unit_test(test_key_update),		 cmocka_unit_test(test_close_in_handshake),
-	    cmocka_unit_test(test_stream_reset),	 cmocka_unit_test(test_peer_errors),
+	    cmocka_unit_test(test_bulk_clean),
+	    cmocka_unit_test(test_bulk_loss),
+	    cmocka_unit_test(test_bulk_reorder_dup),
+	    cmocka_unit_test(test_bulk_blackout),
+	    cmocka_unit_test(test_many_streams),
+	    cmocka_unit_test(test_stalled_reader),
+	    cmocka_unit_test(test_idle_blackout),
+	    cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_keepalive_configured),
+	    cmocka_unit_test(test_auth_fail_limit),
+	    cmocka_unit_test(test_close),
+	    cmocka_unit_test(test_key_update),
+	    cmocka_unit_test(test_close_in_handshake),
+	    cmocka_unit_test(test_stream_reset),
+	    cmocka_unit_test(test_peer_errors),
 	    cmocka_unit_test(test_quiet_then_resume),
 	};
 
