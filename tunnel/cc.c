@@ -9,6 +9,17 @@ void cw_cc_init(struct cw_cc *cc)
 	};
 }
 
+void cw_cc_reset(struct cw_cc *cc)
+{
+	struct cw_cc fresh;
+
+	cw_cc_init(&fresh);
+	fresh.bytes_in_flight = cc->bytes_in_flight;
+	fresh.congestion_events = cc->congestion_events;
+	fresh.persistent_congestions = cc->persistent_congestions;
+	*cc = fresh;
+}
+
 void cw_cc_on_sent(struct cw_cc *cc, uint64_t now, size_t bytes)
 {
 	cc->bytes_in_flight += bytes;

@@ -44,6 +44,10 @@ struct cw_cc {
 
 void cw_cc_init(struct cw_cc *cc);
 
+/* A new path (§11.5): the window starts over as after cw_cc_init(); the
+ * bytes in flight and the counters stay. */
+void cw_cc_reset(struct cw_cc *cc);
+
 /*
  * An in-flight packet of @bytes was sent at @now. PTO probes may take bytes
  * in flight above the window; other packets must fit (cw_cc_window_left).

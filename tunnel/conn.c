@@ -1129,6 +1129,15 @@ void cw_conn_on_timeout(struct cw_conn *c, uint64_t now)
 	}
 }
 
+void cw_conn_path_changed(struct cw_conn *c, bool new_ip)
+{
+	c->ping_pending = true;
+	if (!new_ip)
+		return;
+	cw_cc_reset(&c->rec.cc);
+	cw_rtt_init(&c->rec.rtt);
+}
+
 /* ---- accessors and streams ---- */
 
 enum cw_conn_state cw_conn_state(const struct cw_conn *c)

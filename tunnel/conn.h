@@ -208,6 +208,14 @@ bool cw_conn_rx_largest(const struct cw_conn *c);
 uint64_t cw_conn_next_pn(const struct cw_conn *c);
 uint64_t cw_conn_largest_acked(const struct cw_conn *c);
 
+/*
+ * The peer's address changed (§11.5): the next packet carries a PING, so
+ * the new address is validated in one round trip. @new_ip (the IP address
+ * changed, not only the port): it is a new path, so congestion control
+ * and the RTT estimate start over (bytes in flight stay counted).
+ */
+void cw_conn_path_changed(struct cw_conn *c, bool new_ip);
+
 /* Gateway: the agent's node name once established, else NULL. */
 const char *cw_conn_node_name(const struct cw_conn *c);
 

@@ -1152,6 +1152,8 @@ static void screen(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from
  */
 static void move(struct cw_gw *gw, struct sess *s, const struct cw_gw_addr *to, size_t len)
 {
+	cw_conn_path_changed(s->c, to->family != s->addr.family ||
+				       memcmp(to->addr, s->addr.addr, sizeof(to->addr)) != 0);
 	s->addr = *to;
 	s->unvalidated = true;
 	s->amp_rx = len;

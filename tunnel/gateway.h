@@ -42,12 +42,11 @@
  * their request is read and dropped (api_refused); PeerProbe results on
  * stream 0 are accepted and ignored.
  *
- * Deviations from PROTOCOL.md, for now: a new address (§11.5) gets no
- * PING of its own (the next packet due goes, and the 3x limit may be
- * passed by that one datagram so that the address can be validated), and
- * keeps the congestion and RTT state of the old path even when the IP
- * address changed; HelloAck's gateway_unix_ms has the one-second
- * resolution of cw_gw_set_wall_time().
+ * A new address (§11.5) gets a PING in the next packet, and when the IP
+ * address changed the session's congestion control and RTT estimate start
+ * over; the 3x limit may be passed by one datagram so that the address can
+ * be validated. HelloAck's gateway_unix_ms has the one-second resolution
+ * of cw_gw_set_wall_time().
  *
  * Memory, through the injected allocator: the object (about 25 KiB with
  * its answer queue), a table of chunk pointers (8 bytes per 256 slots), the

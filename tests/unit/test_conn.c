@@ -906,6 +906,36 @@ static void test_peer_errors(void **state)
 	}
 }
 
+/* §11.5: a new address gets a PING at once; a new IP address also starts
+ * the RTT estimate over, a new port alone does not. */
+static void test_path_changed(void **state)
+{
+	struct world w;
+	uint64_t pings, srtt;
+
+	(void)state;
+	world_init(&w, 9, 30 * SEC);
+	world_connect(&w);
+	sim_run(w.s, sim_now(w.s) + 1 * SEC, 1000000);
+	assert_non_null(w.gw.c);
+	srtt = cw_conn_srtt(w.gw.c);
+	assert_true(srtt >= 20 * MS && srtt < 40 * MS);
+	pings = cw_conn_stats(w.gw.c)->pings_sent;
+	cw_conn_path_changed(w.gw.c, false);
+	pump(&w.gw, sim_now(w.s));
+	assert_int_equal(cw_conn_stats(w.gw.c)->pings_sent, pings + 1);
+	assert_int_equal(cw_conn_srtt(w.gw.c), srtt);
+	cw_conn_path_changed(w.gw.c, true);
+	assert_int_equal(cw_conn_srtt(w.gw.c), CW_RTT_INITIAL);
+	pump(&w.gw, sim_now(w.s));
+	assert_int_equal(cw_conn_stats(w.gw.c)->pings_sent, pings + 2);
+	/* The PING is acknowledged: a fresh sample replaces the initial RTT. */
+	sim_run(w.s, sim_now(w.s) + 1 * SEC, 1000000);
+	assert_true(cw_conn_srtt(w.gw.c) < 40 * MS);
+	assert_int_equal(cw_conn_state(w.gw.c), CW_CONN_ESTABLISHED);
+	world_free(&w);
+}
+
 /* §6.7: more packets failing authentication than the integrity limit (3
  * here, 2^52 for AES-GCM by default) close with AEAD_LIMIT_REACHED. */
 static void test_auth_fail_limit(void **state)
@@ -932,21 +962,14 @@ static void test_auth_fail_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bulk_clean),
-	    cmocka_unit_test(test_bulk_loss),
-	    cmocka_unit_test(test_bulk_reorder_dup),
-	    cmocka_unit_test(test_bulk_blackout),
-	    cmocka_unit_test(test_many_streams),
-	    cmocka_unit_test(test_stalled_reader),
-	    cmocka_unit_test(test_idle_blackout),
-	    cmocka_unit_test(test_keepalive),
-	    cmocka_unit_test(test_keepalive_configured),
-	    cmocka_unit_test(test_auth_fail_limit),
-	    cmocka_unit_test(test_close),
-	    cmocka_unit_test(test_key_update),
-	    cmocka_unit_test(test_close_in_handshake),
-	    cmocka_unit_test(test_stream_reset),
-	    cmocka_unit_test(test_peer_errors),
+	    cmocka_unit_test(test_bulk_clean),		 cmocka_unit_test(test_bulk_loss),
+	    cmocka_unit_test(test_bulk_reorder_dup),	 cmocka_unit_test(test_bulk_blackout),
+	    cmocka_unit_test(test_many_streams),	 cmocka_unit_test(test_stalled_reader),
+	    cmocka_unit_test(test_idle_blackout),	 cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_keepalive_configured), cmocka_unit_test(test_auth_fail_limit),
+	    cmocka_unit_test(test_path_changed),	 cmocka_unit_test(test_close),
+	    cmocka_unit_test(test_key_update),		 cmocka_unit_test(test_close_in_handshake),
+	    cmocka_unit_test(test_stream_reset),	 cmocka_unit_test(test_peer_errors),
 	    cmocka_unit_test(test_quiet_then_resume),
 	};
 
