@@ -46,7 +46,8 @@
 static struct {
 	EVP_PKEY *ca_key;
 	X509 *ca;
-	struct tu_pem ca_pem, gw_cert, gw_key, node_cert, node_key;
+	struct tu_pem ca_pem;
+	struct tu_ident gw, node;
 	uint8_t tkey[CW_TLS_TICKET_KEY_LEN];
 } fx;
 
@@ -56,19 +57,6 @@ static const uint8_t BOOT_ID[CW_AS_BOOT_ID_LEN] = {1, 2,  3,  4,  5,  6,  7,  8,
 						   9, 10, 11, 12, 13, 14, 15, 16};
 static const uint32_t DICTS[2] = {0x11223344, 0x55667788};
 
-static void make_ident(const char *cn, const char *san, struct tu_pem *cert, struct tu_pem *key)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x;
-
-	assert_non_null(k);
-	x = tu_make_cert(k, cn, san, fx.ca, fx.ca_key, false, T0 - DAY, T0 + 365 * DAY);
-	*cert = tu_cert_pem(x);
-	*key = tu_key_pem(k);
-	X509_free(x);
-	EVP_PKEY_free(k);
-}
-
 static int setup_pki(void **state)
 {
 	(void)state;
@@ -76,8 +64,9 @@ static int setup_pki(void **state)
 	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
 			     T0 + 3650 * DAY);
 	fx.ca_pem = tu_cert_pem(fx.ca);
-	make_ident("gateway", "DNS:" GW_NAME, &fx.gw_cert, &fx.gw_key);
-	make_ident("node:edge-7", NULL, &fx.node_cert, &fx.node_key);
+	fx.gw =
+	    tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
+	fx.node = tu_make_ident("node:edge-7", NULL, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
 	memset(fx.tkey, 0x22, sizeof(fx.tkey));
 	return 0;
 }
@@ -85,10 +74,8 @@ static int setup_pki(void **state)
 static int teardown_pki(void **state)
 {
 	(void)state;
-	tu_pem_free(&fx.gw_cert);
-	tu_pem_free(&fx.gw_key);
-	tu_pem_free(&fx.node_cert);
-	tu_pem_free(&fx.node_key);
+	tu_ident_free(&fx.gw);
+	tu_ident_free(&fx.node);
 	tu_pem_free(&fx.ca_pem);
 	X509_free(fx.ca);
 	EVP_PKEY_free(fx.ca_key);
@@ -417,9 +404,9 @@ static const char AGENT_CONF[] =
 static void world_init(struct world *w, uint64_t seed)
 {
 	struct cw_tls_server_cfg scfg = {
-	    .cert_chain = mem(&fx.gw_cert), .key = mem(&fx.gw_key), .node_ca = mem(&fx.ca_pem)};
-	struct cw_tls_client_cfg ccfg = {.cert = mem(&fx.node_cert),
-					 .key = mem(&fx.node_key),
+	    .cert_chain = mem(&fx.gw.cert), .key = mem(&fx.gw.key), .node_ca = mem(&fx.ca_pem)};
+	struct cw_tls_client_cfg ccfg = {.cert = mem(&fx.node.cert),
+					 .key = mem(&fx.node.key),
 					 .gateway_ca = mem(&fx.ca_pem),
 					 .gateway_name = GW_NAME};
 	struct sim_impair imp = {.delay_ns = 10 * MS};

@@ -38,39 +38,14 @@
 #define MS	UINT64_C(1000000)
 #define SEC	(1000 * MS)
 
-struct ident {
-	struct tu_pem cert, key;
-};
-
 static struct {
 	EVP_PKEY *ca_key;
 	X509 *ca;
 	struct tu_pem ca_pem;
-	struct ident gw, node_a;
+	struct tu_ident gw, node_a;
 	uint8_t tkey[CW_TLS_TICKET_KEY_LEN];
 } fx;
 /* ---- PKI ---- */
-
-static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x;
-	struct ident id;
-
-	assert_non_null(k);
-	x = tu_make_cert(k, cn, san, issuer, ikey, false, T0 - DAY, T0 + 365 * DAY);
-	id.cert = tu_cert_pem(x);
-	id.key = tu_key_pem(k);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	return id;
-}
-
-static void ident_free(struct ident *id)
-{
-	tu_pem_free(&id->cert);
-	tu_pem_free(&id->key);
-}
 
 static int setup_pki(void **state)
 {
@@ -79,8 +54,9 @@ static int setup_pki(void **state)
 	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
 			     T0 + 3650 * DAY);
 	fx.ca_pem = tu_cert_pem(fx.ca);
-	fx.gw = make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key);
-	fx.node_a = make_ident("node:node-a", NULL, fx.ca, fx.ca_key);
+	fx.gw =
+	    tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
+	fx.node_a = tu_make_ident("node:node-a", NULL, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
 	for (size_t j = 0; j < CW_TLS_TICKET_KEY_LEN; j++)
 		fx.tkey[j] = (uint8_t)(0x11 + j);
 	return 0;
@@ -89,8 +65,8 @@ static int setup_pki(void **state)
 static int teardown_pki(void **state)
 {
 	(void)state;
-	ident_free(&fx.gw);
-	ident_free(&fx.node_a);
+	tu_ident_free(&fx.gw);
+	tu_ident_free(&fx.node_a);
 	tu_pem_free(&fx.ca_pem);
 	X509_free(fx.ca);
 	EVP_PKEY_free(fx.ca_key);

@@ -42,47 +42,19 @@
 #define REC_CCS	 0x14
 #define MAX_KEYS 4
 
-struct ident {
-	struct tu_pem cert, key;
-};
-
 static struct {
 	EVP_PKEY *ca_key, *ca2_key;
 	X509 *ca, *ca2;
 	struct tu_pem ca_pem, ca2_pem;
-	struct ident gw, node_a, node_b, expired, foreign;
+	struct tu_ident gw, node_a, node_b, expired, foreign;
 	uint8_t tkey[MAX_KEYS][CW_TLS_TICKET_KEY_LEN];
 } fx;
 
 /* ---- PKI ---- */
 
-/* A leaf under @issuer (NULL: fx.ca) with a fresh P-256 key. */
-static struct ident make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
-			       int64_t not_before, int64_t not_after)
+static struct tu_ident node_ident(const char *cn, const char *san)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x;
-	struct ident id;
-
-	assert_non_null(k);
-	x = tu_make_cert(k, cn, san, issuer ? issuer : fx.ca, issuer ? ikey : fx.ca_key, false,
-			 not_before, not_after);
-	id.cert = tu_cert_pem(x);
-	id.key = tu_key_pem(k);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	return id;
-}
-
-static struct ident node_ident(const char *cn, const char *san)
-{
-	return make_ident(cn, san, NULL, NULL, T0 - DAY, T0 + 365 * DAY);
-}
-
-static void ident_free(struct ident *id)
-{
-	tu_pem_free(&id->cert);
-	tu_pem_free(&id->key);
+	return tu_make_ident(cn, san, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
 }
 
 static int setup_pki(void **state)
@@ -96,12 +68,13 @@ static int setup_pki(void **state)
 			      T0 + 3650 * DAY);
 	fx.ca_pem = tu_cert_pem(fx.ca);
 	fx.ca2_pem = tu_cert_pem(fx.ca2);
-	fx.gw = make_ident("gateway", "DNS:" GW_NAME ",IP:" GW_IP, NULL, NULL, T0 - DAY,
-			   T0 + 3000 * DAY);
+	fx.gw = tu_make_ident("gateway", "DNS:" GW_NAME ",IP:" GW_IP, fx.ca, fx.ca_key, T0 - DAY,
+			      T0 + 3000 * DAY);
 	fx.node_a = node_ident("node:node-a", NULL);
 	fx.node_b = node_ident("someone", "DNS:node-b.example,URI:causeway:node:node-b");
-	fx.expired = make_ident("node:node-x", NULL, NULL, NULL, T0 - 30 * DAY, T0 - DAY);
-	fx.foreign = make_ident("node:node-a", NULL, fx.ca2, fx.ca2_key, T0 - DAY, T0 + 365 * DAY);
+	fx.expired = tu_make_ident("node:node-x", NULL, fx.ca, fx.ca_key, T0 - 30 * DAY, T0 - DAY);
+	fx.foreign =
+	    tu_make_ident("node:node-a", NULL, fx.ca2, fx.ca2_key, T0 - DAY, T0 + 365 * DAY);
 	for (size_t i = 0; i < MAX_KEYS; i++)
 		for (size_t j = 0; j < CW_TLS_TICKET_KEY_LEN; j++)
 			fx.tkey[i][j] = (uint8_t)(0x11 * (i + 1) + j);
@@ -111,11 +84,11 @@ static int setup_pki(void **state)
 static int teardown_pki(void **state)
 {
 	(void)state;
-	ident_free(&fx.gw);
-	ident_free(&fx.node_a);
-	ident_free(&fx.node_b);
-	ident_free(&fx.expired);
-	ident_free(&fx.foreign);
+	tu_ident_free(&fx.gw);
+	tu_ident_free(&fx.node_a);
+	tu_ident_free(&fx.node_b);
+	tu_ident_free(&fx.expired);
+	tu_ident_free(&fx.foreign);
 	tu_pem_free(&fx.ca_pem);
 	tu_pem_free(&fx.ca2_pem);
 	X509_free(fx.ca);
@@ -172,7 +145,7 @@ static struct cw_tls_server_cfg server_cfg(void)
 	return cfg;
 }
 
-static struct cw_tls_client_cfg client_cfg(const struct ident *id)
+static struct cw_tls_client_cfg client_cfg(const struct tu_ident *id)
 {
 	return (struct cw_tls_client_cfg){
 	    .cert = mem(&id->cert),
@@ -454,7 +427,7 @@ static void test_chacha_preference_and_ip_name(void **state)
 
 struct refusal {
 	const char *what;
-	const struct ident *agent;
+	const struct tu_ident *agent;
 	const struct tu_pem *gw_ca; /* the agent's CA bundle; NULL: the right one */
 	const char *gw_name;	    /* NULL: GW_NAME */
 	int64_t wall_c;		    /* 0: T0 */
@@ -552,7 +525,7 @@ static void test_node_names_from_certificates(void **state)
 	memset(long_ok + strlen(long_ok), 'a', 253);
 	memset(long_bad + strlen(long_bad), 'a', 254);
 	for (size_t i = 0; i < N(rows); i++) {
-		struct ident id = node_ident(rows[i].cn, rows[i].san);
+		struct tu_ident id = node_ident(rows[i].cn, rows[i].san);
 		struct cw_tls_client_cfg ccfg = client_cfg(&id);
 		struct cw_tls_client_ctx *cc = client_ctx(&ccfg);
 		struct cw_tls_pem cert = mem(&id.cert);
@@ -576,7 +549,7 @@ static void test_node_names_from_certificates(void **state)
 		}
 		pair_free(&p);
 		cw_tls_client_ctx_free(cc);
-		ident_free(&id);
+		tu_ident_free(&id);
 	}
 	cw_tls_server_ctx_free(sc);
 }
@@ -978,9 +951,10 @@ static void test_ticket_with_expired_certificate(void **state)
  */
 static void test_ticket_keeps_certificate_name_and_expiry(void **state)
 {
-	struct ident short_lived =
-	    make_ident("someone", "URI:causeway:node:node-s", NULL, NULL, T0 - DAY, T0 + 10 * DAY);
-	struct ident renewed = make_ident("node:node-r", NULL, NULL, NULL, T0, T0 + 400 * DAY);
+	struct tu_ident short_lived = tu_make_ident("someone", "URI:causeway:node:node-s", fx.ca,
+						    fx.ca_key, T0 - DAY, T0 + 10 * DAY);
+	struct tu_ident renewed =
+	    tu_make_ident("node:node-r", NULL, fx.ca, fx.ca_key, T0, T0 + 400 * DAY);
 	struct cw_tls_server_cfg scfg = server_cfg();
 	struct cw_tls_client_cfg c1 = client_cfg(&short_lived), c2 = client_cfg(&renewed);
 	struct cw_tls_server_ctx *sc = server_ctx(&scfg);
@@ -1027,8 +1001,8 @@ static void test_ticket_keeps_certificate_name_and_expiry(void **state)
 	cw_tls_client_ctx_free(cc1);
 	cw_tls_client_ctx_free(cc2);
 	cw_tls_server_ctx_free(sc);
-	ident_free(&short_lived);
-	ident_free(&renewed);
+	tu_ident_free(&short_lived);
+	tu_ident_free(&renewed);
 }
 
 /* @a's PEM followed by @b's, as one chain source. */
@@ -1083,7 +1057,7 @@ static void test_chain_as_configured(void **state)
 {
 	struct tu_pem gw_chain = pem_cat(&fx.gw.cert, &fx.ca_pem);
 	struct tu_pem node_chain = pem_cat(&fx.node_a.cert, &fx.ca_pem);
-	struct ident node_id = {node_chain, fx.node_a.key};
+	struct tu_ident node_id = {node_chain, fx.node_a.key};
 	struct cw_tls_server_cfg s1 = server_cfg(), s2 = server_cfg();
 	struct cw_tls_client_cfg c1 = client_cfg(&fx.node_a), c2 = client_cfg(&node_id);
 	struct cw_tls_server_ctx *sc1, *sc2;
