@@ -19,16 +19,15 @@
 #include "reconnect.h"
 #include "ticket.h"
 #include "tunnel/tls.h"
+#include "udpio.h"
 
 #define MS		UINT64_C(1000000)
-#define RECV_BURST	64
 #define STATUS_PERIOD_S 10
 #define STOP_GRACE_MS	2000
-#define DGRAM_BUF	2048
 
 struct cw_uplink {
 	struct cw_uplink_cfg cfg;
-	struct event *timer, *kick, *retry, *rx, *status_tick, *stop_timer;
+	struct event *timer, *kick, *retry, *rx, *wr, *status_tick, *stop_timer;
 	struct cw_reconnect rc;
 	uint32_t idx; /* the address of the current or next attempt */
 
@@ -49,11 +48,14 @@ struct cw_uplink {
 	void (*done)(void *);
 	void *done_ctx;
 
-	/* Over all sessions. */
-	uint64_t bytes_in, bytes_out, dgrams_in, dgrams_out;
+	/* Over all sessions (what went out: in tx). */
+	uint64_t bytes_in, dgrams_in;
 	uint64_t attempts, sessions, resets;
 	uint64_t dials_total, dials_refused; /* of ended sessions */
 	struct cw_dials_stats dial_sum;
+
+	struct cw_udpio_tx tx;
+	struct cw_udpio_rx rx_batch;
 };
 
 static uint64_t now_ns(void)
@@ -128,19 +130,28 @@ static void load_ticket(struct cw_uplink *u)
 
 /* ---- one session ---- */
 
+/*
+ * The session's datagrams out, a batch at a time. While the socket holds
+ * back part of a batch, the session is asked for nothing more (its data
+ * waits in its streams, under its congestion control) until the socket is
+ * writable again: on_writable() drives again then.
+ */
 static void flush(struct cw_uplink *u, uint64_t now)
 {
-	uint8_t b[DGRAM_BUF];
-	int n;
+	uint8_t *b;
+	int n = 1;
 
-	while ((n = cw_as_send(u->as, now, b, sizeof(b))) > 0) {
-		if (send(u->fd, b, (size_t)n, MSG_DONTWAIT) < 0) {
-			/* UDP: a datagram lost here is one lost on the way. */
-			cw_adebug("send to gateway: %s", strerror(errno));
-			continue;
+	for (;;) {
+		if (cw_udpio_tx_flush(&u->tx) == -EAGAIN) {
+			if (event_add(u->wr, NULL))
+				cw_aerr("cannot wait for the socket to the gateway");
+			return;
 		}
-		u->bytes_out += (uint64_t)n;
-		u->dgrams_out++;
+		if (n <= 0)
+			break;
+		while ((b = cw_udpio_tx_slot(&u->tx)) &&
+		       (n = cw_as_send(u->as, now, b, CW_UDPIO_DGRAM)) > 0)
+			cw_udpio_tx_commit(&u->tx, (size_t)n);
 	}
 	if (n < 0)
 		cw_aerr("session: %s", strerror(-n));
@@ -191,6 +202,8 @@ static void drop_session(struct cw_uplink *u)
 	cw_tls_client_ctx_free(u->tls);
 	if (u->rx)
 		event_free(u->rx);
+	if (u->wr)
+		event_free(u->wr);
 	if (u->fd >= 0)
 		close(u->fd);
 	if (u->timer)
@@ -199,6 +212,7 @@ static void drop_session(struct cw_uplink *u)
 	u->as = NULL;
 	u->tls = NULL;
 	u->rx = NULL;
+	u->wr = NULL;
 	u->fd = -1;
 	u->gateway[0] = '\0';
 }
@@ -309,26 +323,34 @@ static void kick(void *arg)
 	event_active(u->kick, EV_TIMEOUT, 0);
 }
 
+/* The socket took datagrams again: send what waited, and what is due. */
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct cw_uplink *u = arg;
+
+	(void)fd;
+	(void)what;
+	drive(u, now_ns());
+}
+
+/* One batch per wakeup, then the answers to all of it in one flush. */
 static void on_rx(evutil_socket_t fd, short what, void *arg)
 {
 	struct cw_uplink *u = arg;
-	uint8_t b[DGRAM_BUF];
 	uint64_t now = now_ns();
+	int n = cw_udpio_rx_recv(&u->rx_batch, fd);
 
 	(void)what;
-	for (int i = 0; i < RECV_BURST && u->as; i++) {
-		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+	/* ECONNREFUSED: an ICMP port unreachable; the session's own timers
+	 * decide when the gateway is gone. */
+	if (n < 0 && n != -EAGAIN)
+		cw_adebug("recv from gateway: %s", strerror(-n));
+	for (int i = 0; i < n; i++) {
+		size_t len = cw_udpio_rx_len(&u->rx_batch, (unsigned)i);
 
-		if (n < 0) {
-			/* ECONNREFUSED: an ICMP port unreachable; the session's
-			 * own timers decide when the gateway is gone. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				cw_adebug("recv from gateway: %s", strerror(errno));
-			break;
-		}
-		u->bytes_in += (uint64_t)n;
+		u->bytes_in += len;
 		u->dgrams_in++;
-		cw_as_recv(u->as, now, b, (size_t)n);
+		cw_as_recv(u->as, now, u->rx_batch.buf[i], len);
 		if (cw_as_state(u->as) == CW_AS_ENDED)
 			break;
 	}
@@ -418,7 +440,9 @@ static int new_session(struct cw_uplink *u, uint64_t now)
 	cw_as_set_status(u->as, now, &st);
 	u->dials = cw_dials_new(u->cfg.base, u->as, kick, u);
 	u->rx = event_new(u->cfg.base, u->fd, EV_READ | EV_PERSIST, on_rx, u);
-	if (!u->dials || !u->rx)
+	u->wr = event_new(u->cfg.base, u->fd, EV_WRITE, on_writable, u);
+	cw_udpio_tx_open(&u->tx, u->fd);
+	if (!u->dials || !u->rx || !u->wr)
 		return -ENOMEM;
 	return event_add(u->rx, NULL) ? -EIO : 0;
 }
@@ -491,6 +515,8 @@ struct cw_uplink *cw_uplink_new(const struct cw_uplink_cfg *cfg)
 		return NULL;
 	u->cfg = *cfg;
 	u->fd = -1;
+	cw_udpio_tx_init(&u->tx);
+	cw_udpio_rx_init(&u->rx_batch);
 	cw_reconnect_init(&u->rc, &cfg->conf->reconnect);
 	u->timer = evtimer_new(cfg->base, on_timer, u);
 	u->retry = evtimer_new(cfg->base, on_retry, u);
@@ -593,9 +619,9 @@ void cw_uplink_status(const struct cw_uplink *u, struct cw_uplink_status *out)
 	out->dial_bytes_in = u->dial_sum.tcp_in + ds.tcp_in;
 	out->dial_bytes_out = u->dial_sum.tcp_out + ds.tcp_out;
 	out->bytes_in = u->bytes_in;
-	out->bytes_out = u->bytes_out;
+	out->bytes_out = u->tx.bytes;
 	out->dgrams_in = u->dgrams_in;
-	out->dgrams_out = u->dgrams_out;
+	out->dgrams_out = u->tx.dgrams;
 	out->attempts = u->attempts;
 	out->sessions = u->sessions;
 	out->reconnects = u->attempts ? u->attempts - 1 : 0;
