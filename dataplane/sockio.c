@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #define CW_SOCK_MAX_SEGS 64 /* segments of one outgoing datagram */
 #define CW_SOCK_IDLE_MS	 50 /* poll() timeout when every socket is empty */
 #define CW_SOCK_CMSG	 CMSG_SPACE(sizeof(struct in_pktinfo))
+#define CW_SOCK_TX_CMSG	 (CW_SOCK_CMSG + CMSG_SPACE(sizeof(uint16_t)))
+#define CW_SOCK_GSO_MAX	 65000 /* bytes of one GSO message (UDP's length field) */
 
 struct cw_sock_rx {
 	struct rte_mbuf *m[CW_SOCK_BURST];
@@ -30,11 +33,20 @@ struct cw_sock_rx {
 	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_CMSG];
 };
 
+/*
+ * One sendmmsg message per datagram, or per run of datagrams of one size
+ * to one destination, sent as one UDP GSO message (the kernel cuts it at
+ * seg bytes; the last datagram of a run may be shorter).
+ */
 struct cw_sock_tx {
 	struct mmsghdr msg[CW_SOCK_BURST];
 	struct iovec iov[CW_SOCK_BURST][CW_SOCK_MAX_SEGS];
 	struct sockaddr_in to[CW_SOCK_BURST];
-	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_CMSG];
+	uint32_t src[CW_SOCK_BURST];
+	uint16_t seg[CW_SOCK_BURST], ndg[CW_SOCK_BURST];
+	uint32_t bytes[CW_SOCK_BURST];
+	bool closed[CW_SOCK_BURST]; /* a shorter datagram ended the run */
+	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_TX_CMSG];
 };
 
 struct cw_sock_worker {
@@ -43,6 +55,7 @@ struct cw_sock_worker {
 	uint16_t burst;
 	struct cw_counters *ctr;
 	int fd[CW_MAX_HANDLERS];
+	bool gso; /* the kernel takes UDP_SEGMENT (off after it refused one) */
 	/* Tail of datagrams longer than one mbuf; copied into a chain. */
 	uint8_t (*overflow)[CW_SOCK_MAX_UDP];
 	struct cw_sock_rx rx;
@@ -117,6 +130,7 @@ struct cw_sock_worker *cw_sock_worker_create(struct cw_dp *dp, unsigned idx, uns
 	w->ctr = &dp->counters[idx];
 	for (unsigned h = 0; h < CW_MAX_HANDLERS; h++)
 		w->fd[h] = -1;
+	w->gso = true;
 	w->overflow = rte_malloc_socket("cw_sock_overflow", (size_t)CW_SOCK_BURST * CW_SOCK_MAX_UDP,
 					0, socket);
 	if (!w->overflow)
@@ -240,7 +254,6 @@ static unsigned sock_receive(struct cw_sock_worker *w, unsigned h)
 static int tx_prepare(struct cw_sock_worker *w, unsigned i, const struct cw_dgram *d)
 {
 	struct msghdr *h = &w->tx.msg[i].msg_hdr;
-	struct cmsghdr *c;
 	unsigned s = 0;
 
 	if (d->m->nb_segs > CW_SOCK_MAX_SEGS)
@@ -251,50 +264,111 @@ static int tx_prepare(struct cw_sock_worker *w, unsigned i, const struct cw_dgra
 	}
 	w->tx.to[i] = (struct sockaddr_in){
 	    .sin_family = AF_INET, .sin_addr.s_addr = d->dst_ip, .sin_port = d->dst_port};
+	w->tx.src[i] = d->src_ip;
+	w->tx.seg[i] = (uint16_t)rte_pktmbuf_pkt_len(d->m);
+	w->tx.ndg[i] = 1;
+	w->tx.bytes[i] = rte_pktmbuf_pkt_len(d->m);
+	w->tx.closed[i] = d->m->nb_segs != 1;
 	memset(h, 0, sizeof(*h));
 	h->msg_name = &w->tx.to[i];
 	h->msg_namelen = sizeof(w->tx.to[i]);
 	h->msg_iov = w->tx.iov[i];
 	h->msg_iovlen = s;
-	if (d->src_ip) { /* answer from the address the request came to */
-		h->msg_control = w->tx.cmsg[i];
-		h->msg_controllen = CW_SOCK_CMSG;
-		c = CMSG_FIRSTHDR(h);
+	return 0;
+}
+
+/* Append @d to message @i's GSO run if it may go in it (one destination,
+ * one source, one size but a shorter last one, within the limits). */
+static bool tx_append(struct cw_sock_worker *w, unsigned i, const struct cw_dgram *d)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(d->m);
+	struct msghdr *h = &w->tx.msg[i].msg_hdr;
+
+	if (!w->gso || w->tx.closed[i] || d->m->nb_segs != 1 || len > w->tx.seg[i] ||
+	    w->tx.to[i].sin_addr.s_addr != d->dst_ip || w->tx.to[i].sin_port != d->dst_port ||
+	    w->tx.src[i] != d->src_ip || h->msg_iovlen == CW_SOCK_MAX_SEGS ||
+	    w->tx.bytes[i] + len > CW_SOCK_GSO_MAX)
+		return false;
+	w->tx.iov[i][h->msg_iovlen].iov_base = rte_pktmbuf_mtod(d->m, void *);
+	w->tx.iov[i][h->msg_iovlen].iov_len = len;
+	h->msg_iovlen++;
+	w->tx.ndg[i]++;
+	w->tx.bytes[i] += len;
+	w->tx.closed[i] = len < w->tx.seg[i];
+	return true;
+}
+
+/* The control messages of message @i: the source address, the GSO size. */
+static void tx_cmsg(struct cw_sock_worker *w, unsigned i)
+{
+	struct msghdr *h = &w->tx.msg[i].msg_hdr;
+	struct cmsghdr *c;
+	size_t len = 0;
+
+	h->msg_control = w->tx.cmsg[i];
+	h->msg_controllen = CW_SOCK_TX_CMSG;
+	c = CMSG_FIRSTHDR(h);
+	if (w->tx.src[i]) { /* answer from the address the request came to */
 		c->cmsg_level = IPPROTO_IP;
 		c->cmsg_type = IP_PKTINFO;
 		c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
 		*(struct in_pktinfo *)CMSG_DATA(c) =
-		    (struct in_pktinfo){.ipi_spec_dst.s_addr = d->src_ip};
+		    (struct in_pktinfo){.ipi_spec_dst.s_addr = w->tx.src[i]};
+		len += CMSG_SPACE(sizeof(struct in_pktinfo));
+		c = CMSG_NXTHDR(h, c);
 	}
-	return 0;
+	if (w->tx.ndg[i] > 1) {
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		memcpy(CMSG_DATA(c), &w->tx.seg[i], sizeof(uint16_t));
+		len += CMSG_SPACE(sizeof(uint16_t));
+	}
+	h->msg_controllen = len;
+	if (!len)
+		h->msg_control = NULL;
 }
 
 static void sock_send(struct cw_sock_worker *w, unsigned h, uint16_t n)
 {
-	unsigned k = 0, sent = 0;
+	unsigned k = 0, sent = 0, dgrams = 0, done = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
+		if (k && tx_append(w, k - 1, &w->out[i]))
+			continue;
 		if (tx_prepare(w, k, &w->out[i]) < 0) {
 			cw_ctr_add(w->ctr->drops[CW_DROP_TOO_BIG], 1);
 			rte_pktmbuf_free(w->out[i].m);
+			w->out[i].m = NULL;
 			continue;
 		}
-		w->out[k++] = w->out[i];
+		k++;
+	}
+	for (unsigned i = 0; i < k; i++) {
+		tx_cmsg(w, i);
+		dgrams += w->tx.ndg[i];
 	}
 	while (sent < k) {
 		int r = sendmmsg(w->fd[h], w->tx.msg + sent, k - sent, MSG_DONTWAIT);
 
+		if (r < 0 && w->gso && (errno == EIO || errno == EINVAL) && w->tx.ndg[sent] > 1) {
+			/* The kernel or the route cannot segment: never again. */
+			cw_warn("socket worker %u: UDP GSO refused (%s), sending one by one",
+				w->idx, strerror(errno));
+			w->gso = false;
+		}
 		if (r <= 0)
 			break;
 		for (int i = 0; i < r; i++) {
-			cw_ctr_add(w->ctr->tx_pkts, 1);
-			cw_ctr_add(w->ctr->tx_bytes, rte_pktmbuf_pkt_len(w->out[sent + i].m));
+			cw_ctr_add(w->ctr->tx_pkts, w->tx.ndg[sent + i]);
+			cw_ctr_add(w->ctr->tx_bytes, w->tx.bytes[sent + i]);
+			done += w->tx.ndg[sent + i];
 		}
 		sent += (unsigned)r;
 	}
-	cw_ctr_add(w->ctr->udp_out, sent);
-	cw_ctr_add(w->ctr->drops[CW_DROP_TX_FULL], k - sent);
-	for (unsigned i = 0; i < k; i++)
+	cw_ctr_add(w->ctr->udp_out, done);
+	cw_ctr_add(w->ctr->drops[CW_DROP_TX_FULL], dgrams - done);
+	for (uint16_t i = 0; i < n; i++)
 		rte_pktmbuf_free(w->out[i].m);
 }
 
