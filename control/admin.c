@@ -31,12 +31,6 @@ struct pending {
 	struct cw_tstats_req st;
 };
 
-static void addr_fmt(const struct cw_gw_addr *a, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%u.%u.%u.%u:%u", a->addr[0], a->addr[1], a->addr[2], a->addr[3],
-		 a->port);
-}
-
 /* The directory's view of a node (pool), or "" when it left meanwhile. */
 static void node_pool(struct cw_plane *p, const struct cw_tsess *s, char *pool, size_t cap)
 {
@@ -83,7 +77,7 @@ static void render_json(struct pending *pd, struct evbuffer *b, unsigned nw, uin
 			const struct cw_tsess *s = &pd->st.sess[w][i];
 			char addr[64], pool[CW_POOL_NAME_MAX + 1];
 
-			addr_fmt(&s->addr, addr, sizeof(addr));
+			cw_gw_addr_str(&s->addr, addr, sizeof(addr));
 			node_pool(p, s, pool, sizeof(pool));
 			/* Node and pool names are DNS labels: nothing to escape. */
 			evbuffer_add_printf(
@@ -110,7 +104,7 @@ static void render_text(struct pending *pd, struct evbuffer *b, unsigned nw, uin
 			const struct cw_tsess *s = &pd->st.sess[w][i];
 			char addr[64], pool[CW_POOL_NAME_MAX + 1];
 
-			addr_fmt(&s->addr, addr, sizeof(addr));
+			cw_gw_addr_str(&s->addr, addr, sizeof(addr));
 			node_pool(pd->a->p, s, pool, sizeof(pool));
 			evbuffer_add_printf(
 			    b, "%-32s %-16s %-21s %9llu %12llu %12llu %7u %9llu\n", s->node,
@@ -222,7 +216,7 @@ static void pending_finish(struct pending *pd)
 {
 	unsigned nw = pd->a->p->tsvc ? cw_tunnel_svc_workers(pd->a->p->tsvc) : 0;
 	struct evbuffer *b = evbuffer_new();
-	uint64_t now = cw_plane_now();
+	uint64_t now = cw_mono_ns();
 	const char *type = "text/plain; charset=utf-8";
 
 	if (b) {

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 #include <urcu-qsbr.h>
@@ -17,21 +16,6 @@
 #define CW_TICKET_ROTATE_NS (UINT64_C(3600) * 1000000000u) /* §7.1: at least hourly */
 #define CW_SESSION_REPLACED 0x1001			   /* PROTOCOL.md §12.3 */
 
-uint64_t cw_plane_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static const char *addr_str(const struct cw_gw_addr *a, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%u.%u.%u.%u:%u", a->addr[0], a->addr[1], a->addr[2], a->addr[3],
-		 a->port);
-	return buf;
-}
-
 /* A session said Hello: it is now the node's (§11.2 replaces an older one). */
 static void session_up(struct cw_plane *p, const struct cw_tev *ev)
 {
@@ -44,7 +28,7 @@ static void session_up(struct cw_plane *p, const struct cw_tev *ev)
 	snprintf(n.agent_version, sizeof(n.agent_version), "%s", ev->agent_version);
 	n.worker = ev->worker;
 	n.slot = ev->slot;
-	n.since = cw_plane_now();
+	n.since = cw_mono_ns();
 	memcpy(n.addr, ev->addr.addr, sizeof(n.addr));
 	n.family = ev->addr.family;
 	n.port = ev->addr.port;
@@ -61,7 +45,7 @@ static void session_up(struct cw_plane *p, const struct cw_tev *ev)
 	}
 	p->st.sessions_up++;
 	cw_info("node %s connected from %s (session %#llx, worker %u, %s)", n.name,
-		addr_str(&ev->addr, a, sizeof(a)), (unsigned long long)n.session_id, n.worker,
+		cw_gw_addr_str(&ev->addr, a, sizeof(a)), (unsigned long long)n.session_id, n.worker,
 		n.resumed ? "resumed" : "full handshake");
 	if (rc == 1 && old.session_id != n.session_id) {
 		p->st.replaced++;
@@ -99,7 +83,7 @@ static void session_addr(struct cw_plane *p, const struct cw_tev *ev)
 		cw_nodedir_put(p->nodes, &n, NULL, NULL);
 	}
 	rcu_read_unlock();
-	cw_info("node %s moved to %s", ev->node, addr_str(&ev->addr, a, sizeof(a)));
+	cw_info("node %s moved to %s", ev->node, cw_gw_addr_str(&ev->addr, a, sizeof(a)));
 }
 
 static void on_tev(void *ctx, const struct cw_tev *ev)
@@ -145,8 +129,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	rcu_quiescent_state();
 	if (p->tsvc)
 		cw_tunnel_svc_events(p->tsvc, on_tev, p);
-	if (p->tsvc && cw_plane_now() >= p->next_rotate_ns) {
-		p->next_rotate_ns = cw_plane_now() + CW_TICKET_ROTATE_NS;
+	if (p->tsvc && cw_mono_ns() >= p->next_rotate_ns) {
+		p->next_rotate_ns = cw_mono_ns() + CW_TICKET_ROTATE_NS;
 		if (cw_tunnel_svc_rotate_tickets(p->tsvc) < 0)
 			cw_warn("tunnel: session ticket key rotation failed");
 	}
@@ -164,7 +148,7 @@ int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tu
 	p->tsvc = tsvc;
 	p->tick = tick;
 	p->tick_ctx = tick_ctx;
-	p->started_ns = cw_plane_now();
+	p->started_ns = cw_mono_ns();
 	p->next_rotate_ns = p->started_ns + CW_TICKET_ROTATE_NS;
 	rcu_register_thread();
 	p->base = event_base_new();

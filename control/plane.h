@@ -66,7 +66,4 @@ void cw_plane_stop(struct cw_plane *p);
 /* Close listeners and clients, free everything (the workers have stopped). */
 void cw_plane_fini(struct cw_plane *p);
 
-/* CLOCK_MONOTONIC in ns. */
-uint64_t cw_plane_now(void);
-
 #endif /* CW_PLANE_H */

@@ -11,8 +11,18 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct rte_mbuf;
+
+/* CLOCK_MONOTONIC in ns: the clock of cw_handler_poll_fn's deadlines. */
+static inline uint64_t cw_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 #define CW_MAX_HANDLERS 4
 

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rte_lcore.h>
@@ -393,20 +392,12 @@ static uint64_t sock_poll_handlers(struct cw_sock_worker *w)
 	return next;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Sleep until a socket or a wake fd is readable, or the deadline @next. */
 static void sock_idle(struct cw_sock_worker *w, uint64_t next)
 {
 	const struct cw_handlers *hs = &w->dp->handlers;
 	struct pollfd p[2 * CW_MAX_HANDLERS];
-	uint64_t now = mono_ns();
+	uint64_t now = cw_mono_ns();
 	int ms = CW_SOCK_IDLE_MS;
 	unsigned n = 0;
 

@@ -46,7 +46,8 @@ struct tworker {
 	struct rte_ring *events; /* worker -> control: channels and events */
 	int wake_fd;
 	struct cw_chan *listed; /* channels with work, through wnext */
-	int64_t wall_s;		/* last wall time given to the gateway */
+	uint64_t wall_next;	/* @now at which the gateway's wall time is due again */
+	struct rte_mbuf *spare; /* kept when the gateway had nothing to send */
 	uint32_t local_ip;	/* address and port index datagrams came to */
 	uint16_t port;
 	uint8_t buf[16384];
@@ -67,14 +68,6 @@ struct cw_tunnel_svc {
 	unsigned n;
 	struct tworker *w[CW_MAX_WORKERS];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void wake(int fd)
 {
@@ -421,18 +414,22 @@ static uint16_t drain(struct tworker *tw, uint64_t now, struct cw_dgram *out, ui
 	uint16_t k = 0;
 
 	while (k < cap) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		/* Most polls find nothing to send: keep the buffer for the next. */
+		struct rte_mbuf *m = tw->spare ? tw->spare : rte_pktmbuf_alloc(pool);
 		struct cw_gw_addr to;
 		int len;
 
+		tw->spare = NULL;
 		if (!m)
 			break;
 		len = cw_gw_output(tw->gw, now, rte_pktmbuf_mtod(m, uint8_t *),
 				   rte_pktmbuf_tailroom(m), &to);
-		if (len <= 0 || to.family != 4) {
+		if (len <= 0) {
+			tw->spare = m;
+			break;
+		}
+		if (to.family != 4) {
 			rte_pktmbuf_free(m);
-			if (len <= 0)
-				break;
 			continue;
 		}
 		rte_pktmbuf_append(m, (uint16_t)len);
@@ -475,7 +472,7 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 {
 	struct cw_tunnel_svc *t = ctx;
 	struct tworker *tw = t->w[worker];
-	uint64_t now = mono_ns();
+	uint64_t now = cw_mono_ns();
 
 	for (uint16_t i = 0; i < n; i++)
 		input_one(tw, &in[i], now);
@@ -483,14 +480,13 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 	return drain(tw, now, out, out_cap);
 }
 
-static void wall_tick(struct tworker *tw)
+/* Certificate checks need Unix time; once a second is enough. */
+static void wall_tick(struct tworker *tw, uint64_t now)
 {
-	int64_t s = (int64_t)time(NULL);
-
-	if (s != tw->wall_s) {
-		tw->wall_s = s;
-		cw_gw_set_wall_time(tw->gw, s);
-	}
+	if (now < tw->wall_next)
+		return;
+	tw->wall_next = now + 1000000000u;
+	cw_gw_set_wall_time(tw->gw, (int64_t)time(NULL));
 }
 
 static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint16_t out_cap,
@@ -498,11 +494,11 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 {
 	struct cw_tunnel_svc *t = ctx;
 	struct tworker *tw = t->w[worker];
-	uint64_t now = mono_ns(), buf;
+	uint64_t now = cw_mono_ns(), buf;
 
 	if (t->use_wake && read(tw->wake_fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
 		cw_warn("tunnel worker %u: wake fd: %s", tw->idx, strerror(errno));
-	wall_tick(tw);
+	wall_tick(tw, now);
 	work_take(tw, now);
 	chans_run(tw, now);
 	if (cw_gw_next_timeout(tw->gw) <= now) {
@@ -793,8 +789,7 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 	OPENSSL_cleanse(&cfg, sizeof(cfg));
 	if (rc < 0)
 		return rc;
-	tw->wall_s = (int64_t)time(NULL);
-	cw_gw_set_wall_time(tw->gw, tw->wall_s);
+	wall_tick(tw, cw_mono_ns());
 	return 0;
 }
 
@@ -850,6 +845,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 		if (!tw)
 			continue;
 		cw_gw_free(tw->gw);
+		rte_pktmbuf_free(tw->spare);
 		cw_token_free(&tw->tokens);
 		rte_ring_free(tw->work);
 		rte_ring_free(tw->events);

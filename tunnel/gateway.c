@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "gateway.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -1406,6 +1408,18 @@ static int dial_of(struct cw_gw *gw, uint64_t session_id, uint64_t stream, struc
 	return *d ? 0 : -ENOENT;
 }
 
+/* A dial whose raw bytes may move: -ENOENT, -EPIPE (over), -EAGAIN (no
+ * DialResult ok yet), else 0. */
+static int dial_io(struct cw_gw *gw, uint64_t session_id, uint64_t stream, struct sess **s,
+		   struct dial **d)
+{
+	if (dial_of(gw, session_id, stream, s, d))
+		return -ENOENT;
+	if ((*d)->over)
+		return -EPIPE;
+	return (*d)->ok ? 0 : -EAGAIN;
+}
+
 int cw_gw_dial_write(struct cw_gw *gw, uint64_t session_id, uint64_t stream, const uint8_t *data,
 		     size_t len, size_t *n)
 {
@@ -1416,12 +1430,9 @@ int cw_gw_dial_write(struct cw_gw *gw, uint64_t session_id, uint64_t stream, con
 	if (!n || (!data && len))
 		return -EINVAL;
 	*n = 0;
-	if (dial_of(gw, session_id, stream, &s, &d))
-		return -ENOENT;
-	if (d->over)
-		return -EPIPE;
-	if (!d->ok)
-		return -EAGAIN;
+	r = dial_io(gw, session_id, stream, &s, &d);
+	if (r < 0)
+		return r;
 	r = cw_conn_stream_write(s->c, stream, data, len, n);
 	touch(gw, s);
 	return r == -EAGAIN ? 0 : r == -ENOENT ? -EPIPE : r;
@@ -1439,12 +1450,9 @@ int cw_gw_dial_read(struct cw_gw *gw, uint64_t session_id, uint64_t stream, uint
 		return -EINVAL;
 	*n = 0;
 	*fin = false;
-	if (dial_of(gw, session_id, stream, &s, &d))
-		return -ENOENT;
-	if (d->over)
-		return -EPIPE;
-	if (!d->ok)
-		return -EAGAIN;
+	r = dial_io(gw, session_id, stream, &s, &d);
+	if (r < 0)
+		return r;
 	r = cw_conn_stream_read(s->c, stream, buf, cap, n, fin, &code);
 	if (r == -ENOENT) {
 		/* Freed: both directions over, so the end was read. */
@@ -1541,6 +1549,15 @@ static uint32_t od_buckets(uint32_t max_sessions)
 	while (n < max_sessions / 4 && n < OD_BUCKETS_MAX)
 		n *= 2;
 	return n;
+}
+
+const char *cw_gw_addr_str(const struct cw_gw_addr *a, char *buf, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->addr, ip, sizeof(ip));
+	snprintf(buf, cap, a->family == 6 ? "[%s]:%u" : "%s:%u", ip, a->port);
+	return buf;
 }
 
 int cw_gw_new(const struct cw_gw_cfg *cfg, struct cw_gw **out)

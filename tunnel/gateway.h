@@ -228,6 +228,9 @@ struct cw_gw_cfg {
 
 struct cw_gw;
 
+/* "a.b.c.d:port" or "[v6]:port" of @a into @buf (64 bytes suffice). */
+const char *cw_gw_addr_str(const struct cw_gw_addr *a, char *buf, size_t cap);
+
 /* Returns 0 and *@out, -EINVAL, -ENOMEM, -EIO (OpenSSL contexts). */
 int cw_gw_new(const struct cw_gw_cfg *cfg, struct cw_gw **out);
 
