@@ -12,6 +12,7 @@
 #include <urcu-qsbr.h>
 
 #include "control/plane.h"
+#include "control/route.h"
 #include "dataplane/counters.h"
 #include "dataplane/log.h"
 #include "dataplane/tunnel_svc.h"
@@ -176,6 +177,14 @@ static void render_tunnel(struct evbuffer *b, const struct cw_gw_stats *g)
 	       g->name_mismatch);
 	metric(b, "causeway_address_changes_total", "NAT rebindings adopted", g->addr_changes);
 	metric(b, "causeway_dials_total", "Dial streams opened", g->dials);
+	family(b, "causeway_api_requests_total", "Agent API requests by route action", "counter");
+	for (unsigned a = 0; a < CW_GW_N_ROUTES; a++)
+		evbuffer_add_printf(b, "causeway_api_requests_total{action=\"%s\"} %llu\n",
+				    cw_route_action_name(a), (unsigned long long)g->routed[a]);
+	metric(b, "causeway_api_refused_total", "Agent API requests answered REFUSED",
+	       g->api_refused);
+	metric(b, "causeway_api_malformed_total", "Agent API streams aborted as malformed",
+	       g->api_bad);
 }
 
 static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)

@@ -26,7 +26,17 @@ _Static_assert(sizeof(enum cw_retry_mode) == sizeof(uint32_t), "enums are stored
 _Static_assert(CW_NAME_LEN <= CW_INI_NAME_MAX, "port names fit the engine's instance names");
 
 /* Matched in this order; printed in the order of cw_config_print(). */
-enum cw_sect { SEC_EAL, SEC_DP, SEC_TUNNEL, SEC_INGRESS, SEC_ADMIN, SEC_LOG, SEC_PORT, N_SECTS };
+enum cw_sect {
+	SEC_EAL,
+	SEC_DP,
+	SEC_TUNNEL,
+	SEC_INGRESS,
+	SEC_ADMIN,
+	SEC_ROUTE,
+	SEC_LOG,
+	SEC_PORT,
+	N_SECTS
+};
 
 enum cw_key_id {
 	K_EAL_LCORES,
@@ -70,6 +80,8 @@ enum cw_key_id {
 	K_ING_HEAD_TIMEOUT,
 	K_ING_MAX_CLIENTS,
 	K_ADM_LISTEN,
+	K_ROUTE_RULE,
+	K_ROUTE_DEFAULT,
 	K_LOG_LEVEL,
 	N_KEYS
 };
@@ -328,6 +340,33 @@ static void print_workers(const struct cw_ini_key *k, const void *base, FILE *ou
 		fprintf(out, "# %s: none\n", k->name);
 }
 
+/* ---- route rules: "METHODS PATTERN ACTION", in file order ---- */
+
+static int parse_rule(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
+{
+	struct cw_route_conf *rc = base;
+	char why[384];
+
+	if (rc->n_rules == CW_ROUTE_MAX_RULES)
+		return cw_ini_fail(p, cw_ini_line(p), k->name, "more than %d rules",
+				   CW_ROUTE_MAX_RULES);
+	if (cw_route_parse_rule(val, &rc->rules[rc->n_rules], why, sizeof(why)))
+		return cw_ini_fail(p, cw_ini_line(p), k->name, "%s", why);
+	rc->n_rules++;
+	return 0;
+}
+
+static void print_rules(const struct cw_ini_key *k, const void *base, FILE *out)
+{
+	const struct cw_route_conf *rc = base;
+	char buf[CW_ROUTE_PATTERN_MAX + 96];
+
+	for (uint32_t i = 0; i < rc->n_rules; i++) {
+		cw_route_format_rule(&rc->rules[i], buf, sizeof(buf));
+		fprintf(out, "%s = %s\n", k->name, buf);
+	}
+}
+
 /* ---- the key table ---- */
 
 #define EAL(f)	CW_INI_FIELD(struct cw_eal_conf, f)
@@ -337,6 +376,7 @@ static void print_workers(const struct cw_ini_key *k, const void *base, FILE *ou
 #define TUN(f)	CW_INI_FIELD(struct cw_tunnel_conf, f)
 #define ING(f)	CW_INI_FIELD(struct cw_ingress_conf, f)
 #define ADM(f)	CW_INI_FIELD(struct cw_admin_conf, f)
+#define RT(f)	CW_INI_FIELD(struct cw_route_conf, f)
 /* An optional absolute path (a row by hand: OTHER would see fld's comma). */
 #define PATH(sect, name, fld)                                                                      \
 	{                                                                                          \
@@ -410,18 +450,20 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_ADM_LISTEN]		= OTHER(SEC_ADMIN, "listen", cw_ini_parse_listen, cw_ini_print_listen,
 					ADM(listen), true),
 
+	[K_ROUTE_RULE]		= {SEC_ROUTE, "rule", parse_rule, print_rules, RT(rules), 0, 0, NULL,
+				   false, false, true},
+	[K_ROUTE_DEFAULT]	= ENUM(SEC_ROUTE, "default", RT(default_action),
+				       cw_route_action_names),
+
 	[K_LOG_LEVEL]		= ENUM(SEC_LOG, "level", LOG(level), cw_level_names),
 };
 /* clang-format on */
 
 static const struct cw_ini_sect cw_sects[N_SECTS] = {
-    [SEC_EAL] = {"eal", 0, 0},
-    [SEC_DP] = {"dataplane", 0, 0},
-    [SEC_TUNNEL] = {"tunnel", 0, 0},
-    [SEC_INGRESS] = {"ingress", 0, 0},
-    [SEC_ADMIN] = {"admin", 0, 0},
-    [SEC_LOG] = {"log", 0, 0},
-    [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
+    [SEC_EAL] = {"eal", 0, 0},	     [SEC_DP] = {"dataplane", 0, 0},
+    [SEC_TUNNEL] = {"tunnel", 0, 0}, [SEC_INGRESS] = {"ingress", 0, 0},
+    [SEC_ADMIN] = {"admin", 0, 0},   [SEC_ROUTE] = {"route", 0, 0},
+    [SEC_LOG] = {"log", 0, 0},	     [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
 };
 
 /* ---- defaults ---- */
@@ -464,6 +506,7 @@ void cw_config_defaults(struct cw_config *c)
 	c->ingress.max_clients = 4096;
 	c->admin.listen.addr = htonl(INADDR_LOOPBACK);
 	c->admin.listen.port = 10267;
+	c->route.default_action = CW_ROUTE_UPSTREAM;
 	c->log.level = CW_LOG_INFO;
 }
 
@@ -532,6 +575,8 @@ static void *open_section(void *ctx, unsigned sect, unsigned idx, const char *na
 		return &c->ingress;
 	case SEC_ADMIN:
 		return &c->admin;
+	case SEC_ROUTE:
+		return &c->route;
 	case SEC_LOG:
 		return &c->log;
 	default:
@@ -650,6 +695,8 @@ void cw_config_print(const struct cw_config *c, FILE *out)
 	cw_ini_print_section(&cw_schema, SEC_INGRESS, NULL, &c->ingress, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_ADMIN, NULL, &c->admin, out);
+	fprintf(out, "\n");
+	cw_ini_print_section(&cw_schema, SEC_ROUTE, NULL, &c->route, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_LOG, NULL, &c->log, out);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "control/ini.h"
+#include "control/route.h"
 
 #define CW_MAX_PORTS	8
 #define CW_MAX_WORKERS	64
@@ -105,6 +106,7 @@ struct cw_config {
 	struct cw_tunnel_conf tunnel;
 	struct cw_ingress_conf ingress;
 	struct cw_admin_conf admin;
+	struct cw_route_conf route; /* reloads on SIGHUP */
 	struct cw_log_conf log;
 };
 

@@ -19,6 +19,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <urcu-qsbr.h>
 
 #include "control/config.h"
 #include "control/plane.h"
@@ -49,11 +50,11 @@ static void on_signal(int sig)
 }
 
 /*
- * SIGHUP: re-read the file. Only the log level applies live; a bad file
- * changes nothing, and other changes wait for a restart, as documented in
- * conf/causeway.conf.
+ * SIGHUP: re-read the file. The log level and the [route] rules apply
+ * live; a bad file changes nothing, and other changes wait for a restart,
+ * as documented in conf/causeway.conf.
  */
-static void reload(const struct cw_config *running)
+static void reload(const struct cw_config *running, struct cw_tunnel_svc *tsvc)
 {
 	static struct cw_config next;
 	char err[CW_CONF_ERR_LEN];
@@ -63,8 +64,16 @@ static void reload(const struct cw_config *running)
 		cw_err("reload refused, configuration unchanged: %s", err);
 		return;
 	}
+	if (tsvc && cw_tunnel_svc_set_routes(tsvc, &next.route, err, sizeof(err)) < 0) {
+		cw_err("reload refused, configuration unchanged: %s", err);
+		return;
+	}
+	if (tsvc)
+		cw_info("routes: %u rules, default %s", next.route.n_rules,
+			cw_route_action_name(next.route.default_action));
 	cw_log_set_level(next.log.level);
 	next.log = running->log;
+	next.route = running->route;
 	if (memcmp(&next, running, sizeof(next)) != 0)
 		cw_warn("reload: restart-only settings changed in %s; restart to apply them",
 			cw_conf_path);
@@ -226,17 +235,46 @@ static int handlers_register(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
 	return 0;
 }
 
-static void workers_launch(struct cw_dp *dp)
+/* A worker as an RCU reader of the tables the control thread publishes. */
+struct launch {
+	lcore_function_t *fn;
+	void *arg;
+};
+
+static int worker_rcu_main(void *p)
 {
+	const struct launch *l = p;
+	int rc;
+
+	rcu_register_thread();
+	rc = l->fn(l->arg);
+	rcu_unregister_thread();
+	return rc;
+}
+
+/*
+ * Workers that run the tunnel read its route table under QSBR RCU: they
+ * register, and the tunnel's poll reports their quiescent states. Without
+ * the tunnel they must not register: nothing would report for them.
+ */
+static void workers_launch(struct cw_dp *dp, bool rcu)
+{
+	static struct launch l[CW_MAX_WORKERS];
 	lcore_function_t *fn =
 	    dp->conf->dp.backend == CW_BACKEND_SOCKET ? cw_sock_worker_main : cw_worker_main;
 
-	for (unsigned i = 0; i < dp->n_workers; i++)
-		rte_eal_remote_launch(fn, dp->workers[i], dp->lcores[i]);
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		l[i] = (struct launch){fn, dp->workers[i]};
+		if (rcu)
+			rte_eal_remote_launch(worker_rcu_main, &l[i], dp->lcores[i]);
+		else
+			rte_eal_remote_launch(fn, dp->workers[i], dp->lcores[i]);
+	}
 }
 
 struct main_ctx {
 	struct cw_dp *dp;
+	struct cw_tunnel_svc *tsvc;
 	struct cw_plane *plane;
 	struct cw_stats_snap *snap;
 	uint64_t interval, next;
@@ -252,7 +290,7 @@ static void main_tick(void *arg)
 		return;
 	}
 	if (cw_reload)
-		reload(m->dp->conf);
+		reload(m->dp->conf, m->tsvc);
 	if (m->interval && rte_rdtsc() >= m->next) {
 		cw_stats_print(m->dp, m->snap, stdout);
 		m->next += m->interval;
@@ -276,6 +314,7 @@ static int run(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
 		cw_warn("telemetry command /causeway/stats not registered");
 	if (rc < 0)
 		return rc;
+	m.tsvc = *tsvc;
 	rc = cw_plane_init(&plane, dp->conf, *tsvc, main_tick, &m);
 	if (rc < 0) {
 		cw_plane_fini(&plane);
@@ -285,7 +324,7 @@ static int run(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
 	plane.n_ctr = dp->n_workers;
 	m.interval = dp->conf->dp.stats_interval * dp->tsc_hz;
 	m.next = rte_rdtsc() + m.interval;
-	workers_launch(dp);
+	workers_launch(dp, *tsvc != NULL);
 	printf("causewayd: ready (%u worker%s, backend %s)\n", dp->n_workers,
 	       dp->n_workers == 1 ? "" : "s",
 	       dp->conf->dp.backend == CW_BACKEND_SOCKET ? "socket" : "dpdk");

@@ -16,8 +16,10 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <urcu-qsbr.h>
 
 #include "control/keyfile.h"
+#include "control/route.h"
 #include "dp.h"
 #include "log.h"
 #include "tunnel/compress.h"
@@ -64,7 +66,8 @@ struct cw_tunnel_svc {
 	uint8_t tickets[2][CW_TLS_TICKET_KEY_LEN]; /* previous, current */
 	struct cw_conn_cfg conn;
 	int event_fd;
-	bool use_wake; /* socket backend: workers sleep in poll() */
+	bool use_wake;		 /* socket backend: workers sleep in poll() */
+	struct cw_routes routes; /* read by the workers under RCU */
 	unsigned n;
 	struct tworker *w[CW_MAX_WORKERS];
 };
@@ -508,7 +511,44 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 	*next_ns = cw_gw_next_timeout(tw->gw);
 	if (rte_ring_count(tw->work))
 		*next_ns = now;
+	/* Between polls this worker holds no route table: an old one may go. */
+	rcu_quiescent_state();
 	return drain(tw, now, out, out_cap);
+}
+
+/* ---- routing agents' API requests ---- */
+
+_Static_assert(CW_GW_ROUTE_HUB == (int)CW_ROUTE_HUB &&
+		   CW_GW_ROUTE_UPSTREAM == (int)CW_ROUTE_UPSTREAM &&
+		   CW_GW_ROUTE_DENY == (int)CW_ROUTE_DENY &&
+		   CW_GW_N_ROUTES == (int)CW_ROUTE_N_ACTIONS,
+	       "the gateway's route codes are the route table's actions");
+
+/* cw_gw_callbacks.route: the published table, this worker's scratch. */
+static int on_route(void *ctx, const char *verb, size_t vlen, const char *path, size_t plen)
+{
+	struct tworker *tw = ctx;
+	const struct cw_route_table *rt;
+	int r = -ENOENT;
+
+	rcu_read_lock();
+	rt = cw_routes_get(&tw->t->routes);
+	if (rt)
+		r = cw_route_match(rt, tw->idx, cw_route_method(verb, vlen), path, plen, NULL);
+	rcu_read_unlock();
+	return r;
+}
+
+int cw_tunnel_svc_set_routes(struct cw_tunnel_svc *t, const struct cw_route_conf *rc, char *err,
+			     size_t errlen)
+{
+	struct cw_route_table *rt;
+	int r = cw_route_compile(rc, t->n, &rt, err, errlen);
+
+	if (r < 0)
+		return r;
+	cw_routes_swap(&t->routes, rt);
+	return 0;
 }
 
 static int svc_wake_fd(void *ctx, unsigned worker)
@@ -784,7 +824,8 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 					  .on_session_up = on_session_up,
 					  .on_session_down = on_session_down,
 					  .on_session_addr = on_session_addr,
-					  .on_dial = on_dial};
+					  .on_dial = on_dial,
+					  .route = on_route};
 	rc = cw_gw_new(&cfg, &tw->gw);
 	OPENSSL_cleanse(&cfg, sizeof(cfg));
 	if (rc < 0)
@@ -796,6 +837,7 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 {
 	struct cw_tunnel_svc *t = calloc(1, sizeof(*t));
+	char err[CW_CONF_ERR_LEN];
 	int rc = -ENOMEM;
 
 	if (!t)
@@ -823,6 +865,10 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 		goto fail;
 	if ((rc = tls_load(t)))
 		goto fail;
+	if ((rc = cw_tunnel_svc_set_routes(t, &dp->conf->route, err, sizeof(err))) < 0) {
+		cw_err("tunnel: %s", err);
+		goto fail;
+	}
 	for (unsigned i = 0; i < t->n; i++)
 		if ((rc = worker_create(t, i)) < 0) {
 			cw_err("tunnel: worker %u: %s", i, strerror(-rc));
@@ -853,6 +899,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 			close(tw->wake_fd);
 		free(tw);
 	}
+	cw_routes_fini(&t->routes);
 	cw_tls_server_ctx_free(t->tls);
 	if (t->event_fd >= 0)
 		close(t->event_fd);

@@ -84,6 +84,18 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out);
 /* After every worker stopped. NULL: no-op. */
 void cw_tunnel_svc_free(struct cw_tunnel_svc *t);
 
+/*
+ * Compile @rc ([route]) and publish it to the workers, which route agents'
+ * API requests by it from their next request on; the table it replaces is
+ * freed once no worker holds it (RCU). Control thread. Returns 0, or
+ * -EINVAL / -ENOMEM with the reason in @err, the running table unchanged.
+ * Workers read the table as registered liburcu QSBR threads: whoever
+ * launches them registers them (rcu_register_thread()); the service's poll
+ * reports their quiescent states.
+ */
+int cw_tunnel_svc_set_routes(struct cw_tunnel_svc *t, const struct cw_route_conf *rc, char *err,
+			     size_t errlen);
+
 /* The UDP handler to register with the dataplane. */
 void cw_tunnel_svc_handler(struct cw_tunnel_svc *t, struct cw_handler *h);
 

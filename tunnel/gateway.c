@@ -12,6 +12,7 @@
 #include "cid.h"
 #include "frame.h"
 #include "msg.h"
+#include "msg_body.h"
 
 #define NEVER	       UINT64_MAX
 #define MS	       UINT64_C(1000000)
@@ -25,6 +26,13 @@
 #define OD_BUCKETS_MAX 65536		       /* buckets of the handshake map */
 #define HEAP_MIN       64
 #define HB_DEFAULT     600 /* heartbeat_interval_s */
+
+/* An API stream (§13.4) until its request is read and answered. */
+struct api {
+	struct api *next;
+	uint64_t id;
+	struct cw_msg_decoder dec;
+};
 
 /* A dial stream (§13.5) from cw_gw_dial() until GONE. */
 struct dial {
@@ -57,6 +65,7 @@ struct sess {
 	uint32_t dict_id, peer_msg_max;
 	struct cw_msg_decoder ctl;
 	struct dial *dials;
+	struct api *apis;
 	uint64_t freed_seen; /* streams freed when the dials were last checked */
 	char node[CW_TLS_NODE_NAME_MAX + 1];
 };
@@ -840,24 +849,161 @@ static void drain(struct sess *s, uint64_t id)
 		;
 }
 
-/* Not served yet: Error{REFUSED} then FIN, so that the agent serves from
- * its cache instead of waiting; the request itself is read and dropped. */
-static void api_stream(struct cw_gw *gw, struct sess *s, uint64_t id, unsigned ev)
+static struct api *api_find(const struct sess *s, uint64_t id)
+{
+	struct api *a;
+
+	for (a = s->apis; a && a->id != id; a = a->next)
+		;
+	return a;
+}
+
+static void api_free(struct cw_gw *gw, struct sess *s, struct api *a)
+{
+	struct api **pp;
+
+	for (pp = &s->apis; *pp != a; pp = &(*pp)->next)
+		;
+	*pp = a->next;
+	cw_msg_decoder_free(&a->dec);
+	gw->a.free(gw->a.ctx, a, sizeof(*a));
+}
+
+static struct api *api_new(struct cw_gw *gw, struct sess *s, uint64_t id)
+{
+	struct api *a = gw->a.alloc(gw->a.ctx, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	memset(a, 0, sizeof(*a));
+	a->id = id;
+	(void)cw_msg_decoder_init(&a->dec, &gw->a, CW_MSG_SIZE_DEFAULT); /* valid: cannot fail */
+	a->next = s->apis;
+	s->apis = a;
+	return a;
+}
+
+/* Error{@code} then FIN; a stream that cannot take them is aborted. */
+static void api_error(struct cw_gw *gw, struct sess *s, uint64_t id, uint64_t code,
+		      const char *reason)
 {
 	Causeway__V1__Error er = CAUSEWAY__V1__ERROR__INIT;
 	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
 
-	if (ev & CW_STREAM_EV_NEW) {
-		er.code = CW_SE_REFUSED;
-		er.reason = "API requests are not served by this gateway yet";
-		env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_ERROR;
-		env.error = &er;
-		if (write_msg(s, id, &env) == 0 && cw_conn_stream_finish(s->c, id) == 0)
-			gw->st.api_refused++;
-		else
-			abort_stream(s, id, CW_SE_INTERNAL_ERROR);
+	er.code = code;
+	er.reason = (char *)reason;
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_ERROR;
+	env.error = &er;
+	if (write_msg(s, id, &env) == 0 && cw_conn_stream_finish(s->c, id) == 0)
+		gw->st.api_refused += code == CW_SE_REFUSED;
+	else
+		abort_stream(s, id, CW_SE_INTERNAL_ERROR);
+}
+
+/* 403 with a Kubernetes Status body, as kube-apiserver words a refusal. */
+static void api_deny(struct sess *s, uint64_t id)
+{
+	static const char status[] =
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+	    "\"status\":\"Failure\",\"message\":\"denied by the gateway's route table\","
+	    "\"reason\":\"Forbidden\",\"code\":403}";
+	Causeway__V1__ApiResponse r = CAUSEWAY__V1__API_RESPONSE__INIT;
+	Causeway__V1__Header h = CAUSEWAY__V1__HEADER__INIT, *hs[1] = {&h};
+	Causeway__V1__Body body;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+
+	h.name = "content-type";
+	h.value = "application/json";
+	cw_msg_body_identity(&body, status, sizeof(status) - 1);
+	r.status = 403;
+	r.n_headers = 1;
+	r.headers = hs;
+	r.body = &body;
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE;
+	env.api_response = &r;
+	if (write_msg(s, id, &env) || cw_conn_stream_finish(s->c, id))
+		abort_stream(s, id, CW_SE_INTERNAL_ERROR);
+}
+
+/*
+ * The request is whole: route it by method and path. Denied requests get
+ * their 403 here; hub and upstream are not served by this gateway yet, so
+ * they get Error{REFUSED} and the agent serves from its cache.
+ */
+static void api_request(struct cw_gw *gw, struct sess *s, uint64_t id, const cw_envelope *env)
+{
+	const Causeway__V1__ApiRequest *rq = env->api_request;
+	int r;
+
+	if (env->msg_case != CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST) {
+		gw->st.api_bad++;
+		abort_stream(s, id,
+			     env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET
+				 ? CW_SE_UNSUPPORTED
+				 : CW_SE_UNEXPECTED_MESSAGE);
+		return;
 	}
+	r = gw->cfg.cb.route ? gw->cfg.cb.route(gw->cfg.cb.ctx, rq->verb, strlen(rq->verb),
+						rq->path, strlen(rq->path))
+			     : -ENOENT;
+	if (r >= 0 && r < CW_GW_N_ROUTES)
+		gw->st.routed[r]++;
+	if (r == CW_GW_ROUTE_DENY)
+		api_deny(s, id);
+	else
+		api_error(gw, s, id, CW_SE_REFUSED,
+			  "API requests are not served by this gateway yet");
+}
+
+/* Read the request of @a; once it is whole, answer and forget @a. */
+static void api_read(struct cw_gw *gw, struct sess *s, struct api *a)
+{
+	uint8_t b[READ_CHUNK];
+	uint64_t id = a->id, code;
+	cw_envelope *env = NULL;
+	size_t n, off = 0;
+	ptrdiff_t k = 0;
+	bool fin = false;
+	int rc = 0;
+
+	while (!env && !fin &&
+	       (rc = cw_conn_stream_read(s->c, id, b, sizeof(b), &n, &fin, &code)) == 0) {
+		for (off = 0; off < n && !env; off += (size_t)k)
+			if ((k = cw_msg_decode(&a->dec, b + off, n - off, &env)) < 0)
+				break;
+		if (k < 0)
+			break;
+	}
+	if (rc == -EAGAIN)
+		return; /* more to come */
+	if (rc < 0) {
+		api_free(gw, s, a); /* reset or stopped: nobody waits for an answer */
+		return;
+	}
+	if (k < 0 || (fin && !env)) {
+		gw->st.api_bad++;
+		abort_stream(s, id,
+			     k == -EMSGSIZE ? CW_SE_MESSAGE_TOO_LARGE : CW_SE_MESSAGE_DECODE_ERROR);
+	} else if (env) {
+		api_request(gw, s, id, env);
+		cw_msg_free(&a->dec, env);
+	} else {
+		return; /* the rest of the request is still to come */
+	}
+	api_free(gw, s, a);
 	drain(s, id);
+}
+
+static void api_stream(struct cw_gw *gw, struct sess *s, uint64_t id, unsigned ev)
+{
+	struct api *a = api_find(s, id);
+
+	if (!a && (ev & CW_STREAM_EV_NEW) && !(a = api_new(gw, s, id)))
+		abort_stream(s, id, CW_SE_INTERNAL_ERROR);
+	if (a)
+		api_read(gw, s, a);
+	else
+		drain(s, id);
 }
 
 /* ---- dial streams (§13.5) ---- */
@@ -1039,6 +1185,8 @@ static void sess_free(struct cw_gw *gw, struct sess *s, bool report)
 {
 	struct dial *d;
 
+	while (s->apis)
+		api_free(gw, s, s->apis);
 	while ((d = s->dials)) {
 		s->dials = d->next;
 		if (report)

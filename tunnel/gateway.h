@@ -38,9 +38,13 @@
  * long header from another address than the attempt's first INITIAL is
  * dropped (§11.5, counted in wrong_addr).
  *
- * Not served yet: agent-initiated (API) streams get Error{REFUSED} and FIN,
- * their request is read and dropped (api_refused); PeerProbe results on
- * stream 0 are accepted and ignored.
+ * API streams (§13.4): the request is read whole and routed by its method
+ * and path (cw_gw_callbacks.route, counted in routed[]). Denied requests get
+ * ApiResponse 403 with a Kubernetes Status body, then FIN. The hub and the
+ * upstream are not served here yet: those requests, and every request when
+ * there is no route callback, get Error{REFUSED} and FIN (api_refused). A
+ * malformed request, or another message in its place, aborts the stream
+ * (api_bad). PeerProbe results on stream 0 are accepted and ignored.
  *
  * A new address (§11.5) gets a PING in the next packet, and when the IP
  * address changed the session's congestion control and RTT estimate start
@@ -149,6 +153,9 @@ struct cw_gw_session_stats {
 	uint64_t heartbeat_seq;	      /* Heartbeat.seq of the last one */
 };
 
+/* Where an agent's API request goes (cw_gw_callbacks.route). */
+enum cw_gw_route { CW_GW_ROUTE_HUB = 0, CW_GW_ROUTE_UPSTREAM, CW_GW_ROUTE_DENY, CW_GW_N_ROUTES };
+
 /* Per-worker counters (security tests and telemetry read them). */
 struct cw_gw_stats {
 	uint64_t sessions; /* live now, handshaking included */
@@ -168,7 +175,9 @@ struct cw_gw_stats {
 	uint64_t heartbeats;
 	uint64_t agent_closes; /* Close messages from agents (§11.3) */
 	uint64_t api_refused;  /* agent API streams answered Error{REFUSED} (not served yet) */
-	uint64_t vn_sent;      /* Version Negotiation answers (§15.2) */
+	uint64_t api_bad;      /* API streams aborted: malformed or not an ApiRequest */
+	uint64_t routed[CW_GW_N_ROUTES]; /* API requests by route decision */
+	uint64_t vn_sent;		 /* Version Negotiation answers (§15.2) */
 };
 
 /* Events of a dial stream (cw_gw_callbacks.on_dial). A dial ends with
@@ -205,6 +214,15 @@ struct cw_gw_callbacks {
 	/* A dial stream's event; @user as given to cw_gw_dial(). */
 	void (*on_dial)(void *ctx, void *user, enum cw_gw_dial_event ev,
 			const struct cw_gw_dial_status *st);
+	/*
+	 * Route an API request by its HTTP method @verb and @path (neither
+	 * NUL-terminated for the callee's purposes: use the lengths). Returns a
+	 * CW_GW_ROUTE_*, or a negative errno: the request is refused. Called
+	 * on this worker, inside cw_gw_input() and cw_gw_timers(); must not
+	 * block. NULL: every request is refused.
+	 */
+	int (*route)(void *ctx, const char *verb, size_t verb_len, const char *path,
+		     size_t path_len);
 };
 
 struct cw_gw_cfg {

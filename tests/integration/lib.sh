@@ -343,6 +343,18 @@ cw_add_netns()
 # namespace CW_DAEMON_NETNS when set), output to LOG; return once LOG has
 # "causewayd: ready" (fail after 30 s or if the daemon dies first). Sets
 # CW_DAEMON_PID.
+# cw_free_ports N: the first of N consecutive ports, picked from the PID,
+# on which nothing listens (other tests may run causewayd meanwhile).
+cw_free_ports()
+{
+	local n=${1:?cw_free_ports N} base=$((20000 + $$ % 20000))
+
+	while [[ -n "$(ss -Hltnu "sport >= :$base and sport <= :$((base + n - 1))")" ]]; do
+		base=$((20000 + (base + 7) % 20000))
+	done
+	echo "$base"
+}
+
 cw_start_daemon()
 {
 	local bin=${1:?cw_start_daemon BIN CONF LOG} conf=${2:?} log=${3:?} i rc=0

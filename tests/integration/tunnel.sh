@@ -47,11 +47,7 @@ CW_KEEP_GOING=1
 NODE=edge-1
 SIZE_MB=${CW_TUNNEL_MB:-64}
 IMPAIR=${CW_TUNNEL_IMPAIR:---loss 0.3 --delay 1 --jitter 0.5 --reorder 0.5 --duplicate 0.5 --corrupt 0.2}
-# Four consecutive ports nobody listens on (other tests may run causewayd).
-base=$((20000 + $$ % 20000))
-while [[ -n "$(ss -Hltnu "sport >= :$base and sport <= :$((base + 3))")" ]]; do
-	base=$((20000 + (base + 7) % 20000))
-done
+base=$(cw_free_ports 4)
 TUN_PORT=$base INGRESS_PORT=$((base + 1)) ADMIN_PORT=$((base + 2))
 AGENT_ADMIN=$((base + 3))
 PROXY="http://127.0.0.1:$INGRESS_PORT"

@@ -33,6 +33,7 @@
 #include "tunnel/agent/session.h"
 #include "tunnel/conn.h"
 #include "tunnel/msg.h"
+#include "tunnel/msg_body.h"
 #include "tunnel/reset.h"
 
 #define T0	INT64_C(1800000000)
@@ -116,6 +117,17 @@ struct adial {
 	bool out_fin;
 };
 
+/* The agent shell's view of one API request (cw_as_api_*). */
+struct areq {
+	uint64_t id;
+	int msgs;
+	uint32_t status;
+	char body[256];
+	size_t body_len;
+	int end; /* what cw_as_api_read() ended with (0: not yet) */
+	uint64_t code;
+};
+
 struct world {
 	struct sim *s;
 	struct cw_tls_client_ctx *cc;
@@ -135,6 +147,8 @@ struct world {
 	struct adial ad[MAX_DIALS];
 	size_t nad;
 	unsigned aborted_events;
+	struct areq rq[MAX_DIALS];
+	size_t nrq;
 
 	/* gateway */
 	struct cw_conn *gc;
@@ -200,6 +214,40 @@ static void agent_write(struct world *w, struct adial *d)
 	}
 }
 
+static struct areq *areq_of(struct world *w, uint64_t id)
+{
+	for (size_t i = 0; i < w->nrq; i++)
+		if (w->rq[i].id == id)
+			return &w->rq[i];
+	return NULL;
+}
+
+/* Every message of the answer so far: status, body parts, the end. */
+static void agent_api_read(struct world *w, struct areq *q)
+{
+	cw_envelope *env;
+	int r;
+
+	while (!q->end && (r = cw_as_api_read(w->as, q->id, &env, &q->code)) == 0) {
+		const Causeway__V1__ApiResponse *resp = env->api_response;
+
+		q->msgs++;
+		if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE) {
+			if (q->msgs == 1)
+				q->status = resp->status;
+			if (resp->body) {
+				assert_true(q->body_len + resp->body->data.len < sizeof(q->body));
+				memcpy(q->body + q->body_len, resp->body->data.data,
+				       resp->body->data.len);
+				q->body_len += resp->body->data.len;
+			}
+		}
+		cw_as_api_msg_free(w->as, q->id, env);
+	}
+	if (!q->end && r != -EAGAIN)
+		q->end = r;
+}
+
 static void agent_pump(struct world *w, uint64_t now)
 {
 	uint8_t b[CW_CONN_DGRAM_MAX];
@@ -215,6 +263,12 @@ static void agent_pump(struct world *w, uint64_t now)
 						 0);
 				adial_of(w, ev.stream);
 			}
+			continue;
+		}
+		if (ev.type == CW_AS_EV_API) {
+			assert_int_equal(ev.flags, CW_AS_F_READABLE);
+			assert_non_null(areq_of(w, ev.stream));
+			agent_api_read(w, areq_of(w, ev.stream));
 			continue;
 		}
 		if (ev.flags & CW_AS_F_ABORTED) {
@@ -307,6 +361,16 @@ static void gw_pump(struct world *w, uint64_t now)
 	while (cw_conn_next_event(w->gc, &id, &ev) == 0) {
 		struct gdial *d = gdial_of(w, id);
 
+		if (!d && id && !(id & 1) && (ev & CW_STREAM_EV_NEW)) {
+			/* An agent's API request: kept like a dial, the request
+			 * decoded as its first message. */
+			assert_true(w->ngd < MAX_DIALS);
+			d = &w->gd[w->ngd++];
+			memset(d, 0, sizeof(*d));
+			d->id = id;
+			assert_int_equal(cw_msg_decoder_init(&d->dec, &w->ga, CW_MSG_SIZE_DEFAULT),
+					 0);
+		}
 		if (id == 0)
 			gw_read_ctl(w, now);
 		else if (d && (ev & CW_STREAM_EV_READABLE))
@@ -855,6 +919,132 @@ static void send_to_agent(struct world *w, const uint8_t *d, size_t len)
 	run_for(w, 50 * MS);
 }
 
+/* Open an API request from the shell. */
+static struct areq *api_open(struct world *w, const char *verb, const char *path)
+{
+	Causeway__V1__ApiRequest rq = CAUSEWAY__V1__API_REQUEST__INIT;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+	struct areq *q;
+
+	rq.verb = (char *)verb;
+	rq.path = (char *)path;
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
+	env.api_request = &rq;
+	assert_true(w->nrq < MAX_DIALS);
+	q = &w->rq[w->nrq];
+	memset(q, 0, sizeof(*q));
+	assert_int_equal(cw_as_api_open(w->as, &env, &q->id), 0);
+	w->nrq++;
+	agent_pump(w, sim_now(w->s));
+	run_for(w, 100 * MS);
+	return q;
+}
+
+static void gw_answer(struct world *w, uint64_t id, uint32_t status, const char *body, bool more)
+{
+	Causeway__V1__ApiResponse r = CAUSEWAY__V1__API_RESPONSE__INIT;
+	Causeway__V1__Body b;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+
+	r.status = status;
+	r.more = more;
+	if (body) {
+		cw_msg_body_identity(&b, body, strlen(body));
+		r.body = &b;
+	}
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE;
+	env.api_response = &r;
+	gw_put(w, id, &env);
+}
+
+/*
+ * API requests from the agent (§13.4): the request reaches the gateway
+ * whole with its FIN; an answer in two parts arrives in order and ends at
+ * the FIN; a gateway reset reaches the shell with its code; a malformed
+ * answer ends the request with -EBADMSG. Nothing is left behind.
+ */
+static void test_api_requests(void **state)
+{
+	Causeway__V1__Heartbeat hb = CAUSEWAY__V1__HEARTBEAT__INIT;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+	static struct world w;
+	struct areq *ok, *reset, *bad;
+	struct gdial *g;
+	uint64_t id;
+	size_t mem;
+
+	(void)state;
+	world_init(&w, 11);
+	world_up(&w, 0);
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
+	assert_int_equal(cw_as_api_open(w.as, &env, &id), -ENOTCONN); /* before HelloAck */
+	gw_hello_ack(&w, 600, true);
+	run_for(&w, 100 * MS);
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_HEARTBEAT;
+	env.heartbeat = &hb;
+	assert_int_equal(cw_as_api_open(w.as, &env, &id), -EINVAL);
+	mem = w.amem.bytes;
+
+	ok = api_open(&w, "GET", "/api/v1/namespaces/default/pods");
+	assert_int_equal(ok->id, 4);
+	g = gdial_of(&w, ok->id);
+	assert_non_null(g);
+	assert_non_null(g->result);
+	assert_int_equal(g->result->msg_case, CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST);
+	assert_string_equal(g->result->api_request->verb, "GET");
+	assert_string_equal(g->result->api_request->path, "/api/v1/namespaces/default/pods");
+	assert_true(g->fin);
+	gw_answer(&w, ok->id, 200, "{\"kind\":\"PodList\",", true);
+	gw_pump(&w, sim_now(w.s));
+	run_for(&w, 100 * MS);
+	assert_int_equal(ok->msgs, 1);
+	assert_int_equal(ok->end, 0);
+	gw_answer(&w, ok->id, 0, "\"items\":[]}", false);
+	assert_int_equal(cw_conn_stream_finish(w.gc, ok->id), 0);
+	gw_pump(&w, sim_now(w.s));
+	run_for(&w, 100 * MS);
+	assert_int_equal(ok->msgs, 2);
+	assert_int_equal(ok->status, 200);
+	assert_int_equal(ok->body_len, strlen("{\"kind\":\"PodList\",\"items\":[]}"));
+	assert_memory_equal(ok->body, "{\"kind\":\"PodList\",\"items\":[]}", ok->body_len);
+	assert_int_equal(ok->end, -EPIPE);
+
+	reset = api_open(&w, "PATCH", "/api/v1/nodes/edge-7/status");
+	assert_int_equal(cw_conn_stream_reset(w.gc, reset->id, 0x07), 0);
+	gw_pump(&w, sim_now(w.s));
+	run_for(&w, 100 * MS);
+	assert_int_equal(reset->end, -ECONNRESET);
+	assert_int_equal(reset->code, 0x07);
+
+	bad = api_open(&w, "GET", "/api/v1/nodes");
+	{
+		static const uint8_t zero_len = 0; /* a zero length prefix: -EBADMSG */
+		size_t n;
+
+		assert_int_equal(cw_conn_stream_write(w.gc, bad->id, &zero_len, 1, &n), 0);
+	}
+	gw_pump(&w, sim_now(w.s));
+	run_for(&w, 100 * MS);
+	assert_int_equal(bad->end, -EBADMSG);
+	{
+		size_t n;
+		int r = cw_conn_stream_write(w.gc, bad->id, (const uint8_t *)"x", 1, &n);
+
+		/* the agent's STOP_SENDING: the gateway's side is stopped or gone */
+		assert_true(r == -EPIPE || r == -ENOENT);
+	}
+
+	{
+		cw_envelope *e;
+		uint64_t code;
+
+		assert_int_equal(cw_as_api_read(w.as, ok->id, &e, &code), -ENOENT); /* over */
+	}
+	run_for(&w, 1 * SEC);
+	assert_int_equal(w.amem.bytes, mem); /* every request forgotten */
+	world_free(&w);
+}
+
 static void test_stateless_reset(void **state)
 {
 	uint8_t rnd[CW_RESET_MAX_LEN], d[64], bad[CW_RESET_TOKEN_LEN];
@@ -1032,6 +1222,7 @@ int main(void)
 	    cmocka_unit_test(test_dial_before_hello_ack),
 	    cmocka_unit_test(test_dial_early_bytes),
 	    cmocka_unit_test(test_dial_reset),
+	    cmocka_unit_test(test_api_requests),
 	    cmocka_unit_test(test_stateless_reset),
 	    cmocka_unit_test(test_no_token),
 	    cmocka_unit_test(test_version_negotiation),

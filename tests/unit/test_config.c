@@ -348,6 +348,25 @@ static const struct {
     {"\n# c\nburst\n", "t.conf:3: expected 'key = value'"},
     {PORT "[dataplane]\nburst = 3\x01\n", "t.conf:5: control character 0x01 in line"},
     {PORT "[dataplane]\nburst = 3\r2\n", "t.conf:5: control character 0x0d in line"},
+    /* route rules */
+    {PORT "[route]\nrule = GET ^/api\n",
+     "t.conf:5: key 'rule': want 'METHODS PATTERN ACTION', e.g. 'GET ^/api/v1/pods hub'"},
+    {PORT "[route]\nrule = GET ^/api hub extra\n",
+     "t.conf:5: key 'rule': want 'METHODS PATTERN ACTION', e.g. 'GET ^/api/v1/pods hub'"},
+    {PORT "[route]\nrule = GET,FETCH ^/api hub\n",
+     "t.conf:5: key 'rule': unknown method 'FETCH' (GET, HEAD, POST, PUT, PATCH, DELETE, "
+     "OPTIONS or *)"},
+    {PORT "[route]\nrule = get ^/api hub\n",
+     "t.conf:5: key 'rule': unknown method 'get' (GET, HEAD, POST, PUT, PATCH, DELETE, "
+     "OPTIONS or *)"},
+    {PORT "[route]\nrule = GET, ^/api hub\n", "t.conf:5: key 'rule': method list ends with ','"},
+    {PORT "[route]\nrule = GET ^/api cache\n",
+     "t.conf:5: key 'rule': unknown action 'cache' (hub, upstream or deny)"},
+    {PORT "[route]\nrule = * ^/api/(v1 hub\n",
+     "t.conf:5: key 'rule': pattern '^/api/(v1': Missing close parenthesis for group started "
+     "at index 6."},
+    {PORT "[route]\ndefault = hub\ndefault = deny\n", "t.conf:6: key 'default': duplicate key"},
+    {PORT "[route]\ndefault = cache\n", "t.conf:5: key 'default': expected hub, upstream or deny"},
     /* keys */
     {PORT "[dataplane]\nfrobnicate = 1\n",
      "t.conf:5: key 'frobnicate': unknown key in section [dataplane]"},
@@ -787,6 +806,52 @@ static void test_round_trip(void **state)
 	assert_round_trip(&c);
 }
 
+/* [route]: rules kept in file order with their lines; printed back. */
+static void test_route_rules(void **state)
+{
+	struct cw_config c;
+	const struct cw_route_conf *r = &c.route;
+
+	(void)state;
+	expect_ok(&c, PORT "[route]\n"
+			   "rule = GET,HEAD ^/api/v1/namespaces/[^/]+/pods(/|$) hub\n"
+			   "# secrets never leave the cloud\n"
+			   "rule = *\t^/api/v1/secrets deny  # comment\n"
+			   "rule = PATCH,PUT,POST,DELETE,OPTIONS .* upstream\n"
+			   "default = deny\n");
+	assert_int_equal(r->n_rules, 3);
+	assert_int_equal(r->default_action, CW_ROUTE_DENY);
+	assert_string_equal(r->rules[0].pattern, "^/api/v1/namespaces/[^/]+/pods(/|$)");
+	assert_int_equal(r->rules[0].methods, CW_ROUTE_M_GET | CW_ROUTE_M_HEAD);
+	assert_int_equal(r->rules[0].action, CW_ROUTE_HUB);
+	assert_int_equal(r->rules[1].methods, CW_ROUTE_M_ANY);
+	assert_string_equal(r->rules[1].pattern, "^/api/v1/secrets");
+	assert_int_equal(r->rules[1].action, CW_ROUTE_DENY);
+	assert_int_equal(r->rules[2].methods, CW_ROUTE_M_PATCH | CW_ROUTE_M_PUT | CW_ROUTE_M_POST |
+						  CW_ROUTE_M_DELETE | CW_ROUTE_M_OPTIONS);
+	assert_int_equal(r->rules[2].action, CW_ROUTE_UPSTREAM);
+	assert_round_trip(&c);
+}
+
+/* One rule too many is refused on its own line. */
+static void test_route_rule_limit(void **state)
+{
+	size_t cap = 64 + (CW_ROUTE_MAX_RULES + 1) * 32;
+	char *text = malloc(cap), want[96];
+	size_t n = (size_t)snprintf(text, cap, PORT "[route]\n");
+	struct cw_config c;
+
+	(void)state;
+	assert_non_null(text);
+	for (int i = 0; i <= CW_ROUTE_MAX_RULES; i++)
+		n += (size_t)snprintf(text + n, cap - n, "rule = GET ^/r%d hub\n", i);
+	snprintf(want, sizeof(want), "t.conf:%d: key 'rule': more than %d rules",
+		 5 + CW_ROUTE_MAX_RULES, CW_ROUTE_MAX_RULES);
+	assert_int_equal(parse(&c, text), -EINVAL);
+	assert_string_equal(err, want);
+	free(text);
+}
+
 /* The printed text itself: every key, in a fixed order. */
 static void test_print_text(void **state)
 {
@@ -844,6 +909,9 @@ static void test_print_text(void **state)
 				   "\n"
 				   "[admin]\n"
 				   "listen = 127.0.0.1:10267\n"
+				   "\n"
+				   "[route]\n"
+				   "default = upstream\n"
 				   "\n"
 				   "[log]\n"
 				   "level = info\n";
@@ -977,6 +1045,8 @@ int main(void)
 	    cmocka_unit_test(test_lcores_invalid),
 	    cmocka_unit_test(test_workers),
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_route_rules),
+	    cmocka_unit_test(test_route_rule_limit),
 	    cmocka_unit_test(test_print_text),
 	    cmocka_unit_test(test_error_leaves_config),
 	    cmocka_unit_test(test_err_buffer),

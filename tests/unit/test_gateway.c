@@ -150,7 +150,9 @@ struct agent {
 	struct cw_msg_decoder ctl, api;
 	bool got_ack, api_fin;
 	char ack_node[CW_MSG_NAME_MAX + 1], ack_version[CW_MSG_VERSION_MAX + 1];
-	uint32_t ack_dict, ack_hb, ack_streams, close_msg, api_err;
+	uint32_t ack_dict, ack_hb, ack_streams, close_msg, api_err, api_status;
+	char api_body[512];
+	uint64_t reset_code; /* of the last stream the gateway reset */
 	uint64_t ack_sid, ack_unix_ms;
 	uint8_t ack_tok[CW_RESET_TOKEN_LEN];
 	size_t ack_tok_len;
@@ -286,7 +288,14 @@ static void read_msgs(struct agent *ag, uint64_t id, struct cw_msg_decoder *dec,
 	size_t n;
 	bool fin = false;
 
-	while (!fin && cw_conn_stream_read(ag->c, id, b, sizeof(b), &n, &fin, &code) == 0) {
+	int rc;
+
+	while (!fin &&
+	       (rc = cw_conn_stream_read(ag->c, id, b, sizeof(b), &n, &fin, &code)) != -EAGAIN) {
+		if (rc == -ECONNRESET)
+			ag->reset_code = code;
+		if (rc)
+			break;
 		for (size_t off = 0; off < n;) {
 			ptrdiff_t k = cw_msg_decode(dec, b + off, n - off, &env);
 
@@ -314,8 +323,22 @@ static void ctl_msg(struct agent *ag, const cw_envelope *env)
 
 static void api_msg(struct agent *ag, const cw_envelope *env)
 {
-	assert_int_equal(env->msg_case, CAUSEWAY__V1__ENVELOPE__MSG_ERROR);
-	ag->api_err = env->error->code;
+	const Causeway__V1__ApiResponse *r = env->api_response;
+
+	if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_ERROR) {
+		ag->api_err = env->error->code;
+		return;
+	}
+	assert_int_equal(env->msg_case, CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE);
+	ag->api_status = r->status;
+	assert_int_equal(r->n_headers, 1);
+	assert_string_equal(r->headers[0]->name, "content-type");
+	assert_string_equal(r->headers[0]->value, "application/json");
+	assert_non_null(r->body);
+	assert_int_equal(r->body->encoding, CAUSEWAY__V1__ENCODING__IDENTITY);
+	assert_true(r->body->data.len < sizeof(ag->api_body));
+	memcpy(ag->api_body, r->body->data.data, r->body->data.len);
+	ag->api_body[r->body->data.len] = '\0';
 }
 
 static struct adial *adial_of(struct agent *ag, uint64_t id)
@@ -900,6 +923,139 @@ static void test_hello(void **state)
 
 /* A copy of the first INITIAL reaches the session it created, not a new
  * one; from another address it is dropped (§11.5). */
+/* ---- API streams: routing (§13.4) ---- */
+
+struct route_log {
+	int calls;
+	char verb[16], path[64];
+};
+
+static struct route_log route_log;
+
+/* secrets: deny; pods: hub; BREW: an error; the rest: upstream. */
+static int route_by_path(void *ctx, const char *verb, size_t vlen, const char *path, size_t plen)
+{
+	(void)ctx;
+	route_log.calls++;
+	snprintf(route_log.verb, sizeof(route_log.verb), "%.*s", (int)vlen, verb);
+	snprintf(route_log.path, sizeof(route_log.path), "%.*s", (int)plen, path);
+	if (vlen == 4 && !memcmp(verb, "BREW", 4))
+		return -EIO;
+	if (plen >= 15 && !memcmp(path, "/api/v1/secrets", 15))
+		return CW_GW_ROUTE_DENY;
+	if (plen >= 12 && !memcmp(path, "/api/v1/pods", 12))
+		return CW_GW_ROUTE_HUB;
+	return CW_GW_ROUTE_UPSTREAM;
+}
+
+/* Open an API stream, write @env (in two parts, pumping between, when
+ * @split), FIN, and run until the gateway has answered. */
+static uint64_t api_call(struct world *w, struct agent *ag, const cw_envelope *env, bool split)
+{
+	uint8_t b[2048];
+	ptrdiff_t n = cw_msg_encode(env, CW_MSG_SIZE_FLOOR, b, sizeof(b));
+	size_t half = split ? (size_t)n / 2 : (size_t)n, wr;
+	uint64_t id;
+
+	assert_true(n > 0);
+	ag->api_fin = false;
+	ag->api_err = ag->api_status = 0;
+	ag->reset_code = UINT64_MAX;
+	assert_int_equal(cw_conn_stream_open(ag->c, &id), 0);
+	assert_int_equal(cw_conn_stream_write(ag->c, id, b, half, &wr), 0);
+	assert_int_equal(wr, half);
+	if (split) {
+		agent_pump(ag, sim_now(w->s));
+		run_for(w, 200 * MS);
+		assert_int_equal(route_log.calls, 0); /* not routed before it is whole */
+		assert_int_equal(cw_conn_stream_write(ag->c, id, b + half, (size_t)n - half, &wr),
+				 0);
+		assert_int_equal(wr, (size_t)n - half);
+	}
+	assert_int_equal(cw_conn_stream_finish(ag->c, id), 0);
+	agent_pump(ag, sim_now(w->s));
+	run_for(w, 1 * SEC);
+	return id;
+}
+
+static void api_request_env(cw_envelope *env, Causeway__V1__ApiRequest *rq, const char *verb,
+			    const char *path)
+{
+	cw_envelope e = CAUSEWAY__V1__ENVELOPE__INIT;
+	Causeway__V1__ApiRequest r = CAUSEWAY__V1__API_REQUEST__INIT;
+
+	*rq = r;
+	rq->verb = (char *)verb;
+	rq->path = (char *)path;
+	*env = e;
+	env->msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
+	env->api_request = rq;
+}
+
+/*
+ * Every API request is read whole and routed by method and path: deny
+ * answers 403 with a Kubernetes Status; hub, upstream and a failing route
+ * are refused (not served here yet); a stream that carries something else
+ * is aborted. Each decision is counted, and nothing is left behind.
+ */
+static void test_api_routes(void **state)
+{
+	Causeway__V1__Heartbeat hb = CAUSEWAY__V1__HEARTBEAT__INIT;
+	Causeway__V1__ApiRequest rq;
+	cw_envelope env;
+	struct cw_gw_session_stats ss = {0};
+	struct world w;
+	struct agent *ag;
+
+	(void)state;
+	world_init(&w, 1, CW_GW_RETRY_NEVER, 0);
+	cw_gw_free(w.g.gw);
+	w.cfg.cb.route = route_by_path;
+	assert_int_equal(cw_gw_new(&w.cfg, &w.g.gw), 0);
+	cw_gw_set_wall_time(w.g.gw, T0);
+	ag = connect_up(&w, NULL);
+	memset(&route_log, 0, sizeof(route_log));
+
+	api_request_env(&env, &rq, "GET", "/api/v1/secrets/kube-system/token");
+	api_call(&w, ag, &env, true);
+	assert_int_equal(route_log.calls, 1);
+	assert_string_equal(route_log.verb, "GET");
+	assert_string_equal(route_log.path, "/api/v1/secrets/kube-system/token");
+	assert_true(ag->api_fin);
+	assert_int_equal(ag->api_status, 403);
+	assert_int_equal(ag->api_err, 0);
+	assert_non_null(strstr(ag->api_body, "\"reason\":\"Forbidden\""));
+	assert_non_null(strstr(ag->api_body, "\"code\":403"));
+
+	api_request_env(&env, &rq, "GET", "/api/v1/pods");
+	api_call(&w, ag, &env, false);
+	assert_true(ag->api_fin);
+	assert_int_equal(ag->api_err, CW_SE_REFUSED);
+	api_request_env(&env, &rq, "PATCH", "/api/v1/nodes/n/status");
+	api_call(&w, ag, &env, false);
+	assert_int_equal(ag->api_err, CW_SE_REFUSED);
+	api_request_env(&env, &rq, "BREW", "/coffee");
+	api_call(&w, ag, &env, false);
+	assert_int_equal(ag->api_err, CW_SE_REFUSED);
+	assert_int_equal(route_log.calls, 4);
+
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_HEARTBEAT;
+	env.heartbeat = &hb;
+	api_call(&w, ag, &env, false);
+	assert_int_equal(route_log.calls, 4);
+	assert_int_equal(ag->reset_code, CW_SE_UNEXPECTED_MESSAGE);
+
+	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_DENY], 1);
+	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_HUB], 1);
+	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_UPSTREAM], 1);
+	assert_int_equal(stats(&w)->api_refused, 3);
+	assert_int_equal(stats(&w)->api_bad, 1);
+	run_for(&w, 1 * SEC);
+	cw_gw_foreach_session(w.g.gw, count_session, &ss);
+	assert_int_equal(ss.streams, 1); /* stream 0: every API stream is over */
+	world_free(&w);
+}
+
 static void test_initial_again(void **state)
 {
 	struct agent *ag, *other;
@@ -1613,6 +1769,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hello),
+	    cmocka_unit_test(test_api_routes),
 	    cmocka_unit_test(test_initial_again),
 	    cmocka_unit_test(test_under_load),
 	    cmocka_unit_test(test_resumed),

@@ -39,6 +39,17 @@ struct dial {
 	uint32_t timeout_ms;
 };
 
+/* An API stream this agent opened (§13.4), until its answer is over. */
+struct api {
+	struct api *next, *evnext;
+	uint64_t id;
+	unsigned flags; /* CW_AS_F_* not yet taken */
+	bool queued, fin;
+	struct cw_msg_decoder dec;
+	size_t in_off, in_len; /* undecoded bytes read from the stream */
+	uint8_t in[READ_CHUNK];
+};
+
 struct cw_as {
 	const struct cw_alloc *a;
 	const struct cw_agent_config *conf;
@@ -74,6 +85,7 @@ struct cw_as {
 	struct cw_as_status status, status_sent;
 
 	struct dial *dials, *evhead, *evtail;
+	struct api *apis, *api_evhead, *api_evtail;
 	uint64_t next_peer_id; /* gateway streams below this were seen */
 	bool deferred;	       /* a Dial stream waits for HelloAck */
 	struct cw_as_info info;
@@ -658,9 +670,79 @@ static void dial_check_early(struct cw_as *s, struct dial *d)
 		dial_abort(s, d, CW_AS_SERR_UNEXPECTED_MESSAGE, true);
 }
 
+/* ---- API streams (§13.4) ---- */
+
+static struct api *api_find(const struct cw_as *s, uint64_t id)
+{
+	struct api *a;
+
+	for (a = s->apis; a && a->id != id; a = a->next)
+		;
+	return a;
+}
+
+static void api_unqueue(struct cw_as *s, struct api *a)
+{
+	struct api **pp;
+
+	if (!a->queued)
+		return;
+	for (pp = &s->api_evhead; *pp != a; pp = &(*pp)->evnext)
+		;
+	*pp = a->evnext;
+	if (s->api_evtail == a) {
+		s->api_evtail = NULL;
+		for (struct api *q = s->api_evhead; q; q = q->evnext)
+			s->api_evtail = q;
+	}
+	a->evnext = NULL;
+	a->queued = false;
+}
+
+static void api_queue(struct cw_as *s, struct api *a, unsigned flags)
+{
+	a->flags |= flags;
+	if (a->queued || !a->flags)
+		return;
+	a->queued = true;
+	if (s->api_evtail)
+		s->api_evtail->evnext = a;
+	else
+		s->api_evhead = a;
+	s->api_evtail = a;
+}
+
+static void api_free(struct cw_as *s, struct api *a)
+{
+	struct api **pp;
+
+	api_unqueue(s, a);
+	for (pp = &s->apis; *pp != a; pp = &(*pp)->next)
+		;
+	*pp = a->next;
+	cw_msg_decoder_free(&a->dec);
+	s->a->free(s->a->ctx, a, sizeof(*a));
+}
+
+/* The gateway aborts with RESET_STREAM and STOP_SENDING: the reset, with
+ * its code, is what cw_as_api_read() reports. */
+static void api_event(struct cw_as *s, struct api *a, unsigned ev)
+{
+	if (ev & (CW_STREAM_EV_READABLE | CW_STREAM_EV_STOPPED))
+		api_queue(s, a, CW_AS_F_READABLE);
+}
+
 static void on_stream_event(struct cw_as *s, uint64_t id, unsigned ev)
 {
-	struct dial *d = dial_find(s, id);
+	struct dial *d;
+	struct api *a;
+
+	if (!(id & 1)) {
+		if ((a = api_find(s, id)))
+			api_event(s, a, ev);
+		return;
+	}
+	d = dial_find(s, id);
 
 	if (!d) {
 		/* Only a stream the gateway newly opened; forgotten ones stay so. */
@@ -825,6 +907,8 @@ void cw_as_free(struct cw_as *s)
 		return;
 	while (s->dials)
 		dial_free(s, s->dials);
+	while (s->apis)
+		api_free(s, s->apis);
 	cw_msg_decoder_free(&s->ctl);
 	if (s->out)
 		s->a->free(s->a->ctx, s->out, s->out_cap);
@@ -955,6 +1039,21 @@ void cw_as_on_timeout(struct cw_as *s, uint64_t now)
 	advance(s, now);
 }
 
+static int api_next_event(struct cw_as *s, struct cw_as_event *ev)
+{
+	struct api *a = s->api_evhead;
+
+	if (!a)
+		return -ENOENT;
+	api_unqueue(s, a);
+	memset(ev, 0, sizeof(*ev));
+	ev->type = CW_AS_EV_API;
+	ev->stream = a->id;
+	ev->flags = a->flags;
+	a->flags = 0;
+	return 0;
+}
+
 int cw_as_next_event(struct cw_as *s, struct cw_as_event *ev)
 {
 	struct dial *d;
@@ -963,7 +1062,7 @@ int cw_as_next_event(struct cw_as *s, struct cw_as_event *ev)
 		return -EINVAL;
 	d = s->evhead;
 	if (!d)
-		return -ENOENT;
+		return api_next_event(s, ev);
 	dial_unqueue(s, d);
 	memset(ev, 0, sizeof(*ev));
 	ev->stream = d->id;
@@ -1136,4 +1235,130 @@ void cw_as_info(const struct cw_as *s, struct cw_as_info *out)
 const uint8_t *cw_as_ticket(const struct cw_as *s, size_t *len)
 {
 	return cw_conn_ticket(s->c, len);
+}
+
+/* ---- API streams: the shell's calls ---- */
+
+/* Write all of @env on @id: the encoded request must fit the send buffer. */
+static int api_write(struct cw_as *s, uint64_t id, const cw_envelope *env)
+{
+	size_t len = cw_msg_encoded_len(env), w;
+	uint8_t *b;
+	ptrdiff_t n;
+	int r;
+
+	if (len > s->peer_msg_limit)
+		return -EMSGSIZE;
+	b = s->a->alloc(s->a->ctx, len);
+	if (!b)
+		return -ENOMEM;
+	n = cw_msg_encode(env, s->peer_msg_limit, b, len);
+	r = n < 0 ? (int)n : cw_conn_stream_write(s->c, id, b, (size_t)n, &w);
+	if (r == 0 && w != (size_t)n)
+		r = -ENOBUFS;
+	s->a->free(s->a->ctx, b, len);
+	return r;
+}
+
+int cw_as_api_open(struct cw_as *s, const cw_envelope *req, uint64_t *id)
+{
+	struct api *a;
+	int r;
+
+	if (!s || !req || !id || req->msg_case != CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST)
+		return -EINVAL;
+	if (s->state != CW_AS_ESTABLISHED)
+		return -ENOTCONN;
+	a = s->a->alloc(s->a->ctx, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	memset(a, 0, sizeof(*a));
+	(void)cw_msg_decoder_init(&a->dec, s->a, CW_MSG_SIZE_DEFAULT); /* valid: cannot fail */
+	r = cw_conn_stream_open(s->c, &a->id);
+	if (r < 0) {
+		cw_msg_decoder_free(&a->dec);
+		s->a->free(s->a->ctx, a, sizeof(*a));
+		return r == -ENOSPC ? -EAGAIN : r;
+	}
+	a->next = s->apis;
+	s->apis = a;
+	r = api_write(s, a->id, req);
+	r = r ? r : cw_conn_stream_finish(s->c, a->id);
+	if (r < 0) {
+		cw_conn_stream_reset(s->c, a->id, CW_AS_SERR_CANCELLED);
+		cw_conn_stream_stop(s->c, a->id, CW_AS_SERR_CANCELLED);
+		api_free(s, a);
+		return r;
+	}
+	*id = a->id;
+	return 0;
+}
+
+/* Refill @a's input from its stream; 0, or the errors of the read. */
+static int api_fill(struct cw_as *s, struct api *a, uint64_t *code)
+{
+	size_t n;
+	bool fin = false;
+	int r = cw_conn_stream_read(s->c, a->id, a->in, sizeof(a->in), &n, &fin, code);
+
+	if (r < 0)
+		return r;
+	a->in_off = 0;
+	a->in_len = n;
+	a->fin = fin;
+	return 0;
+}
+
+int cw_as_api_read(struct cw_as *s, uint64_t id, cw_envelope **env, uint64_t *code)
+{
+	struct api *a = s ? api_find(s, id) : NULL;
+	ptrdiff_t k;
+	int r;
+
+	if (!a || !env || !code)
+		return -ENOENT;
+	*env = NULL;
+	for (;;) {
+		if (a->in_off == a->in_len) {
+			if (a->fin) {
+				r = cw_msg_decoder_finish(&a->dec);
+				api_free(s, a);
+				return r < 0 ? r : -EPIPE;
+			}
+			if ((r = api_fill(s, a, code)) < 0) {
+				if (r != -EAGAIN)
+					api_free(s, a);
+				return r;
+			}
+			continue;
+		}
+		k = cw_msg_decode(&a->dec, a->in + a->in_off, a->in_len - a->in_off, env);
+		if (k < 0) {
+			cw_as_api_cancel(s, id);
+			return (int)k;
+		}
+		a->in_off += (size_t)k;
+		if (*env)
+			return 0;
+	}
+}
+
+void cw_as_api_msg_free(struct cw_as *s, uint64_t id, cw_envelope *env)
+{
+	struct api *a = s ? api_find(s, id) : NULL;
+
+	if (a)
+		cw_msg_free(&a->dec, env);
+}
+
+int cw_as_api_cancel(struct cw_as *s, uint64_t id)
+{
+	struct api *a = s ? api_find(s, id) : NULL;
+
+	if (!a)
+		return -ENOENT;
+	cw_conn_stream_reset(s->c, id, CW_AS_SERR_CANCELLED);
+	cw_conn_stream_stop(s->c, id, CW_AS_SERR_CANCELLED);
+	api_free(s, a);
+	return 0;
 }

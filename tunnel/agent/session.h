@@ -125,6 +125,7 @@ struct cw_as_cfg {
 enum cw_as_event_type {
 	CW_AS_EV_DIAL = 1, /* an allowed Dial: connect, then cw_as_dial_result() */
 	CW_AS_EV_STREAM,   /* flags below on a dial stream */
+	CW_AS_EV_API,	   /* CW_AS_F_READABLE on an API stream: cw_as_api_read() */
 };
 #define CW_AS_F_READABLE 0x01 /* raw bytes, FIN or a reset to read */
 #define CW_AS_F_WRITABLE 0x02 /* room again after a short write */
@@ -225,6 +226,35 @@ int cw_as_stream_finish(struct cw_as *s, uint64_t id);
  * reset, or the gateway reset the stream. Returns 0 or -ENOENT.
  */
 int cw_as_stream_abort(struct cw_as *s, uint64_t id, uint64_t code);
+
+/*
+ * API streams (§13.4): open a stream, send @req (an ApiRequest Envelope)
+ * and FIN; the gateway's answer is read with cw_as_api_read() when
+ * CW_AS_EV_API names the stream. Returns 0 and *@id, -EINVAL (not an
+ * ApiRequest), -ENOTCONN before HelloAck, -EAGAIN when the gateway's
+ * stream limit is reached, -EMSGSIZE when @req exceeds the gateway's
+ * max_message_size, -ENOBUFS when it does not fit the stream's send
+ * buffer, -ENOMEM. Memory: about 4.5 KiB per open request.
+ */
+int cw_as_api_open(struct cw_as *s, const cw_envelope *req, uint64_t *id);
+
+/*
+ * The next message of the answer on @id: 0 with *@env (ApiResponse,
+ * WatchEvent or Error), to be freed with cw_as_api_msg_free() before the
+ * next call for @id. At the end: -EPIPE after a FIN between messages,
+ * -EBADMSG when the FIN cut a message short; -ECONNRESET with *@code when
+ * the gateway reset the stream; -EBADMSG / -EMSGSIZE for a malformed
+ * answer (the stream is cancelled). After any of these the request is
+ * forgotten. -EAGAIN: nothing more yet. -ENOENT: no such request.
+ */
+int cw_as_api_read(struct cw_as *s, uint64_t id, cw_envelope **env, uint64_t *code);
+void cw_as_api_msg_free(struct cw_as *s, uint64_t id, cw_envelope *env);
+
+/*
+ * Give up request @id: STOP_SENDING and RESET_STREAM(CANCELLED), and
+ * forget it. Returns 0 or -ENOENT.
+ */
+int cw_as_api_cancel(struct cw_as *s, uint64_t id);
 
 /*
  * The latest node status. A change of kubelet health or of the offline
