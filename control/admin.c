@@ -210,6 +210,24 @@ static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)
 	       s->dial_bytes_down);
 }
 
+static void render_redirects(struct evbuffer *b, const struct cw_tstats_req *r, unsigned nw)
+{
+	static const char name[] = "causeway_redirects_total";
+
+	family(b, name, "Datagrams that arrived on a worker not owning their session", "counter");
+	for (unsigned w = 0; w < nw; w++)
+		evbuffer_add_printf(b,
+				    "%s{worker=\"%u\",dir=\"out\"} %llu\n"
+				    "%s{worker=\"%u\",dir=\"in\"} %llu\n",
+				    name, w, (unsigned long long)r->redir[w].out, name, w,
+				    (unsigned long long)r->redir[w].in);
+	family(b, "causeway_redirect_drops_total", "Redirects dropped: the ring was full",
+	       "counter");
+	for (unsigned w = 0; w < nw; w++)
+		evbuffer_add_printf(b, "causeway_redirect_drops_total{worker=\"%u\"} %llu\n", w,
+				    (unsigned long long)r->redir[w].full);
+}
+
 static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
 {
 	const struct cw_plane *p = pd->a->p;
@@ -218,6 +236,7 @@ static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
 	gw_sum(&pd->st, nw, &g);
 	render_dataplane(b, p);
 	render_tunnel(b, &g);
+	render_redirects(b, &pd->st, nw);
 	render_ingress(b, &p->st);
 }
 

@@ -40,6 +40,7 @@ enum cw_sect {
 
 enum cw_key_id {
 	K_EAL_LCORES,
+	K_EAL_CPUS,
 	K_EAL_MEMORY,
 	K_EAL_HUGEPAGES,
 	K_EAL_FILE_PREFIX,
@@ -227,6 +228,12 @@ static int parse_lcores(struct cw_ini *p, const struct cw_ini_key *k, void *base
 	return cw_ini_parse_str(p, k, base, val);
 }
 
+/* "" or a CPU list in the syntax of lcores. */
+static int parse_cpus(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
+{
+	return *val ? parse_lcores(p, k, base, val) : cw_ini_parse_str(p, k, base, val);
+}
+
 static int parse_workers(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
 {
 	struct cw_dataplane_conf *dp = base;
@@ -392,6 +399,8 @@ static void print_rules(const struct cw_ini_key *k, const void *base, FILE *out)
 static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_EAL_LCORES]		= OTHER(SEC_EAL, "lcores", parse_lcores, cw_ini_print_str,
 					EAL(lcores), false),
+	[K_EAL_CPUS]		= OTHER(SEC_EAL, "cpus", parse_cpus, cw_ini_print_str, EAL(cpus),
+					true),
 	[K_EAL_MEMORY]		= NUM(SEC_EAL, "memory", EAL(memory_mb), 0, 1048576),
 	[K_EAL_HUGEPAGES]	= ENUM(SEC_EAL, "hugepages", EAL(hugepages), cw_huge_names),
 	[K_EAL_FILE_PREFIX]	= OTHER(SEC_EAL, "file_prefix", cw_ini_parse_ident, cw_ini_print_str,

@@ -28,6 +28,7 @@ enum cw_hugepages { CW_HUGE_AUTO = 0, CW_HUGE_YES = 1, CW_HUGE_NO = 2 };
 
 struct cw_eal_conf {
 	char lcores[128];		  /* EAL -l list; first lcore is the main lcore */
+	char cpus[128];			  /* "": lcore N runs on CPU N; else the CPUs all share */
 	uint32_t memory_mb;		  /* EAL -m; 0 = EAL default */
 	enum cw_hugepages hugepages;	  /* auto: use them when any are reserved */
 	char file_prefix[64];		  /* EAL --file-prefix */

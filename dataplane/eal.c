@@ -65,6 +65,18 @@ static int add_ports(const struct cw_config *c, struct cw_eal_args *a)
 	return rc;
 }
 
+/* -l pins lcore N to CPU N; with cpus, every lcore's thread may run on any
+ * of them (EAL --lcores "(LCORES)@(CPUS)"). */
+static int add_lcores(struct cw_eal_args *a, const struct cw_eal_conf *e)
+{
+	char map[2 * sizeof(e->lcores) + 8];
+
+	if (!e->cpus[0])
+		return add2(a, "-l", e->lcores);
+	snprintf(map, sizeof(map), "(%s)@(%s)", e->lcores, e->cpus);
+	return add2(a, "--lcores", map);
+}
+
 int cw_eal_args_build(const struct cw_config *c, bool huge_available, struct cw_eal_args *a)
 {
 	bool huge =
@@ -76,7 +88,7 @@ int cw_eal_args_build(const struct cw_config *c, bool huge_available, struct cw_
 	memset(a, 0, sizeof(*a));
 	snprintf(mem, sizeof(mem), "%u", c->eal.memory_mb);
 	rc = add(a, "causewayd");
-	rc = rc ?: add2(a, "-l", c->eal.lcores);
+	rc = rc ?: add_lcores(a, &c->eal);
 	rc = rc ?: add2(a, "--file-prefix", c->eal.file_prefix);
 	if (c->eal.memory_mb)
 		rc = rc ?: add2(a, "-m", mem);

@@ -18,9 +18,13 @@ void cw_log(enum cw_log_level level, const char *fmt, ...)
 
 	if (level > cw_log_level)
 		return;
+	/* One locked stdio call per line: workers and the control thread log
+	 * at the same time. */
+	flockfile(stderr);
 	fprintf(stderr, "causewayd: %s: ", cw_level_names[level]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }

@@ -24,10 +24,12 @@
 #include "log.h"
 #include "tunnel/compress.h"
 
-#define CW_TSVC_RING	   65536	  /* entries of each ring, power of two */
-#define CW_TSVC_DEQ	   64		  /* ring entries taken per poll */
-#define CW_TSVC_DIAL_RESET 0x09		  /* CONNECTION_RESET (PROTOCOL.md §12.4) */
-#define TAG_CMD		   ((uintptr_t)1) /* low pointer bit in the rings */
+#define CW_TSVC_RING	    65536	   /* entries of each ring, power of two */
+#define CW_TSVC_REDIR_RING  1024	   /* datagrams in flight between two workers */
+#define CW_TSVC_REDIR_BURST 32		   /* taken from one ring at a time */
+#define CW_TSVC_DEQ	    64		   /* ring entries taken per poll */
+#define CW_TSVC_DIAL_RESET  0x09	   /* CONNECTION_RESET (PROTOCOL.md §12.4) */
+#define TAG_CMD		    ((uintptr_t)1) /* low pointer bit in the rings */
 
 enum cmd_type { CMD_CLOSE = 0, CMD_STATS };
 
@@ -52,6 +54,8 @@ struct tworker {
 	struct rte_mbuf *spare; /* kept when the gateway had nothing to send */
 	uint32_t local_ip;	/* address and port index datagrams came to */
 	uint16_t port;
+	uint64_t wake_owners;	       /* socket backend: owners to wake after a burst */
+	struct cw_tsvc_redir_stats rs; /* datagrams handed to their owners */
 	uint8_t buf[16384];
 };
 
@@ -69,6 +73,9 @@ struct cw_tunnel_svc {
 	bool use_wake;		 /* socket backend: workers sleep in poll() */
 	struct cw_routes routes; /* read by the workers under RCU */
 	unsigned n;
+	/* redir[from * n + to]: datagrams for worker to's sessions that arrived
+	 * on worker from (§4.2); one producer and one consumer each. */
+	struct rte_ring *redir[CW_MAX_WORKERS * CW_MAX_WORKERS];
 	struct tworker *w[CW_MAX_WORKERS];
 };
 
@@ -374,6 +381,7 @@ static void stats_answer(struct tworker *tw, struct cw_tstats_req *req)
 	struct stats_fill f = {.cap = (uint32_t)gs->sessions, .worker = (uint8_t)tw->idx};
 
 	req->gw[tw->idx] = *gs;
+	req->redir[tw->idx] = tw->rs;
 	f.s = f.cap ? calloc(f.cap, sizeof(*f.s)) : NULL;
 	if (f.s)
 		cw_gw_foreach_session(tw->gw, stats_one, &f);
@@ -447,12 +455,17 @@ static uint16_t drain(struct tworker *tw, uint64_t now, struct cw_dgram *out, ui
 	return k;
 }
 
-static void input_one(struct tworker *tw, struct cw_dgram *d, uint64_t now)
+/*
+ * Feed @d to this worker's gateway and free it; or, when its session is
+ * another worker's, leave it and return 1 + that worker's index.
+ */
+static int input_one(struct tworker *tw, struct cw_dgram *d, uint64_t now)
 {
 	struct rte_mbuf *m = d->m;
 	uint32_t len = rte_pktmbuf_pkt_len(m);
 	struct cw_gw_addr from;
 	uint8_t *p;
+	int r;
 
 	if (m->nb_segs == 1) {
 		p = rte_pktmbuf_mtod(m, uint8_t *);
@@ -461,13 +474,86 @@ static void input_one(struct tworker *tw, struct cw_dgram *d, uint64_t now)
 		rte_pktmbuf_read(m, 0, len, p);
 	} else {
 		rte_pktmbuf_free(m);
-		return; /* over any datagram size the protocol allows */
+		return 0; /* over any datagram size the protocol allows */
 	}
 	tw->local_ip = d->dst_ip;
 	tw->port = d->port;
 	addr_of(&from, d->src_ip, d->src_port);
-	cw_gw_input(tw->gw, now, &from, p, len);
+	r = cw_gw_input(tw->gw, now, &from, p, len);
+	if (r > 0)
+		return r;
 	rte_pktmbuf_free(m);
+	return 0;
+}
+
+/* ---- datagrams on the wrong worker (§4.2) ---- */
+
+/* What a redirected datagram carries in front of its payload. */
+struct redir_meta {
+	uint32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port, port, pad;
+};
+
+/* Hand @d to worker @owner, whose session it is; it is consumed. */
+static void redirect(struct tworker *tw, struct cw_dgram *d, unsigned owner)
+{
+	struct rte_ring *r = tw->t->redir[tw->idx * tw->t->n + owner];
+	struct redir_meta *meta =
+	    (struct redir_meta *)rte_pktmbuf_prepend(d->m, sizeof(struct redir_meta));
+
+	if (!meta || rte_ring_sp_enqueue(r, d->m) < 0) {
+		tw->rs.full++;
+		rte_pktmbuf_free(d->m);
+		return;
+	}
+	*meta = (struct redir_meta){d->src_ip, d->dst_ip, d->src_port, d->dst_port, d->port, 0};
+	tw->rs.out++;
+	tw->wake_owners |= UINT64_C(1) << owner;
+}
+
+/* Take what other workers handed over; true if a ring still holds some. */
+static bool redirects_take(struct tworker *tw, uint64_t now)
+{
+	struct cw_tunnel_svc *t = tw->t;
+	struct rte_mbuf *ms[CW_TSVC_REDIR_BURST];
+	bool more = false;
+
+	for (unsigned from = 0; from < t->n; from++) {
+		struct rte_ring *r = t->redir[from * t->n + tw->idx];
+		unsigned k;
+
+		if (from == tw->idx)
+			continue;
+		k = rte_ring_sc_dequeue_burst(r, (void **)ms, CW_TSVC_REDIR_BURST, NULL);
+		for (unsigned i = 0; i < k; i++) {
+			const struct redir_meta *meta =
+			    rte_pktmbuf_mtod(ms[i], struct redir_meta *);
+			struct cw_dgram d = {.m = ms[i],
+					     .src_ip = meta->src_ip,
+					     .dst_ip = meta->dst_ip,
+					     .src_port = meta->src_port,
+					     .dst_port = meta->dst_port,
+					     .port = meta->port};
+
+			rte_pktmbuf_adj(ms[i], sizeof(*meta));
+			tw->rs.in++;
+			input_one(tw, &d, now);
+		}
+		more |= !rte_ring_empty(r);
+	}
+	return more;
+}
+
+/* Socket backend: owners sleep in poll(); wake each one handed work. */
+static void wake_owners(struct tworker *tw)
+{
+	uint64_t m = tw->wake_owners;
+
+	tw->wake_owners = 0;
+	while (tw->t->use_wake && m) {
+		wake(tw->t->w[__builtin_ctzll(m)]->wake_fd);
+		m &= m - 1;
+	}
 }
 
 static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
@@ -477,8 +563,13 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 	struct tworker *tw = t->w[worker];
 	uint64_t now = cw_mono_ns();
 
-	for (uint16_t i = 0; i < n; i++)
-		input_one(tw, &in[i], now);
+	for (uint16_t i = 0; i < n; i++) {
+		int owner = input_one(tw, &in[i], now);
+
+		if (owner > 0)
+			redirect(tw, &in[i], (unsigned)owner - 1);
+	}
+	wake_owners(tw);
 	chans_run(tw, now);
 	return drain(tw, now, out, out_cap);
 }
@@ -498,18 +589,20 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 	struct cw_tunnel_svc *t = ctx;
 	struct tworker *tw = t->w[worker];
 	uint64_t now = cw_mono_ns(), buf;
+	bool more;
 
 	if (t->use_wake && read(tw->wake_fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
 		cw_warn("tunnel worker %u: wake fd: %s", tw->idx, strerror(errno));
 	wall_tick(tw, now);
 	work_take(tw, now);
+	more = redirects_take(tw, now);
 	chans_run(tw, now);
 	if (cw_gw_next_timeout(tw->gw) <= now) {
 		cw_gw_on_timeout(tw->gw, now);
 		chans_run(tw, now);
 	}
 	*next_ns = cw_gw_next_timeout(tw->gw);
-	if (rte_ring_count(tw->work))
+	if (more || rte_ring_count(tw->work))
 		*next_ns = now;
 	/* Between polls this worker holds no route table: an old one may go. */
 	rcu_quiescent_state();
@@ -807,6 +900,7 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 	if (rc < 0)
 		return rc;
 	cfg.worker = (uint8_t)idx;
+	cfg.n_workers = (uint8_t)t->n;
 	cfg.max_sessions = t->conf->max_sessions;
 	cfg.tls = t->tls;
 	cfg.tokens = &tw->tokens;
@@ -832,6 +926,35 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 		return rc;
 	wall_tick(tw, cw_mono_ns());
 	return 0;
+}
+
+/* One ring per ordered pair of workers: each has one producer, one consumer. */
+static int redir_create(struct cw_tunnel_svc *t)
+{
+	char name[32];
+
+	for (unsigned from = 0; from < t->n; from++)
+		for (unsigned to = 0; to < t->n; to++) {
+			if (from == to)
+				continue;
+			snprintf(name, sizeof(name), "cw_rd%u_%u", from, to);
+			t->redir[from * t->n + to] = rte_ring_create(
+			    name, CW_TSVC_REDIR_RING, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!t->redir[from * t->n + to])
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+static void redir_free(struct cw_tunnel_svc *t)
+{
+	struct rte_mbuf *m;
+
+	for (unsigned i = 0; i < t->n * t->n; i++) {
+		while (t->redir[i] && rte_ring_sc_dequeue(t->redir[i], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(t->redir[i]);
+	}
 }
 
 int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
@@ -869,6 +992,10 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 		cw_err("tunnel: %s", err);
 		goto fail;
 	}
+	if ((rc = redir_create(t)) < 0) {
+		cw_err("tunnel: redirect rings: %s", strerror(-rc));
+		goto fail;
+	}
 	for (unsigned i = 0; i < t->n; i++)
 		if ((rc = worker_create(t, i)) < 0) {
 			cw_err("tunnel: worker %u: %s", i, strerror(-rc));
@@ -899,6 +1026,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 			close(tw->wake_fd);
 		free(tw);
 	}
+	redir_free(t);
 	cw_routes_fini(&t->routes);
 	cw_tls_server_ctx_free(t->tls);
 	if (t->event_fd >= 0)

@@ -45,6 +45,13 @@ struct cw_tsess {
 	uint8_t worker;
 };
 
+/* Datagrams that arrived on a worker other than their session's owner. */
+struct cw_tsvc_redir_stats {
+	uint64_t out;  /* handed to their owner */
+	uint64_t in;   /* taken from other workers */
+	uint64_t full; /* dropped: the ring to the owner was full */
+};
+
 /* A request for every session's figures and every worker's counters. */
 struct cw_tstats_req {
 	unsigned pending; /* workers that have not answered; control thread only */
@@ -52,6 +59,7 @@ struct cw_tstats_req {
 	struct cw_tsess *sess[CW_MAX_WORKERS];
 	uint32_t n_sess[CW_MAX_WORKERS];
 	struct cw_gw_stats gw[CW_MAX_WORKERS];
+	struct cw_tsvc_redir_stats redir[CW_MAX_WORKERS];
 };
 
 /* What the control thread receives (cw_tunnel_svc_events()). */

@@ -176,16 +176,23 @@ static void slot_free(struct cw_gw *gw, struct sess *s)
 }
 
 /* The live session whose gateway CID is @cid, or NULL (§4.2). A CID that
- * names another worker is "no session" here: forwarding to its owner is
- * the caller's, before it calls cw_gw_input(). */
-static struct sess *by_cid(const struct cw_gw *gw, const uint8_t *cid)
+ * names another worker of this gateway sets *@owner to it (else -1): the
+ * datagram is that worker's. */
+static struct sess *by_cid(const struct cw_gw *gw, const uint8_t *cid, int *owner)
 {
 	struct sess *s;
 	uint32_t slot;
 	uint8_t worker;
 
-	if (cw_cid_decode(&gw->cids, cid, &worker, &slot, NULL) < 0 || worker != gw->cfg.worker ||
-	    slot >= gw->hwm)
+	*owner = -1;
+	if (cw_cid_decode(&gw->cids, cid, &worker, &slot, NULL) < 0)
+		return NULL;
+	if (worker != gw->cfg.worker) {
+		if (worker < gw->cfg.n_workers)
+			*owner = worker;
+		return NULL;
+	}
+	if (slot >= gw->hwm)
 		return NULL;
 	s = slot_get(gw, slot);
 	return s->c && !memcmp(s->cid, cid, CW_CID_LEN) ? s : NULL;
@@ -1342,6 +1349,7 @@ int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, u
 		size_t len)
 {
 	struct sess *s;
+	int owner;
 
 	if (!gw || !from || !dgram || (from->family != 4 && from->family != 6))
 		return -EINVAL;
@@ -1350,9 +1358,11 @@ int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, u
 		return 0;
 	}
 	if (!(dgram[0] & 0x80)) {
-		s = by_cid(gw, dgram + 1);
+		s = by_cid(gw, dgram + 1, &owner);
 		if (s)
 			sess_input(gw, s, now, from, dgram, len, true);
+		else if (owner >= 0)
+			return 1 + owner;
 		else
 			answer_reset(gw, now, from, dgram, len);
 		return 0;
@@ -1368,7 +1378,9 @@ int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, u
 		gw->st.screen_dropped++;
 		return 0;
 	}
-	s = by_cid(gw, dgram + 6);
+	s = by_cid(gw, dgram + 6, &owner);
+	if (!s && owner >= 0)
+		return 1 + owner;
 	if (!s)
 		s = od_find(gw, dgram + 6);
 	if (!s) {

@@ -30,9 +30,9 @@
  *
  * Lookup (§4.2). A short header's DCID must decode to this worker, a live
  * slot, and equal that session's CID byte for byte; otherwise the datagram
- * belongs to no session. A CID naming another worker is also "no session"
- * here: forwarding it to its owner is the caller's business, before
- * cw_gw_input(). A long header's DCID is either a session's CID or, until
+ * belongs to no session. A CID naming another worker of the gateway is
+ * handed back by cw_gw_input() for the caller to forward to its owner. A
+ * long header's DCID is either a session's CID or, until
  * the handshake completes, the DCID of the agent's first INITIALs (a small
  * keyed hash map), so that retransmitted INITIALs reach their session; a
  * long header from another address than the attempt's first INITIAL is
@@ -228,6 +228,7 @@ struct cw_gw_callbacks {
 struct cw_gw_cfg {
 	const struct cw_alloc *alloc; /* NULL: cw_alloc_default() */
 	uint8_t worker;		      /* this worker's index, named in its CIDs */
+	uint8_t n_workers;	      /* workers of the gateway; 0 or 1: this one alone */
 	uint32_t max_sessions;	      /* slots, 1 .. CW_GW_SLOTS_MAX */
 	const struct cw_tls_server_ctx *tls;
 	struct cw_token_keys *tokens; /* this worker's copy (token.h is not thread-safe) */
@@ -263,7 +264,10 @@ void cw_gw_set_wall_time(struct cw_gw *gw, int64_t unix_s);
 /*
  * Process datagram @dgram (@len bytes, modified: decrypted in place) from
  * @from. Problems with the datagram are drops (counted), never errors.
- * Returns 0, or -EINVAL for bad arguments.
+ * Returns 0; or, when its DCID names another worker of the gateway (below
+ * cfg.n_workers), 1 + that worker's index: the datagram is untouched and
+ * uncounted, for the caller to hand to its owner (§4.2); or -EINVAL for
+ * bad arguments.
  */
 int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, uint8_t *dgram,
 		size_t len);

@@ -355,6 +355,30 @@ cw_free_ports()
 	echo "$base"
 }
 
+# cw_metric NAME: sample NAME (exact, labels included) of causewayd's
+# /metrics on 127.0.0.1:$ADMIN_PORT. cw_metric_sum NAME: the sum of a
+# labelled family's samples.
+cw_metric()
+{
+	curl -sf "http://127.0.0.1:${ADMIN_PORT:?}/metrics" | awk -v m="$1" '$1 == m {print $2}'
+}
+cw_metric_sum()
+{
+	curl -sf "http://127.0.0.1:${ADMIN_PORT:?}/metrics" |
+		awk -v m="$1" 'index($1, m "{") == 1 {s += $2} END {print s + 0}'
+}
+
+# cw_json JSON KEY: a value of a JSON object, KEY "a.b" for nested ones
+# (0 when absent).
+cw_json()
+{
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+for k in sys.argv[2].split("."):
+    d = d.get(k, 0) if isinstance(d, dict) else 0
+print(d)' "$1" "$2"
+}
+
 cw_start_daemon()
 {
 	local bin=${1:?cw_start_daemon BIN CONF LOG} conf=${2:?} log=${3:?} i rc=0

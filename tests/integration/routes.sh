@@ -81,7 +81,6 @@ conf $'rule = GET ^/api/v1/(pods deny' >"$tmp/broken.conf"
 cp "$tmp/a.conf" "$tmp/causeway.conf"
 CW_FILE_PREFIX=cwt-routes-$$
 cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
-metric() { curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # client PATH [OPTION...]: two agent sessions sending GET PATH.
 client()
@@ -101,24 +100,17 @@ run()
 {
 	out=$(client "$2" --seconds "$3" 2>"$tmp/$1.log") || cw_fail "cw-api-client failed: $out"
 	cw_log "client: $out"
-	sent=$((sent + $(field "$out" sent)))
-	cw_check_eq "$1: both sessions up" 2 "$(field "$out" up)"
-	cw_check_eq "$1: every request answered" "$(field "$out" sent)" "$(field "$out" answered)"
-}
-# field JSON KEY: a number from the client's JSON line (nested "a.b" too).
-field()
-{
-	python3 -c 'import json,sys; d=json.loads(sys.argv[1])
-for k in sys.argv[2].split("."): d=d.get(k, 0) if isinstance(d, dict) else 0
-print(d)' "$1" "$2"
+	sent=$((sent + $(cw_json "$out" sent)))
+	cw_check_eq "$1: both sessions up" 2 "$(cw_json "$out" up)"
+	cw_check_eq "$1: every request answered" "$(cw_json "$out" sent)" "$(cw_json "$out" answered)"
 }
 
 cw_section "routes of file A"
 run secrets-a "$SECRETS" 1
-cw_check_eq "secrets denied (403)" "$(field "$out" sent)" "$(field "$out" status.403)"
+cw_check_eq "secrets denied (403)" "$(cw_json "$out" sent)" "$(cw_json "$out" status.403)"
 run pods-a "$PODS" 1
-cw_check_eq "pods refused (upstream: not served yet)" "$(field "$out" sent)" \
-	"$(field "$out" errors.7)"
+cw_check_eq "pods refused (upstream: not served yet)" "$(cw_json "$out" sent)" \
+	"$(cw_json "$out" errors.7)"
 
 cw_section "reloads under traffic"
 client "$PODS" --seconds 6 >"$tmp/client2.json" 2>"$tmp/client2.log" &
@@ -136,9 +128,9 @@ applied()
 	return 1
 }
 # Reload only once the client's requests flow (its handshakes come first).
-before=$(metric 'causeway_api_requests_total{action="upstream"}')
+before=$(cw_metric 'causeway_api_requests_total{action="upstream"}')
 for ((i = 0; i < 100; i++)); do
-	(($(metric 'causeway_api_requests_total{action="upstream"}') > before)) && break
+	(($(cw_metric 'causeway_api_requests_total{action="upstream"}') > before)) && break
 	sleep 0.1
 done
 reloads=0
@@ -153,14 +145,14 @@ rc=0
 wait "$CLIENT_PID" || rc=$?
 out=$(cat "$tmp/client2.json")
 cw_log "client: $out"
-sent=$((sent + $(field "$out" sent)))
+sent=$((sent + $(cw_json "$out" sent)))
 cw_check_eq "client exit status (0: nothing lost)" 0 "$rc"
-cw_check_eq "no request lost across $reloads reloads" 0 "$(field "$out" lost)"
-cw_check_eq "every request answered" "$(field "$out" sent)" "$(field "$out" answered)"
-cw_check "pods denied under B" test "$(field "$out" status.403)" -gt 0
-cw_check "pods refused under A" test "$(field "$out" errors.7)" -gt 0
-cw_check_eq "no other answer" "$(field "$out" sent)" \
-	"$(($(field "$out" status.403) + $(field "$out" errors.7)))"
+cw_check_eq "no request lost across $reloads reloads" 0 "$(cw_json "$out" lost)"
+cw_check_eq "every request answered" "$(cw_json "$out" sent)" "$(cw_json "$out" answered)"
+cw_check "pods denied under B" test "$(cw_json "$out" status.403)" -gt 0
+cw_check "pods refused under A" test "$(cw_json "$out" errors.7)" -gt 0
+cw_check_eq "no other answer" "$(cw_json "$out" sent)" \
+	"$(($(cw_json "$out" status.403) + $(cw_json "$out" errors.7)))"
 cw_check_eq "every reload applied" 12 "$(grep -c 'routes: 1 rules, default upstream' "$tmp/causewayd.log")"
 
 cw_section "a broken rule changes nothing"
@@ -171,14 +163,14 @@ cw_check "reload refused with the rule's line" \
 	grep -q "reload refused, configuration unchanged: $tmp/causeway.conf:[0-9]*: key 'rule': pattern" \
 	"$tmp/causewayd.log"
 run pods-after "$PODS" 1
-cw_check_eq "file A's routes still in force (pods refused)" "$(field "$out" sent)" \
-	"$(field "$out" errors.7)"
+cw_check_eq "file A's routes still in force (pods refused)" "$(cw_json "$out" sent)" \
+	"$(cw_json "$out" errors.7)"
 
 cw_section "counters"
-deny=$(metric 'causeway_api_requests_total{action="deny"}')
-up=$(metric 'causeway_api_requests_total{action="upstream"}')
-hub=$(metric 'causeway_api_requests_total{action="hub"}')
-refused=$(metric causeway_api_refused_total)
+deny=$(cw_metric 'causeway_api_requests_total{action="deny"}')
+up=$(cw_metric 'causeway_api_requests_total{action="upstream"}')
+hub=$(cw_metric 'causeway_api_requests_total{action="hub"}')
+refused=$(cw_metric causeway_api_refused_total)
 cw_check_eq "every request the clients sent was routed once" "$sent" "$((deny + up + hub))"
 cw_check_eq "no request routed to the hub" 0 "$hub"
 cw_check_eq "refused = routed upstream" "$up" "$refused"

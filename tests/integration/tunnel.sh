@@ -167,7 +167,6 @@ wait_node()
 	done
 	return 1
 }
-metric() { curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 start_agent 2>"$tmp/agent.log"
 cw_check "the agent connects and causewayctl status lists $NODE" wait_node
@@ -188,7 +187,7 @@ cw_log "forward proxy: $SIZE_MB MiB in $(awk "BEGIN {print $t1 - $t0}") s"
 got=$(curl -sf --max-time 240 -p -x "$PROXY" "http://$NODE:10250/big.bin" | sha256sum | cut -d' ' -f1) || true
 wait $! || true
 cw_check_eq "CONNECT, with a NAT rebinding halfway: SHA-256 of $SIZE_MB MiB" "$want" "$got" || true
-moves=$(metric causeway_address_changes_total)
+moves=$(cw_metric causeway_address_changes_total)
 cw_check "the gateway followed the rebinding (address changes: ${moves:-none})" \
 	test "${moves:-0}" -ge 1
 
@@ -209,13 +208,13 @@ cw_check_eq "a head that never completes: 408" "HTTP/1.1 408" "$slow" || true
 cw_check "after head_timeout (1 s), not before ($(((t1 - t0) / 1000000)) ms)" \
 	test $(((t1 - t0) / 1000000)) -ge 900 -a $(((t1 - t0) / 1000000)) -le 3000
 
-ans() { metric "causeway_ingress_answers_total{code=\"$1\"}"; }
+ans() { cw_metric "causeway_ingress_answers_total{code=\"$1\"}"; }
 cw_check_eq "metrics: 502 answers" 2 "$(ans 502)" || true
 cw_check_eq "metrics: 403 answers" 1 "$(ans 403)" || true
 cw_check_eq "metrics: 400 answers" 1 "$(ans 400)" || true
 cw_check_eq "metrics: 408 answers" 1 "$(ans 408)" || true
 cw_check_eq "metrics: relayed requests" 2 "$(ans 200)" || true
-fails=$(metric causeway_decrypt_failures_total)
+fails=$(cw_metric causeway_decrypt_failures_total)
 cw_check "packets the relay corrupted were refused and counted ($fails)" test "${fails:-0}" -ge 1
 
 cw_section "agent killed, then restarted"
@@ -226,13 +225,13 @@ c=$(code -x "$PROXY" "http://$NODE:10250/big.bin")
 t1=$(date +%s)
 cw_check "with the agent dead the request fails (got $c)" test "$c" = 502 -o "$c" = 000
 cw_check "and within the dial timeout ($((t1 - t0)) s)" test $((t1 - t0)) -le 5
-resumed0=$(metric causeway_handshakes_resumed_total)
+resumed0=$(cw_metric causeway_handshakes_resumed_total)
 start_agent 2>"$tmp/agent.log"
 sleep 0.5
 cw_check "the restarted agent connects" wait_node
 got=$(curl -sf --max-time 60 -x "$PROXY" "http://$NODE:10250/small.bin" | sha256sum | cut -d' ' -f1) || true
 cw_check_eq "after the restart: SHA-256 of 1 MiB" "$want_small" "$got" || true
-resumed1=$(metric causeway_handshakes_resumed_total)
+resumed1=$(cw_metric causeway_handshakes_resumed_total)
 cw_check "the restart resumed with its ticket ($resumed0 -> $resumed1)" \
 	test "${resumed1:-0}" -gt "${resumed0:-0}"
 
@@ -240,7 +239,7 @@ cw_section "gateway restarted: a stateless reset, then a resumed session"
 cw_stop_daemon || true
 cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
 cw_check "the agent is back on the restarted gateway" wait_node
-resumed=$(metric causeway_handshakes_resumed_total)
+resumed=$(cw_metric causeway_handshakes_resumed_total)
 cw_check "with a ticket from before the restart (resumed: ${resumed:-none})" \
 	test "${resumed:-0}" -ge 1
 cw_check "after a stateless reset (agent log)" grep -q "stateless reset" "$tmp/agent.log"

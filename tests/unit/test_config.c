@@ -859,6 +859,7 @@ static void test_print_text(void **state)
 				   "\n"
 				   "[eal]\n"
 				   "lcores = 0-1\n"
+				   "cpus =\n"
 				   "memory = 256\n"
 				   "hugepages = auto\n"
 				   "file_prefix = causeway\n"

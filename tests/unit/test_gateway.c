@@ -1056,6 +1056,60 @@ static void test_api_routes(void **state)
 	world_free(&w);
 }
 
+/*
+ * A datagram of a session owned by another worker (§4.2): that worker's
+ * gateway hands it back (1 + the owner's index) untouched and counts
+ * nothing; the owner then processes it. A gateway told of fewer workers
+ * treats the same CID as no session.
+ */
+static void test_other_worker(void **state)
+{
+	struct cw_gw_addr from;
+	struct cw_gw_stats before;
+	struct cw_gw_cfg cfg;
+	struct cw_gw *other;
+	struct world w;
+	struct agent *ag;
+	uint8_t copy[CW_CONN_DGRAM_MAX];
+	uint64_t hs_before;
+
+	(void)state;
+	world_init(&w, 1, CW_GW_RETRY_NEVER, 0);
+	ag = connect_up(&w, NULL);
+	send_heartbeat(ag, 1);
+	ag->hold_next = true;
+	agent_pump(ag, sim_now(w.s));
+	run_for(&w, 20 * MS);
+	assert_true(ag->held_len > 0);
+	from = ag->addr;
+
+	cfg = w.cfg;
+	cfg.worker = WORKER + 1;
+	cfg.n_workers = WORKER + 2;
+	assert_int_equal(cw_gw_new(&cfg, &other), 0);
+	memcpy(copy, ag->held, ag->held_len);
+	assert_int_equal(cw_gw_input(other, sim_now(w.s), &from, copy, ag->held_len), 1 + WORKER);
+	assert_memory_equal(copy, ag->held, ag->held_len); /* untouched */
+	before = *cw_gw_stats(other);
+	assert_int_equal(before.screen_dropped + before.resets_sent + before.pkts_dropped, 0);
+	assert_int_equal(cw_gw_output(other, sim_now(w.s), copy, sizeof(copy), &from), 0);
+	cw_gw_free(other);
+
+	/* Fewer workers than the CID names: no session, no hand-back. */
+	cfg.n_workers = WORKER;
+	assert_int_equal(cw_gw_new(&cfg, &other), 0);
+	memcpy(copy, ag->held, ag->held_len);
+	assert_int_equal(cw_gw_input(other, sim_now(w.s), &from, copy, ag->held_len), 0);
+	cw_gw_free(other);
+
+	/* The owner takes it: the heartbeat it carries is counted. */
+	hs_before = stats(&w)->heartbeats;
+	memcpy(copy, ag->held, ag->held_len);
+	assert_int_equal(cw_gw_input(w.g.gw, sim_now(w.s), &from, copy, ag->held_len), 0);
+	assert_int_equal(stats(&w)->heartbeats, hs_before + 1);
+	world_free(&w);
+}
+
 static void test_initial_again(void **state)
 {
 	struct agent *ag, *other;
@@ -1770,6 +1824,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hello),
 	    cmocka_unit_test(test_api_routes),
+	    cmocka_unit_test(test_other_worker),
 	    cmocka_unit_test(test_initial_again),
 	    cmocka_unit_test(test_under_load),
 	    cmocka_unit_test(test_resumed),
