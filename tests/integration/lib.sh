@@ -355,6 +355,16 @@ cw_free_ports()
 	echo "$base"
 }
 
+# cw_tmpdir NAME: a fresh directory in $tmp, removed on exit; on failure
+# the tail of every *.log in it is printed first.
+cw_tmpdir()
+{
+	tmp=$(mktemp -d "/tmp/cw-${1:?cw_tmpdir NAME}.XXXXXX")
+	cw_on_exit "rm -rf '$tmp'"
+	# shellcheck disable=SC2016 # expanded when the hook runs
+	cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
+}
+
 # cw_metric NAME: sample NAME (exact, labels included) of causewayd's
 # /metrics on 127.0.0.1:$ADMIN_PORT. cw_metric_sum NAME: the sum of a
 # labelled family's samples.

@@ -38,10 +38,7 @@ base=$(cw_free_ports 3)
 TUN_PORT=$base ADMIN_PORT=$((base + 1)) RELAY_PORT=$((base + 2))
 NODES=(edge-1 edge-2 edge-3 edge-4)
 
-tmp=$(mktemp -d /tmp/cw-redirect.XXXXXX)
-cw_on_exit "rm -rf '$tmp'"
-# shellcheck disable=SC2016 # expanded when the hook runs
-cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
+cw_tmpdir redirect
 
 cw_section "certificates"
 "$here/../../scripts/pki.sh" "$tmp" 127.0.0.1 "${NODES[@]}"

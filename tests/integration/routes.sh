@@ -35,10 +35,7 @@ CW_KEEP_GOING=1
 base=$(cw_free_ports 2)
 TUN_PORT=$base ADMIN_PORT=$((base + 1))
 
-tmp=$(mktemp -d /tmp/cw-routes.XXXXXX)
-cw_on_exit "rm -rf '$tmp'"
-# shellcheck disable=SC2016 # expanded when the hook runs
-cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
+cw_tmpdir routes
 
 cw_section "certificates"
 "$here/../../scripts/pki.sh" "$tmp" 127.0.0.1 edge-1 edge-2

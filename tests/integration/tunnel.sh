@@ -52,11 +52,8 @@ TUN_PORT=$base INGRESS_PORT=$((base + 1)) ADMIN_PORT=$((base + 2))
 AGENT_ADMIN=$((base + 3))
 PROXY="http://127.0.0.1:$INGRESS_PORT"
 
-tmp=$(mktemp -d /tmp/cw-tunnel.XXXXXX)
+cw_tmpdir tunnel
 chmod 755 "$tmp"
-cw_on_exit "rm -rf '$tmp'"
-# shellcheck disable=SC2016 # expanded when the hook runs
-cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
 
 cw_setup_netns edge
 # The gateway side of the veth stays in this namespace, with the relay on it.
