@@ -19,7 +19,12 @@
 # restarted -> the agent learns it from a stateless reset at once and
 # resumes with a ticket from before the restart (keys kept in files).
 #
-# Usage: tunnel.sh CAUSEWAYD AGENT CAUSEWAYCTL RELAY
+# With BACKEND af_packet or af_xdp, causewayd runs its DPDK backend on the
+# veth instead (a DPDK port owns the host end, so the relay moves into the
+# edge namespace, in front of the agent); everything else is the same.
+#
+# Usage: tunnel.sh CAUSEWAYD AGENT CAUSEWAYCTL RELAY [BACKEND]
+#   BACKEND: socket (default), af_packet or af_xdp
 # Environment: CW_TUNNEL_MB (file size, default 64), CW_TUNNEL_IMPAIR (the
 # relay's impairment options).
 # shellcheck source-path=SCRIPTDIR
@@ -28,8 +33,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-[[ $# -eq 4 ]] || {
-	echo "usage: $0 CAUSEWAYD AGENT CAUSEWAYCTL RELAY" >&2
+[[ $# -eq 4 || $# -eq 5 ]] || {
+	echo "usage: $0 CAUSEWAYD AGENT CAUSEWAYCTL RELAY [socket|af_packet|af_xdp]" >&2
 	exit 2
 }
 [[ $EUID -eq 0 ]] || {
@@ -40,6 +45,8 @@ DAEMON=$(realpath -e "$1")
 AGENT=$(realpath -e "$2")
 CTL=$(realpath -e "$3")
 RELAY=$(realpath -e "$4")
+BACKEND=${5:-socket}
+case $BACKEND in socket | af_packet | af_xdp) ;; *) cw_fail "unknown backend '$BACKEND'" ;; esac
 for t in nginx curl openssl; do
 	command -v "$t" >/dev/null || cw_fail "$t not found (run scripts/deps.sh)"
 done
@@ -47,17 +54,19 @@ CW_KEEP_GOING=1
 NODE=edge-1
 SIZE_MB=${CW_TUNNEL_MB:-64}
 IMPAIR=${CW_TUNNEL_IMPAIR:---loss 0.3 --delay 1 --jitter 0.5 --reorder 0.5 --duplicate 0.5 --corrupt 0.2}
-base=$(cw_free_ports 4)
+base=$(cw_free_ports 5)
 TUN_PORT=$base INGRESS_PORT=$((base + 1)) ADMIN_PORT=$((base + 2))
-AGENT_ADMIN=$((base + 3))
+AGENT_ADMIN=$((base + 3)) RELAY_PORT=$((base + 4))
 PROXY="http://127.0.0.1:$INGRESS_PORT"
 
 cw_tmpdir tunnel
 chmod 755 "$tmp"
 
 cw_setup_netns edge
-# The gateway side of the veth stays in this namespace, with the relay on it.
-ip addr add "$CW_DUT_IP/$CW_PREFIX_LEN" dev "$CW_IF_HOST"
+if [[ $BACKEND == socket ]]; then
+	# The gateway side of the veth stays in this namespace, with the relay on it.
+	ip addr add "$CW_DUT_IP/$CW_PREFIX_LEN" dev "$CW_IF_HOST"
+fi
 cw_section "certificates"
 "$here/../../scripts/pki.sh" "$tmp" "$CW_DUT_IP" "$NODE"
 cw_check "certificates made" test -s "$tmp/$NODE.crt" -a -s "$tmp/gateway.crt"
@@ -87,16 +96,39 @@ sleep 0.3
 cw_check "nginx serves in the edge namespace" \
 	cw_ns curl -sf -o /dev/null "http://127.0.0.1:10250/big.bin"
 
-cw_section "causewayd (socket backend) and the relay"
+cw_section "causewayd ($BACKEND backend) and the relay"
+# The backend's part of the configuration; the relay's ends; where the
+# gateway sees the agent (the relay's upstream address).
+case $BACKEND in
+socket)
+	backend=$'backend = socket\nsocket_address = 127.0.0.1'
+	relay=(-l "$CW_DUT_IP:$TUN_PORT" -u "127.0.0.1:$TUN_PORT")
+	agent_dials=$CW_DUT_IP:$TUN_PORT
+	seen_from=127.0.0.1
+	;;
+af_packet | af_xdp)
+	device="net_af_xdp0,iface=$CW_IF_HOST"
+	backend="backend = dpdk"
+	if [[ $BACKEND == af_packet ]]; then
+		# The kernel defragments for AF_PACKET: frames and mbufs take 9 KiB.
+		device="net_af_packet0,iface=$CW_IF_HOST,framesz=9216,blocksz=36864,framecnt=512"
+		backend=$'backend = dpdk\nmbuf_size = 9216'
+	fi
+	port=$'[port p0]\n'"device = $device"$'\n'"address = $CW_DUT_IP/$CW_PREFIX_LEN"
+	relay=(-l "127.0.0.1:$RELAY_PORT" -u "$CW_DUT_IP:$TUN_PORT")
+	agent_dials=127.0.0.1:$RELAY_PORT
+	seen_from=$CW_NS_IP
+	;;
+esac
 cat >"$tmp/causeway.conf" <<EOF
 [eal]
 lcores = 0-1
 memory = 128
 hugepages = no
 file_prefix = cwt-tunnel-$$
+${port:-}
 [dataplane]
-backend = socket
-socket_address = 127.0.0.1
+$backend
 stats_interval = 0
 mbuf_pool_size = 4095
 [tunnel]
@@ -120,17 +152,23 @@ EOF
 CW_FILE_PREFIX=cwt-tunnel-$$
 cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
 # shellcheck disable=SC2086 # IMPAIR is a list of options
-"$RELAY" -l "$CW_DUT_IP:$TUN_PORT" -u "127.0.0.1:$TUN_PORT" --seed 7 $IMPAIR \
-	--stats-file "$tmp/relay.json" 2>"$tmp/relay.log" &
-RELAY_PID=$!
-cw_track_pid "$RELAY_PID"
+if [[ $BACKEND == socket ]]; then
+	"$RELAY" "${relay[@]}" --seed 7 $IMPAIR --stats-file "$tmp/relay.json" 2>"$tmp/relay.log" &
+	RELAY_PID=$!
+	cw_track_pid "$RELAY_PID"
+else
+	cw_ns_spawn "$RELAY" "${relay[@]}" --seed 7 $IMPAIR --stats-file "$tmp/relay.json" \
+		2>"$tmp/relay.log"
+	RELAY_PID=$CW_SPAWN_PID
+fi
 
 cat >"$tmp/agent.conf" <<EOF
 [agent]
 node_name = $NODE
 cache_dir = $tmp/cache
 [gateway]
-address = $CW_DUT_IP:$TUN_PORT
+address = $agent_dials
+server_name = $CW_DUT_IP
 ca_file = $tmp/ca.crt
 [tls]
 cert_file = $tmp/$NODE.crt
@@ -169,7 +207,7 @@ start_agent 2>"$tmp/agent.log"
 cw_check "the agent connects and causewayctl status lists $NODE" wait_node
 "$CTL" status --admin "127.0.0.1:$ADMIN_PORT" >"$tmp/status.txt" 2>&1 || true
 cw_check "status shows the node's address through the relay" \
-	grep -q "^$NODE .*127\.0\.0\.1:" "$tmp/status.txt"
+	grep -q "^$NODE .*${seen_from//./\\.}:" "$tmp/status.txt"
 cw_check "status --json is JSON naming the node" \
 	sh -c "'$CTL' status --admin 127.0.0.1:$ADMIN_PORT --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if any(n[\"name\"]==\"$NODE\" for n in d[\"nodes\"]) else 1)'"
 
