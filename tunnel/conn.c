@@ -80,6 +80,8 @@ struct cw_conn {
 	enum cw_conn_state state;
 	enum cw_conn_end end;
 	uint8_t local_cid[CW_CID_LEN], peer_cid[CW_CID_LEN];
+	uint8_t in_order_run; /* ack-eliciting packets in order since a gap, up to
+			       * CW_CONN_ACK_RUN + 1 (§10.1) */
 	bool gateway;
 	bool keys, confirmed, hs_done_pending;
 	bool rx_largest; /* the last cw_conn_recv() authenticated a new largest */
@@ -88,6 +90,13 @@ struct cw_conn {
 	bool ping_pending;
 	bool close_due;
 };
+
+static uint64_t min2(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+_Static_assert(CW_CONN_ACK_RUN < UINT8_MAX, "in_order_run counts to CW_CONN_ACK_RUN + 1");
 
 /* ---- packet records ---- */
 
@@ -107,23 +116,31 @@ static struct prec *prec_get(struct cw_conn *c)
 	return p;
 }
 
-/* Spare records are kept only while packets are in flight, so an idle
- * session holds none. */
-static void prec_put(struct cw_conn *c, struct prec *p)
+static void prec_trim(struct cw_conn *c, uint32_t keep)
 {
-	uint32_t keep = c->rec.sp[CW_PNS_APP].ack_eliciting_in_flight;
+	struct prec *p;
 
-	if (keep > CW_CONN_POOL_CACHE)
-		keep = CW_CONN_POOL_CACHE;
-	p->next = c->pool;
-	c->pool = p;
-	c->pool_n++;
 	while (c->pool_n > keep) {
 		p = c->pool;
 		c->pool = p->next;
 		c->pool_n--;
 		c->a.free(c->a.ctx, p, sizeof(*p));
 	}
+}
+
+/* Spare records are kept while the streams have more to send, or for the
+ * packets still in flight, so an idle session holds none; a transfer whose
+ * ACKs empty the flight for a moment keeps them. */
+static void prec_put(struct cw_conn *c, struct prec *p)
+{
+	uint32_t keep = c->rec.sp[CW_PNS_APP].ack_eliciting_in_flight;
+
+	if (keep > CW_CONN_POOL_CACHE || cw_streams_want_send(&c->st))
+		keep = CW_CONN_POOL_CACHE;
+	p->next = c->pool;
+	c->pool = p;
+	c->pool_n++;
+	prec_trim(c, keep);
 }
 
 static void frec_from(struct frec *r, const struct cw_stream_frame *f)
@@ -485,17 +502,12 @@ int cw_conn_gateway_new(const struct cw_conn_cfg *cfg, const struct cw_hs_gatewa
 
 void cw_conn_free(struct cw_conn *c)
 {
-	struct prec *p;
-
 	if (!c)
 		return;
 	/* Discarding hands every outstanding record back through on_packet. */
 	cw_recovery_discard_space(&c->rec, CW_PNS_APP, 0);
 	cw_recovery_free(&c->rec);
-	while ((p = c->pool)) {
-		c->pool = p->next;
-		c->a.free(c->a.ctx, p, sizeof(*p));
-	}
+	prec_trim(c, 0);
 	cw_streams_free(&c->st);
 	cw_hs_free(c->hs);
 	if (c->keys)
@@ -647,8 +659,9 @@ static uint64_t cold_at(const struct cw_conn *c)
 	return c->idle_start + CW_CONN_COLD_NS;
 }
 
-/* Give back what a quiet session can make again: the cipher contexts, and
- * the ring still held by ACK-only packets the peer has not acknowledged.
+/* Give back what a quiet session can make again: the cipher contexts, the
+ * receive chunks drained streams keep, spare packet records, and the ring
+ * still held by ACK-only packets the peer has not acknowledged.
  * quiet() leaves only ACK-only packets outstanding, so the recovery cannot
  * refuse; if it did, the session would be broken: close it. */
 static void go_cold(struct cw_conn *c, uint64_t now)
@@ -656,28 +669,50 @@ static void go_cold(struct cw_conn *c, uint64_t now)
 	int e;
 
 	cw_keyset_sleep(&c->ps.keys);
+	cw_streams_trim(&c->st);
+	prec_trim(c, 0);
 	e = cw_recovery_forget_ack_only(&c->rec, CW_PNS_APP, now);
 	if (e < 0)
 		c->err = e;
+}
+
+/* §10.1: once past CW_CONN_ACK_RUN in-order packets the ACK may wait for
+ * CW_CONN_ACK_EVERY_BULK of them, but not longer than a quarter of the
+ * RTT (no timer is finer than kGranularity), so that the sender's window
+ * and loss detection still hear from us several times per round trip. */
+static uint64_t ack_delay(const struct cw_conn *c, bool decimating)
+{
+	uint64_t q = c->rec.rtt.smoothed / 4;
+
+	if (!decimating || q >= CW_RTT_MAX_ACK_DELAY)
+		return CW_RTT_MAX_ACK_DELAY;
+	return q > CW_RTT_GRANULARITY ? q : CW_RTT_GRANULARITY;
 }
 
 /* §10.1: what the arrival of packet @pn asks of our next ACK. */
 static void note_received(struct cw_conn *c, uint64_t now, uint64_t pn, bool ae)
 {
 	bool reordered = c->largest_rx != CW_PN_NONE && pn != c->largest_rx + 1;
+	bool decimating;
 
 	cw_ackset_add(&c->acks, pn);
 	if (c->largest_rx == CW_PN_NONE || pn > c->largest_rx) {
 		c->largest_rx = pn;
 		c->largest_rx_time = now;
 	}
+	if (reordered)
+		c->in_order_run = 0;
 	if (!ae)
 		return;
+	if (!reordered && c->in_order_run <= CW_CONN_ACK_RUN)
+		c->in_order_run++;
+	decimating = c->in_order_run > CW_CONN_ACK_RUN;
 	c->ack_pending = true;
-	if (++c->ae_since_ack >= CW_CONN_ACK_EVERY || reordered)
+	if (++c->ae_since_ack >= (decimating ? CW_CONN_ACK_EVERY_BULK : CW_CONN_ACK_EVERY) ||
+	    reordered)
 		c->ack_now = true;
-	else if (c->ack_deadline == NEVER)
-		c->ack_deadline = now + CW_RTT_MAX_ACK_DELAY;
+	else
+		c->ack_deadline = min2(c->ack_deadline, now + ack_delay(c, decimating));
 }
 
 static void recv_short(struct cw_conn *c, uint64_t now, uint8_t *pkt, size_t len)
@@ -870,7 +905,8 @@ static bool ack_due(const struct cw_conn *c, uint64_t now)
 }
 
 static int seal_and_record(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap,
-			   const uint8_t *frames, size_t flen, struct prec *p, bool ae)
+			   uint64_t largest_acked, const uint8_t *frames, size_t flen,
+			   struct prec *p, bool ae)
 {
 	unsigned flags = ae ? CW_SENT_ACK_ELICITING | CW_SENT_IN_FLIGHT : 0;
 	/* An ACK-only packet keeps no record: all its acknowledgement tells is
@@ -878,8 +914,8 @@ static int seal_and_record(struct cw_conn *c, uint64_t now, uint8_t *out, size_t
 	uint64_t cookie = ae ? (uint64_t)(uintptr_t)p : p->ack_largest << 1 | ACK_ONLY;
 	int len, e;
 
-	len = cw_protect_short_seal(&c->ps, out, cap, c->peer_cid, c->next_pn,
-				    cw_recovery_largest_acked(&c->rec, CW_PNS_APP), frames, flen);
+	len = cw_protect_short_seal(&c->ps, out, cap, c->peer_cid, c->next_pn, largest_acked,
+				    frames, flen);
 	if (len < 0)
 		return len;
 	e = cw_recovery_on_sent(&c->rec, CW_PNS_APP, now, c->next_pn, (size_t)len, flags, cookie);
@@ -956,7 +992,7 @@ static size_t fill(struct cw_conn *c, uint64_t now, uint8_t *b, size_t room, str
 
 static int send_short(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 {
-	uint8_t frames[CW_CONN_DGRAM_MAX];
+	uint64_t la = cw_recovery_largest_acked(&c->rec, CW_PNS_APP);
 	bool probe = cw_recovery_probes(&c->rec, CW_PNS_APP) > 0, ae;
 	/* §10.1's PING after a run of ACK-only packets rides on the next ACK. */
 	bool want = cw_streams_want_send(&c->st) || c->hs_done_pending || c->ping_pending ||
@@ -964,6 +1000,7 @@ static int send_short(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 	bool fly;
 	/* An ACK-only packet is filled in a record on the stack: it keeps none. */
 	struct prec ack_only, *p = &ack_only;
+	uint8_t *frames;
 	size_t used;
 	int n;
 
@@ -973,6 +1010,11 @@ static int send_short(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 		return 0;
 	if (c->rec.sp[CW_PNS_APP].count >= CW_RECOVERY_DEFAULT_SENT)
 		return 0;
+	/* The frames are built where the payload goes and sealed there. */
+	n = cw_protect_short_hdr_len(c->next_pn, la);
+	if (n < 0)
+		return n;
+	frames = out + n;
 	if (fly)
 		p = prec_get(c);
 	else
@@ -986,7 +1028,7 @@ static int send_short(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 			prec_put(c, p);
 		return 0;
 	}
-	n = seal_and_record(c, now, out, cap, frames, used, p, ae);
+	n = seal_and_record(c, now, out, cap, la, frames, used, p, ae);
 	if (n < 0) {
 		if (fly)
 			unsend(c, p);
@@ -1058,11 +1100,6 @@ int cw_conn_send(struct cw_conn *c, uint64_t now, uint8_t *out, size_t cap)
 }
 
 /* ---- timers ---- */
-
-static uint64_t min2(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
 
 uint64_t cw_conn_next_timeout(const struct cw_conn *c)
 {

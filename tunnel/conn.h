@@ -49,13 +49,15 @@
  * recovery ring (recovery.h) while packets are outstanding or waiting to
  * be sent, and one packet record (about 300 bytes) per ack-eliciting
  * packet outstanding (at most CW_RECOVERY_DEFAULT_SENT; ACK-only packets
- * need none). Spare records are kept for reuse, at most CW_CONN_POOL_CACHE
- * and no more than packets in flight, so an idle session keeps none. The
- * sealed close packet and the previous key phase's replay window exist
- * only while needed. OpenSSL holds the cipher contexts of the keys
- * (protect.h, aead.h; about 1 KiB each): a session with nothing
- * outstanding that has had no packet for CW_CONN_COLD_NS frees those of
- * its current keys, and makes them again at its next packet.
+ * need none). Spare records are kept for reuse, at most CW_CONN_POOL_CACHE,
+ * and no more than packets in flight once the streams have nothing left
+ * to send, so an idle session keeps none. The sealed close packet and the
+ * previous key phase's replay window exist only while needed. OpenSSL
+ * holds the cipher contexts of the keys (protect.h, aead.h; about 1 KiB
+ * each): a session with nothing outstanding that has had no packet for
+ * CW_CONN_COLD_NS frees those of its current keys, and makes them again at
+ * its next packet; the receive chunk a stream keeps for its next bytes
+ * (rob.h) and the spare records go then too.
  */
 #ifndef CW_CONN_H
 #define CW_CONN_H
@@ -72,6 +74,8 @@
 #define CW_CONN_PKT_FRAMES	  8			/* stream frames remembered per packet */
 #define CW_CONN_POOL_CACHE	  64			/* free packet records kept for reuse */
 #define CW_CONN_ACK_EVERY	  2			/* §10.1 */
+#define CW_CONN_ACK_EVERY_BULK	  10			/* §10.1: after an in-order run */
+#define CW_CONN_ACK_RUN		  100			/* §10.1: in-order packets before that */
 #define CW_CONN_PING_EVERY	  32			/* §10.1: non-ack-eliciting run */
 #define CW_CONN_IDLE_DEFAULT	  UINT64_C(90000000000) /* §11.1, ns */
 #define CW_CONN_IDLE_FLOOR	  UINT64_C(10000000000)

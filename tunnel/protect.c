@@ -145,6 +145,13 @@ int cw_protect_short_update(struct cw_protect_short *p)
 	return rc;
 }
 
+int cw_protect_short_hdr_len(uint64_t pn, uint64_t largest_acked)
+{
+	int pn_len = cw_pn_len(pn, largest_acked);
+
+	return pn_len < 0 ? pn_len : 1 + CW_CID_LEN + pn_len;
+}
+
 int cw_protect_short_seal(struct cw_protect_short *p, uint8_t *out, size_t cap,
 			  const uint8_t dcid[CW_CID_LEN], uint64_t pn, uint64_t largest_acked,
 			  const uint8_t *frames, size_t len)

@@ -108,10 +108,20 @@ int cw_protect_short_update(struct cw_protect_short *p);
 void cw_protect_short_discard_prev(struct cw_protect_short *p);
 
 /*
+ * The length of the short header cw_protect_short_seal() writes for packet
+ * @pn with @largest_acked: frames built at that offset in its @out are
+ * sealed in place, without a copy. Returns 1 + CW_CID_LEN + the packet
+ * number's length, or -EINVAL as cw_pn_len().
+ */
+int cw_protect_short_hdr_len(uint64_t pn, uint64_t largest_acked);
+
+/*
  * Write at @out a short-header packet to @dcid with packet number @pn
  * (truncated against @largest_acked) carrying @len >= 1 bytes of @frames,
- * sealed with the current keys and phase. Returns the packet length, or
- * -EINVAL, -ERANGE, -EMSGSIZE, or the errors of cw_keyset_seal().
+ * sealed with the current keys and phase. @frames may be at the position
+ * the payload will take (in place, see cw_protect_short_hdr_len()).
+ * Returns the packet length, or -EINVAL, -ERANGE, -EMSGSIZE, or the errors
+ * of cw_keyset_seal().
  */
 int cw_protect_short_seal(struct cw_protect_short *p, uint8_t *out, size_t cap,
 			  const uint8_t dcid[CW_CID_LEN], uint64_t pn, uint64_t largest_acked,

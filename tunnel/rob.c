@@ -166,6 +166,28 @@ static int store(struct cw_rob *r, uint64_t off, const uint8_t *data, size_t len
 	return 0;
 }
 
+/*
+ * Store [ready, ready + len), the next bytes in order with nothing
+ * received beyond them: no bitmap to consult or set, as bytes below
+ * `ready` are all present and their bits are never read again.
+ */
+static int append(struct cw_rob *r, const uint8_t *data, size_t len)
+{
+	while (len) {
+		size_t o = r->ready % CW_ROB_CHUNK;
+		size_t n = min_u64(len, CW_ROB_CHUNK - o);
+		struct cw_rob_chunk *c = chunk_for(r, r->ready / CW_ROB_CHUNK);
+
+		if (!c)
+			return -ENOMEM;
+		memcpy(c->data + o, data, n);
+		r->ready += n;
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static void advance_ready(struct cw_rob *r)
 {
 	while (r->ready < r->highest) {
@@ -207,6 +229,8 @@ int cw_rob_insert(struct cw_rob *r, uint64_t off, const uint8_t *data, size_t le
 		data += skip;
 		len -= skip;
 	}
+	if (off == r->ready && r->ready == old_high)
+		return append(r, data, len);
 	rc = store(r, off, data, len, old_high);
 	advance_ready(r);
 	return rc;
@@ -238,11 +262,19 @@ size_t cw_rob_consume(struct cw_rob *r, size_t n)
 	cw_chunkmap_advance(&r->map, to);
 	/*
 	 * Everything received has been read: the chunk under the read offset
-	 * holds nothing of use, and an idle stream should hold no memory.
+	 * is where the next bytes in order go, so a reader that keeps up
+	 * does not free and allocate one per packet. It goes with the stream's
+	 * end, or at cw_rob_trim().
 	 */
-	if (r->read_off == r->highest)
+	if (cw_rob_finished(r))
 		free_chunk(r, to);
 	return n;
+}
+
+void cw_rob_trim(struct cw_rob *r)
+{
+	if (r->read_off == r->highest)
+		free_chunk(r, r->read_off / CW_ROB_CHUNK);
 }
 
 const uint8_t *cw_rob_peek(const struct cw_rob *r, size_t *len)

@@ -8,8 +8,13 @@
  * copy received (§8.8): later copies are not compared, only skipped.
  *
  * Memory: bytes live in CW_ROB_CHUNK-byte chunks, each with a bitmap of the
- * bytes present, allocated through the injected allocator when data for
- * them first arrives and freed as soon as the reader has read past them.
+ * bytes present at or above the first missing byte (below it every byte is
+ * present, so data arriving in order is copied without touching the
+ * bitmap), allocated through the injected allocator when data for
+ * them first arrives and freed as soon as the reader has read past them;
+ * the chunk under the read offset stays when the reader has read
+ * everything that arrived (the next bytes go there) until the final size
+ * is read or cw_rob_trim() is called.
  * The buffer only accepts data below its limit (the flow-control limit the
  * receiver advertised, or 65536 for CRYPTO), and the limit may not run more
  * than CW_ROB_MAX_SPAN bytes ahead of the read offset, so a buffer never
@@ -111,6 +116,10 @@ const uint8_t *cw_rob_peek(const struct cw_rob *r, size_t *len);
 
 /* Consume @n bytes (at most cw_rob_readable()); returns the count consumed. */
 size_t cw_rob_consume(struct cw_rob *r, size_t n);
+
+/* Free the chunk a reader that read everything leaves (see above), so
+ * that a buffer with nothing unread holds no memory. */
+void cw_rob_trim(struct cw_rob *r);
 
 /* Whether the final size is known and every byte up to it has been read. */
 static inline bool cw_rob_finished(const struct cw_rob *r)

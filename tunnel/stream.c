@@ -294,6 +294,13 @@ void cw_streams_free(struct cw_streams *t)
 	t->send = t->ctrl = t->events = (struct cw_stream_list){NULL, NULL};
 }
 
+void cw_streams_trim(struct cw_streams *t)
+{
+	for (uint32_t i = 0; i < t->nbuckets; i++)
+		for (struct cw_stream *s = t->buckets[i]; s; s = s->hnext)
+			cw_rob_trim(&s->rob);
+}
+
 static inline uint64_t conn_credit(const struct cw_streams *t)
 {
 	return t->tx_max_data > t->tx_data ? t->tx_max_data - t->tx_data : 0;

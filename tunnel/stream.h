@@ -28,8 +28,10 @@
  * window (<= CW_ROB_MAX_SPAN) and `send_buffer` bytes to send. Control
  * frames pending are flags on the stream, so queues never outgrow the
  * table. Memory comes only from the injected allocator. A stream with
- * nothing buffered holds only its own struct (about 400 bytes on LP64):
- * chunks and range sets are allocated while data is in flight.
+ * nothing buffered holds only its own struct (about 400 bytes on LP64),
+ * and after cw_streams_trim() nothing else: chunks and range sets are
+ * allocated while data is in flight, and a receive chunk stays with a
+ * reader that keeps up until the trim.
  *
  * Errors: functions return 0 or a negative errno. A peer violation is
  * -EPROTO, and cw_streams_error() then gives the code for CONNECTION_CLOSE
@@ -197,6 +199,10 @@ int cw_streams_init(struct cw_streams *t, const struct cw_streams_config *cfg, b
 
 /* Free every stream and the table's memory. */
 void cw_streams_free(struct cw_streams *t);
+
+/* Give back what drained streams keep for their next bytes (cw_rob_trim()):
+ * for a session gone quiet. */
+void cw_streams_trim(struct cw_streams *t);
 
 /* A reasonable configuration: the recommended values of §9.6. */
 void cw_streams_config_default(struct cw_streams_config *cfg, bool gateway);

@@ -3,46 +3,25 @@
 
 #include "varint.h"
 
-size_t cw_varint_len(uint64_t v)
+/* @v (fitting @len bytes) big-endian in @len bytes with the length prefix. */
+static void put(uint8_t *out, uint64_t v, size_t len)
 {
-	if (v < (UINT64_C(1) << 6))
-		return 1;
-	if (v < (UINT64_C(1) << 14))
-		return 2;
-	if (v < (UINT64_C(1) << 30))
-		return 4;
-	if (v <= CW_VARINT_MAX)
-		return 8;
-	return 0;
+	static const uint8_t prefix[9] = {[1] = 0x00, [2] = 0x40, [4] = 0x80, [8] = 0xc0};
+
+	for (size_t i = len; i-- > 0; v >>= 8)
+		out[i] = (uint8_t)v;
+	out[0] |= prefix[len];
 }
 
 int cw_varint_encode_fixed(uint8_t *out, size_t cap, uint64_t v, size_t len)
 {
-	uint8_t prefix;
-
-	switch (len) {
-	case 1:
-		prefix = 0x00;
-		break;
-	case 2:
-		prefix = 0x40;
-		break;
-	case 4:
-		prefix = 0x80;
-		break;
-	case 8:
-		prefix = 0xc0;
-		break;
-	default:
+	if (len != 1 && len != 2 && len != 4 && len != 8)
 		return -EINVAL;
-	}
 	if (v > CW_VARINT_MAX || cw_varint_len(v) > len)
 		return -ERANGE;
 	if (cap < len)
 		return -EMSGSIZE;
-	for (size_t i = len; i-- > 0; v >>= 8)
-		out[i] = (uint8_t)v;
-	out[0] |= prefix;
+	put(out, v, len);
 	return (int)len;
 }
 
@@ -52,7 +31,10 @@ int cw_varint_encode(uint8_t *out, size_t cap, uint64_t v)
 
 	if (len == 0)
 		return -ERANGE;
-	return cw_varint_encode_fixed(out, cap, v, len);
+	if (cap < len)
+		return -EMSGSIZE;
+	put(out, v, len);
+	return (int)len;
 }
 
 int cw_varint_decode(const uint8_t *in, size_t len, uint64_t *v)

@@ -18,9 +18,19 @@
 
 /*
  * Bytes the shortest encoding of @v takes: 1, 2, 4 or 8, or 0 when @v is
- * above CW_VARINT_MAX and cannot be encoded at all.
+ * above CW_VARINT_MAX and cannot be encoded at all. Inline: every frame
+ * header asks it for each field.
  */
-size_t cw_varint_len(uint64_t v);
+static inline size_t cw_varint_len(uint64_t v)
+{
+	if (v < (UINT64_C(1) << 6))
+		return 1;
+	if (v < (UINT64_C(1) << 14))
+		return 2;
+	if (v < (UINT64_C(1) << 30))
+		return 4;
+	return v <= CW_VARINT_MAX ? 8 : 0;
+}
 
 /*
  * Bytes an encoding starting with @first_byte takes (1, 2, 4 or 8); lets a

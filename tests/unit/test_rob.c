@@ -3,7 +3,8 @@
  * tunnel/rob.c: order, overlap and duplicates (first copy wins, nothing
  * delivered twice), the limit and the 62-bit bound, final size rules,
  * memory (chunks as data arrives, freed as read, counted through the
- * allocator), and a seeded shuffle of overlapping segments.
+ * allocator), a seeded shuffle of overlapping segments, and in-order data
+ * (copied past the bitmap) mixed with gaps and repeats.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,7 +22,8 @@
 #include "tunnel/rob.h"
 #include "tunnel/varint.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)	    (sizeof(a) / sizeof((a)[0]))
+#define TOTAL_MIXED (1u << 20) /* the pattern's length */
 
 static struct tu_counter cnt;
 static const struct cw_alloc counting = {tu_count_alloc, tu_count_free, &cnt};
@@ -113,12 +115,19 @@ static void test_out_of_order(void **state)
 	/* Chunk 0 is freed; chunk 1 still holds 6000..6010. */
 	assert_int_equal(cnt.blocks, 1);
 	assert_int_equal(cnt.bytes, sizeof(struct cw_rob_chunk));
-	/* Once that is read too, nothing is held; more data comes in fine. */
+	/* Once that is read too, only the chunk the next bytes go to is held,
+	 * until a trim; more data comes in fine. */
 	assert_int_equal(ins(&r, 5100, 900, false), 0);
 	assert_int_equal(drain(&r, 5100), 910);
+	assert_int_equal(cnt.blocks, 1);
+	assert_int_equal(ins(&r, 6010, 10, false), 0);
+	assert_int_equal(drain(&r, 6010), 10);
+	cw_rob_trim(&r);
 	assert_int_equal(cnt.blocks, 0);
-	assert_int_equal(ins(&r, 6010, 100, false), 0);
-	assert_int_equal(drain(&r, 6010), 100);
+	cw_rob_trim(&r);
+	assert_int_equal(cnt.blocks, 0);
+	assert_int_equal(ins(&r, 6020, 100, false), 0);
+	assert_int_equal(drain(&r, 6020), 100);
 	cw_rob_free(&r);
 }
 
@@ -420,6 +429,92 @@ static void test_shuffle(void **state)
 	cw_rob_free(&r);
 }
 
+/*
+ * In-order data with nothing beyond it is copied without the bitmap; data
+ * around a gap goes through it. Every switch between the two, inside one
+ * chunk and across chunks, keeps the bytes exact.
+ */
+static void test_in_order_then_gaps(void **state)
+{
+	uint8_t buf[4 * CW_ROB_CHUNK];
+	struct cw_rob r;
+
+	(void)state;
+	assert_int_equal(cw_rob_init(&r, &counting, TOTAL_MIXED), 0);
+	assert_int_equal(ins(&r, 0, 100, false), 0);   /* in order */
+	assert_int_equal(ins(&r, 200, 100, false), 0); /* ahead */
+	assert_int_equal(cw_rob_readable(&r), 100);
+	assert_int_equal(ins(&r, 100, 100, false), 0); /* fills the gap */
+	assert_int_equal(cw_rob_readable(&r), 300);
+	assert_int_equal(ins(&r, 300, 100, false), 0);	/* in order again */
+	assert_int_equal(ins(&r, 350, 100, false), 0);	/* half a duplicate */
+	assert_int_equal(ins(&r, 600, 4000, false), 0); /* ahead, into chunk 1 */
+	assert_int_equal(ins(&r, 450, 100, false), 0);	/* in order, below data */
+	assert_int_equal(cw_rob_readable(&r), 550);
+	assert_int_equal(ins(&r, 500, 100, false), 0);
+	assert_int_equal(cw_rob_readable(&r), 4600);
+	assert_int_equal(ins(&r, 4600, 2 * CW_ROB_CHUNK, false), 0); /* in order, 2 chunks */
+	assert_int_equal(cw_rob_readable(&r), 4600 + 2 * CW_ROB_CHUNK);
+	assert_int_equal(cw_rob_read(&r, buf, sizeof(buf)), 4600 + 2 * CW_ROB_CHUNK);
+	assert_memory_equal(buf, pattern, 4600 + 2 * CW_ROB_CHUNK);
+	cw_rob_free(&r);
+}
+
+/*
+ * A stream as a reader that keeps up sees it: segments mostly in order,
+ * some held back behind the next one or two, some repeated, reads of
+ * random sizes in between: the bytes arrive exact and once.
+ */
+static void test_mostly_in_order(void **state)
+{
+	enum { MAXSEG = 1400 };
+	uint64_t held_off = 0, dup_off = 0, off = 0;
+	size_t held_len = 0, dup_len = 0, got = 0, wait = 0;
+	uint32_t x = 0xBADC0DE;
+	uint8_t buf[5000];
+	struct cw_rob r;
+
+	(void)state;
+	assert_int_equal(cw_rob_init(&r, &counting, TOTAL_MIXED), 0);
+	while (off < TOTAL_MIXED || held_len) {
+		size_t len;
+
+		x = x * 1103515245 + 12345;
+		len = 1 + (x >> 8) % MAXSEG;
+		if (off + len > TOTAL_MIXED)
+			len = TOTAL_MIXED - off;
+		if (len && !held_len && (x >> 4) % 8 == 0) {
+			held_off = off, held_len = len, wait = 1 + (x >> 20) % 2;
+		} else if (len) {
+			assert_int_equal(ins(&r, off, len, off + len == TOTAL_MIXED), 0);
+			if ((x >> 24) % 10 == 0)
+				dup_off = off, dup_len = len;
+		}
+		off += len;
+		if (held_len && (!len || --wait == 0)) {
+			assert_int_equal(
+			    ins(&r, held_off, held_len, held_off + held_len == TOTAL_MIXED), 0);
+			held_len = 0;
+		}
+		if (dup_len && (x >> 16) % 3 == 0) {
+			assert_int_equal(
+			    ins(&r, dup_off, dup_len, dup_off + dup_len == TOTAL_MIXED), 0);
+			dup_len = 0;
+		}
+		if ((x >> 12) % 3 == 0) {
+			size_t n = cw_rob_read(&r, buf, 1 + (x >> 2) % sizeof(buf));
+
+			assert_memory_equal(buf, pattern + got, n);
+			got += n;
+		}
+	}
+	got += drain(&r, got);
+	assert_int_equal(got, TOTAL_MIXED);
+	assert_true(cw_rob_finished(&r));
+	assert_int_equal(cnt.bytes, 0);
+	cw_rob_free(&r);
+}
+
 /* The CRYPTO stream use: 65536 bytes per space, beyond is an error. */
 static void test_crypto_use(void **state)
 {
@@ -450,6 +545,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enomem, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shuffle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_in_order_then_gaps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mostly_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crypto_use, setup, teardown),
 	};
 
