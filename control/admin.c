@@ -172,6 +172,8 @@ static void render_tunnel(struct evbuffer *b, const struct cw_gw_stats *g)
 	metric(b, "causeway_invalid_tokens_total", "Retry tokens refused", g->invalid_token);
 	metric(b, "causeway_decrypt_failures_total", "1-RTT packets failing authentication",
 	       g->decrypt_failed);
+	metric(b, "causeway_retransmits_total", "STREAM frames sent again after a loss",
+	       g->retransmits);
 	metric(b, "causeway_stateless_resets_total", "Stateless resets sent", g->resets_sent);
 	metric(b, "causeway_node_name_mismatch_total", "Hello names not matching certificates",
 	       g->name_mismatch);

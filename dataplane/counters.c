@@ -23,9 +23,30 @@ static const char *const cw_drop_names[CW_DROP_MAX] = {
     [CW_DROP_TOO_BIG] = "too_big",
 };
 
+static const char *const cw_tctr_names[CW_TCTR_MAX] = {
+    [CW_TCTR_SESSIONS] = "sessions",
+    [CW_TCTR_HS_FULL] = "handshakes_full",
+    [CW_TCTR_HS_RESUMED] = "handshakes_resumed",
+    [CW_TCTR_HS_FAILED] = "handshakes_failed",
+    [CW_TCTR_REDIRECT_OUT] = "redirects_out",
+    [CW_TCTR_REDIRECT_IN] = "redirects_in",
+    [CW_TCTR_REDIRECT_FULL] = "redirect_ring_full",
+    [CW_TCTR_EVENT_FULL] = "event_ring_full",
+    [CW_TCTR_RETRANSMITS] = "retransmits",
+    [CW_TCTR_DECRYPT_FAILED] = "decrypt_failed",
+    [CW_TCTR_ROUTE_HUB] = "route_hub",
+    [CW_TCTR_ROUTE_UPSTREAM] = "route_upstream",
+    [CW_TCTR_ROUTE_DENY] = "route_deny",
+};
+
 const char *cw_drop_name(enum cw_drop d)
 {
 	return (unsigned)d < CW_DROP_MAX ? cw_drop_names[d] : "unknown";
+}
+
+const char *cw_tctr_name(enum cw_tctr t)
+{
+	return (unsigned)t < CW_TCTR_MAX ? cw_tctr_names[t] : "unknown";
 }
 
 void cw_counters_sum(const struct cw_counters *in, unsigned n, struct cw_counters *out)
@@ -42,6 +63,8 @@ void cw_counters_sum(const struct cw_counters *in, unsigned n, struct cw_counter
 		out->icmp_echo += cw_ctr_get(c->icmp_echo);
 		out->udp_in += cw_ctr_get(c->udp_in);
 		out->udp_out += cw_ctr_get(c->udp_out);
+		for (unsigned t = 0; t < CW_TCTR_MAX; t++)
+			out->tun[t] += cw_ctr_get(c->tun[t]);
 		for (unsigned d = 0; d < CW_DROP_MAX; d++)
 			out->drops[d] += cw_ctr_get(c->drops[d]);
 	}

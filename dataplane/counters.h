@@ -32,6 +32,30 @@ enum cw_drop {
 	CW_DROP_MAX
 };
 
+/*
+ * The tunnel's figures per worker (tunnel/gateway.h's counters and the
+ * redirect rings'), which the tunnel service copies into its worker's block
+ * every CW_TCTR_PUBLISH_NS. Keep cw_tctr_names[] in counters.c in step.
+ */
+enum cw_tctr {
+	CW_TCTR_SESSIONS = 0, /* live now (a gauge), handshaking included */
+	CW_TCTR_HS_FULL,
+	CW_TCTR_HS_RESUMED,
+	CW_TCTR_HS_FAILED,
+	CW_TCTR_REDIRECT_OUT,  /* datagrams handed to their session's worker */
+	CW_TCTR_REDIRECT_IN,   /* ... taken from other workers */
+	CW_TCTR_REDIRECT_FULL, /* ... dropped: the ring to the owner was full */
+	CW_TCTR_EVENT_FULL,    /* events to the control thread lost: ring full */
+	CW_TCTR_RETRANSMITS,   /* STREAM frames sent again */
+	CW_TCTR_DECRYPT_FAILED,
+	CW_TCTR_ROUTE_HUB, /* agents' API requests by route action */
+	CW_TCTR_ROUTE_UPSTREAM,
+	CW_TCTR_ROUTE_DENY,
+	CW_TCTR_MAX
+};
+
+#define CW_TCTR_PUBLISH_NS 100000000u /* 100 ms */
+
 struct cw_counters {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts, tx_bytes;
@@ -39,13 +63,18 @@ struct cw_counters {
 	uint64_t icmp_echo;
 	uint64_t udp_in, udp_out;
 	uint64_t drops[CW_DROP_MAX];
+	uint64_t tun[CW_TCTR_MAX]; /* written with cw_ctr_set() */
 } __attribute__((aligned(64)));
 
 #define cw_ctr_add(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define cw_ctr_get(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define cw_ctr_set(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
 /* Stable, snake_case name of a drop reason (used in telemetry and logs). */
 const char *cw_drop_name(enum cw_drop d);
+
+/* Stable, snake_case name of a tunnel counter. */
+const char *cw_tctr_name(enum cw_tctr t);
 
 /* Sum @n counter blocks into @out (relaxed reads; fine for statistics). */
 void cw_counters_sum(const struct cw_counters *in, unsigned n, struct cw_counters *out);

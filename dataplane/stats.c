@@ -25,6 +25,21 @@ static void print_row(FILE *out, const char *who, const struct cw_counters *c,
 		c->tx_bytes, rate(c->tx_pkts, p->tx_pkts, secs), cw_counters_drops(c));
 }
 
+/* The tunnel's figures of one worker, or of all: testpmd-style, one line. */
+static void print_tunnel(FILE *out, const char *who, const uint64_t *t)
+{
+	fprintf(out,
+		"%-8s tunnel sessions %" PRIu64 " | handshakes full %" PRIu64 " resumed %" PRIu64
+		" failed %" PRIu64 " | redirects out %" PRIu64 " in %" PRIu64 " ring-full %" PRIu64
+		" | retransmits %" PRIu64 " | decrypt-failed %" PRIu64 " | routes hub %" PRIu64
+		" upstream %" PRIu64 " deny %" PRIu64 " | event-ring-full %" PRIu64 "\n",
+		who, t[CW_TCTR_SESSIONS], t[CW_TCTR_HS_FULL], t[CW_TCTR_HS_RESUMED],
+		t[CW_TCTR_HS_FAILED], t[CW_TCTR_REDIRECT_OUT], t[CW_TCTR_REDIRECT_IN],
+		t[CW_TCTR_REDIRECT_FULL], t[CW_TCTR_RETRANSMITS], t[CW_TCTR_DECRYPT_FAILED],
+		t[CW_TCTR_ROUTE_HUB], t[CW_TCTR_ROUTE_UPSTREAM], t[CW_TCTR_ROUTE_DENY],
+		t[CW_TCTR_EVENT_FULL]);
+}
+
 void cw_stats_print(const struct cw_dp *dp, struct cw_stats_snap *prev, FILE *out)
 {
 	uint64_t now = rte_rdtsc();
@@ -42,6 +57,13 @@ void cw_stats_print(const struct cw_dp *dp, struct cw_stats_snap *prev, FILE *ou
 		print_row(out, who, &cur[i], &prev->per[i], secs);
 	}
 	print_row(out, "total", &tot, &ptot, secs);
+	if (dp->conf->tunnel.port) {
+		for (unsigned i = 0; i < dp->n_workers; i++) {
+			snprintf(who, sizeof(who), "lcore%u", dp->lcores[i]);
+			print_tunnel(out, who, cur[i].tun);
+		}
+		print_tunnel(out, "total", tot.tun);
+	}
 	fprintf(out,
 		"arp in %" PRIu64 " out %" PRIu64 " | icmp echo %" PRIu64 " | udp in %" PRIu64
 		" out %" PRIu64 "\n",
@@ -74,6 +96,10 @@ static void fill_dict(struct rte_tel_data *d, const struct cw_counters *c)
 	for (unsigned i = 0; i < CW_DROP_MAX; i++) {
 		snprintf(name, sizeof(name), "drop_%s", cw_drop_name((enum cw_drop)i));
 		rte_tel_data_add_dict_u64(d, name, c->drops[i]);
+	}
+	for (unsigned i = 0; i < CW_TCTR_MAX; i++) {
+		snprintf(name, sizeof(name), "tunnel_%s", cw_tctr_name((enum cw_tctr)i));
+		rte_tel_data_add_dict_u64(d, name, c->tun[i]);
 	}
 }
 

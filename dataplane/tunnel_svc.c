@@ -55,6 +55,8 @@ struct tworker {
 	uint32_t local_ip;	/* address and port index datagrams came to */
 	uint16_t port;
 	uint64_t wake_owners;	       /* socket backend: owners to wake after a burst */
+	uint64_t events_lost;	       /* the event ring was full */
+	uint64_t publish_next;	       /* @now at which the counters are due again */
 	struct cw_tsvc_redir_stats rs; /* datagrams handed to their owners */
 	uint8_t buf[16384];
 };
@@ -92,6 +94,7 @@ static void wake(int fd)
 static void post_event(struct tworker *tw, void *obj)
 {
 	if (rte_ring_sp_enqueue(tw->events, obj) < 0) {
+		tw->events_lost++;
 		cw_err("tunnel worker %u: event ring full, event lost", tw->idx);
 		return;
 	}
@@ -574,6 +577,33 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 	return drain(tw, now, out, out_cap);
 }
 
+/* Copy this worker's tunnel figures where the stats line and telemetry read
+ * them (dataplane/counters.h). */
+static void publish(struct tworker *tw, uint64_t now)
+{
+	const struct cw_gw_stats *g = cw_gw_stats(tw->gw);
+	uint64_t *c = tw->t->dp->counters[tw->idx].tun;
+	const uint64_t v[CW_TCTR_MAX] = {
+	    [CW_TCTR_SESSIONS] = g->sessions,
+	    [CW_TCTR_HS_FULL] = g->hs_full,
+	    [CW_TCTR_HS_RESUMED] = g->hs_resumed,
+	    [CW_TCTR_HS_FAILED] = g->hs_failed,
+	    [CW_TCTR_REDIRECT_OUT] = tw->rs.out,
+	    [CW_TCTR_REDIRECT_IN] = tw->rs.in,
+	    [CW_TCTR_REDIRECT_FULL] = tw->rs.full,
+	    [CW_TCTR_EVENT_FULL] = tw->events_lost,
+	    [CW_TCTR_RETRANSMITS] = g->retransmits,
+	    [CW_TCTR_DECRYPT_FAILED] = g->decrypt_failed,
+	    [CW_TCTR_ROUTE_HUB] = g->routed[CW_GW_ROUTE_HUB],
+	    [CW_TCTR_ROUTE_UPSTREAM] = g->routed[CW_GW_ROUTE_UPSTREAM],
+	    [CW_TCTR_ROUTE_DENY] = g->routed[CW_GW_ROUTE_DENY],
+	};
+
+	tw->publish_next = now + CW_TCTR_PUBLISH_NS;
+	for (unsigned i = 0; i < CW_TCTR_MAX; i++)
+		cw_ctr_set(c[i], v[i]);
+}
+
 /* Certificate checks need Unix time; once a second is enough. */
 static void wall_tick(struct tworker *tw, uint64_t now)
 {
@@ -594,6 +624,8 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 	if (t->use_wake && read(tw->wake_fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
 		cw_warn("tunnel worker %u: wake fd: %s", tw->idx, strerror(errno));
 	wall_tick(tw, now);
+	if (now >= tw->publish_next)
+		publish(tw, now);
 	work_take(tw, now);
 	more = redirects_take(tw, now);
 	chans_run(tw, now);

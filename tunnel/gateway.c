@@ -59,6 +59,7 @@ struct sess {
 	uint64_t session_id;
 	struct cw_gw_addr addr;
 	uint64_t bytes_in, bytes_out, heartbeats, hb_seq;
+	uint64_t retx_seen; /* the connection's retransmits already in st */
 	uint64_t close_code;
 	char *close_reason; /* for the pending CONNECTION_CLOSE, allocated */
 	size_t close_rlen;
@@ -1399,6 +1400,7 @@ int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, u
 
 static int sess_send(struct cw_gw *gw, struct sess *s, uint64_t now, uint8_t *out, size_t cap)
 {
+	uint64_t retx;
 	int n;
 
 	/* The limit may be passed by one datagram: one that fits nothing
@@ -1420,6 +1422,9 @@ static int sess_send(struct cw_gw *gw, struct sess *s, uint64_t now, uint8_t *ou
 	}
 	s->bytes_out += (uint64_t)n;
 	s->amp_tx += (uint64_t)n;
+	retx = cw_conn_stats(s->c)->retransmits;
+	gw->st.retransmits += retx - s->retx_seen;
+	s->retx_seen = retx;
 	reheap(gw, s);
 	return n;
 }

@@ -167,6 +167,7 @@ struct cw_gw_stats {
 	uint64_t addr_changes;
 	uint64_t amp_limited;	 /* output held back at an unvalidated address's 3x limit */
 	uint64_t decrypt_failed; /* 1-RTT packets of sessions whose AEAD tag failed */
+	uint64_t retransmits;	 /* STREAM frames sent again after a loss */
 	uint64_t pkts_dropped;	 /* 1-RTT packets of sessions dropped for any reason
 				  * (failed authentication, replayed, before the keys) */
 	uint64_t dials, dials_failed;

@@ -118,5 +118,12 @@ cw_log "redirects: out $out_n, in $in_n"
 cw_check "datagrams reached the wrong worker and were redirected" test "$out_n" -gt 0
 cw_check_eq "what was handed over was taken" "$out_n" "$in_n"
 cw_check_eq "no redirect dropped" 0 "$(cw_metric_sum causeway_redirect_drops_total)"
+sleep 0.3 # the workers publish their figures every 100 ms
+cw_check_eq "telemetry: redirects out" "$out_n" "$(cw_stat tunnel_redirects_out)"
+cw_check_eq "telemetry: requests denied by route" "$(cw_json "$out" sent)" \
+	"$(cw_stat tunnel_route_deny)"
 cw_stop_daemon
+cw_check "the stats line on exit has the tunnel's figures" \
+	grep -Eq "^total +tunnel sessions [0-9]+ \| handshakes full 4 .* redirects out $out_n in $in_n ring-full 0" \
+	"$tmp/causewayd.log"
 cw_summary

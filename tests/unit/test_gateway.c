@@ -1321,6 +1321,8 @@ static void test_dial(void **state)
 	assert_true(sim_stats(w.s, w.g.id, ag->id)->lost > 0);
 	assert_true(sim_stats(w.s, ag->id, w.g.id)->bytes_delivered > (1u << 20));
 	assert_true(sim_stats(w.s, w.g.id, ag->id)->bytes_delivered > (1u << 20));
+	/* What the link lost of the gateway's MiB went again, and was counted. */
+	assert_true(stats(&w)->retransmits > 0);
 	/* A port the agent does not allow. */
 	d = dial(&w, 9999, 100);
 	assert_int_equal(d->stream, 5);
