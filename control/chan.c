@@ -31,6 +31,24 @@ size_t cw_bring_write(struct cw_bring *r, const uint8_t *data, size_t len)
 	return n;
 }
 
+size_t cw_bring_reserve(const struct cw_bring *r, uint8_t **p)
+{
+	size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	size_t off = head & (r->size - 1), n = r->size - (head - tail);
+
+	*p = r->buf + off;
+	return r->size - off < n ? r->size - off : n;
+}
+
+void cw_bring_commit(struct cw_bring *r, size_t n)
+{
+	size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	/* The bytes are in place before the consumer can see the new head. */
+	atomic_store_explicit(&r->head, head + n, memory_order_release);
+}
+
 size_t cw_bring_peek(const struct cw_bring *r, const uint8_t **p)
 {
 	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);

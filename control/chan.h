@@ -51,6 +51,14 @@ size_t cw_bring_write(struct cw_bring *r, const uint8_t *data, size_t len);
 size_t cw_bring_room(const struct cw_bring *r);
 
 /*
+ * Producer, writing in place (a recv() straight into the ring): the
+ * contiguous free bytes at the back (*@p, return value; 0 when full).
+ * cw_bring_commit() publishes the first @n of them once written.
+ */
+size_t cw_bring_reserve(const struct cw_bring *r, uint8_t **p);
+void cw_bring_commit(struct cw_bring *r, size_t n);
+
+/*
  * Consumer: the contiguous readable bytes at the front (*@p, return value;
  * 0 when empty). cw_bring_consume() releases them after use.
  */

@@ -262,6 +262,33 @@ static void read_head(struct iclient *c)
 	}
 }
 
+/*
+ * libevent 2.1 reads at most 4 KiB per call (EVBUFFER_MAX_READ): with its
+ * buffer empty, read the client socket straight into "up" instead, as much
+ * as the ring has room for in one piece. EOF as on_event() would see it; an
+ * error is left for libevent's next read to report.
+ */
+static bool read_direct(struct iclient *c)
+{
+	uint8_t *p;
+	size_t room = cw_bring_reserve(&c->chan->up, &p);
+	ssize_t n;
+
+	if (!room || c->client_eof)
+		return false;
+	n = recv(bufferevent_getfd(c->bev), p, room, MSG_DONTWAIT);
+	if (n > 0) {
+		cw_bring_commit(&c->chan->up, (size_t)n);
+		c->in->p->st.dial_bytes_up += (uint64_t)n;
+		return true;
+	}
+	if (n == 0) {
+		c->client_eof = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	return false;
+}
+
 /* Client -> "up", as far as the ring has room. */
 static void pump_up(struct iclient *c)
 {
@@ -279,6 +306,8 @@ static void pump_up(struct iclient *c)
 		c->in->p->st.dial_bytes_up += n;
 		moved = true;
 	}
+	if (!evbuffer_get_length(inb) && read_direct(c))
+		moved = true;
 	/* Backpressure: stop reading the socket while the ring is full. */
 	if (evbuffer_get_length(inb)) {
 		bufferevent_disable(c->bev, EV_READ);
@@ -295,7 +324,20 @@ static void pump_up(struct iclient *c)
 		cw_tunnel_svc_kick(c->in->p->tsvc, c->chan);
 }
 
-/* "down" -> client, while its output buffer is not too full. */
+/* Bytes of @p the client socket took at once, without waiting (0 on any
+ * error: libevent's write of the rest reports it). */
+static size_t send_direct(struct iclient *c, const uint8_t *p, size_t n)
+{
+	ssize_t r = send(bufferevent_getfd(c->bev), p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	return r > 0 ? (size_t)r : 0;
+}
+
+/*
+ * "down" -> client, while its output buffer is not too full: straight to
+ * the socket while that buffer is empty (no copy into it), what the socket
+ * does not take through the buffer, which libevent writes when it can.
+ */
 static void pump_down(struct iclient *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -305,7 +347,10 @@ static void pump_down(struct iclient *c)
 
 	while (evbuffer_get_length(out) < CW_INGRESS_OUT_MAX &&
 	       (n = cw_bring_peek(&c->chan->down, &p))) {
-		bufferevent_write(c->bev, p, n);
+		size_t sent = evbuffer_get_length(out) ? 0 : send_direct(c, p, n);
+
+		if (sent < n)
+			bufferevent_write(c->bev, p + sent, n - sent);
 		cw_bring_consume(&c->chan->down, n);
 		c->in->p->st.dial_bytes_down += n;
 		moved = true;

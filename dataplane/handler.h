@@ -68,9 +68,10 @@ typedef uint16_t (*cw_handler_poll_fn)(void *ctx, unsigned worker, struct cw_dgr
 				       uint16_t out_cap, uint64_t *next_ns);
 
 /*
- * Optional: a file descriptor that becomes readable when other threads
- * queued work for worker @worker (an eventfd the handler's poll drains),
- * or -1. The socket backend sleeps in poll() on it with its sockets.
+ * Optional: an eventfd that other threads signal when they queued work for
+ * worker @worker, or -1. The socket backend sleeps in poll() on it with its
+ * sockets and resets it (reads it) when it woke it; the work itself is the
+ * handler's poll's to find.
  */
 typedef int (*cw_handler_wake_fd_fn)(void *ctx, unsigned worker);
 

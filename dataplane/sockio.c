@@ -16,20 +16,32 @@
 
 #include "log.h"
 
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h, Linux 5.0 */
+#endif
+
 #define CW_SOCK_BURST	 64
 #define CW_SOCK_MAX_UDP	 65536
 #define CW_SOCK_MAX_SEGS 64 /* segments of one outgoing datagram */
 #define CW_SOCK_IDLE_MS	 50 /* poll() timeout when every socket is empty */
-#define CW_SOCK_CMSG	 CMSG_SPACE(sizeof(struct in_pktinfo))
-#define CW_SOCK_TX_CMSG	 (CW_SOCK_CMSG + CMSG_SPACE(sizeof(uint16_t)))
+#define CW_SOCK_RX_CMSG	 (CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(int)))
+#define CW_SOCK_TX_CMSG	 (CMSG_SPACE(sizeof(struct in_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
 #define CW_SOCK_GSO_MAX	 65000 /* bytes of one GSO message (UDP's length field) */
 
+/*
+ * One recvmmsg slot: a datagram lands in the mbuf's data room, what does
+ * not fit in the slot's overflow buffer. With UDP GRO a slot may hold a run
+ * of datagrams of one size instead (the last one possibly shorter; the
+ * kernel gives the size in a cmsg), as a GSO sender sent them or as the
+ * kernel coalesced them: the run is copied out into one mbuf per datagram
+ * and the slot keeps its mbuf.
+ */
 struct cw_sock_rx {
 	struct rte_mbuf *m[CW_SOCK_BURST];
 	struct mmsghdr msg[CW_SOCK_BURST];
 	struct iovec iov[CW_SOCK_BURST][2];
 	struct sockaddr_in from[CW_SOCK_BURST];
-	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_CMSG];
+	uint8_t cmsg[CW_SOCK_BURST][CW_SOCK_RX_CMSG];
 };
 
 /*
@@ -110,7 +122,7 @@ static void rx_reset_hdr(struct cw_sock_worker *w, unsigned i)
 	h->msg_iov = w->rx.iov[i];
 	h->msg_iovlen = 2;
 	h->msg_control = w->rx.cmsg[i];
-	h->msg_controllen = CW_SOCK_CMSG;
+	h->msg_controllen = CW_SOCK_RX_CMSG;
 	h->msg_flags = 0;
 }
 
@@ -146,10 +158,22 @@ struct cw_sock_worker *cw_sock_worker_create(struct cw_dp *dp, unsigned idx, uns
 			goto fail;
 		}
 	}
+	if (cw_sock_worker_set_gro(w, true) < 0)
+		cw_info("socket worker %u: no UDP GRO, one datagram per receive", idx);
 	return w;
 fail:
 	cw_sock_worker_free(w);
 	return NULL;
+}
+
+int cw_sock_worker_set_gro(struct cw_sock_worker *w, bool on)
+{
+	int v = on;
+
+	for (unsigned h = 0; h < w->dp->handlers.n; h++)
+		if (setsockopt(w->fd[h], IPPROTO_UDP, UDP_GRO, &v, sizeof(v)) < 0)
+			return -errno;
+	return 0;
 }
 
 void cw_sock_worker_free(struct cw_sock_worker *w)
@@ -187,41 +211,177 @@ static int rx_chain_tail(struct cw_sock_worker *w, struct rte_mbuf *m, const uin
 	return 0;
 }
 
-static uint32_t rx_dst_addr(struct msghdr *h)
+/* The address slot @i's datagrams came to, and their size when the slot
+ * holds a GRO run (else 0). */
+static uint32_t rx_cmsg(struct cw_sock_worker *w, unsigned i, uint32_t *seg)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-			return ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr;
-	return 0;
+	struct msghdr *h = &w->rx.msg[i].msg_hdr;
+	uint32_t dst = 0;
+
+	*seg = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			dst = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr;
+		} else if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			*seg = v > 0 ? (uint32_t)v : 0;
+		}
+	}
+	return dst;
+}
+
+static void rx_addr(struct cw_sock_worker *w, unsigned i, uint32_t dst, uint16_t udp_port,
+		    struct cw_dgram *d)
+{
+	d->src_ip = w->rx.from[i].sin_addr.s_addr;
+	d->src_port = w->rx.from[i].sin_port;
+	d->dst_ip = dst;
+	d->dst_port = htons(udp_port);
+	d->port = 0;
+	d->udp_csum = 0; /* the kernel checked it and does not tell */
 }
 
 /* Turn received slot @i into a datagram; returns 0 or a drop reason + 1. */
-static int rx_take(struct cw_sock_worker *w, unsigned i, uint16_t udp_port, struct cw_dgram *d)
+static int rx_take(struct cw_sock_worker *w, unsigned i, struct cw_dgram *d)
 {
-	struct mmsghdr *mm = &w->rx.msg[i];
 	struct rte_mbuf *m = w->rx.m[i];
-	uint32_t len = mm->msg_len, room = (uint32_t)w->rx.iov[i][0].iov_len;
+	uint32_t len = w->rx.msg[i].msg_len, room = (uint32_t)w->rx.iov[i][0].iov_len;
 
-	cw_ctr_add(w->ctr->rx_pkts, 1);
-	cw_ctr_add(w->ctr->rx_bytes, len);
-	if (mm->msg_hdr.msg_flags & MSG_TRUNC)
-		return CW_DROP_TOO_BIG + 1;
 	rte_pktmbuf_append(m, (uint16_t)RTE_MIN(len, room));
 	if (len > room && rx_chain_tail(w, m, w->overflow[i], len - room) < 0)
 		return CW_DROP_NO_MBUF + 1;
 	d->m = m;
-	d->src_ip = w->rx.from[i].sin_addr.s_addr;
-	d->src_port = w->rx.from[i].sin_port;
-	d->dst_ip = rx_dst_addr(&mm->msg_hdr);
-	d->dst_port = htons(udp_port);
-	d->port = 0;
-	d->udp_csum = 0; /* the kernel checked it and does not tell */
 	return 0;
 }
 
+/* @n bytes from offset @off of slot @i's message: the data room, then the
+ * overflow buffer. */
+static void rx_read(struct cw_sock_worker *w, unsigned i, uint32_t off, uint8_t *dst, uint32_t n)
+{
+	uint32_t in_room = (uint32_t)w->rx.iov[i][0].iov_len;
+
+	if (off < in_room) {
+		uint32_t k = RTE_MIN(n, in_room - off);
+
+		memcpy(dst, (const uint8_t *)w->rx.iov[i][0].iov_base + off, k);
+		dst += k;
+		off += k;
+		n -= k;
+	}
+	if (n)
+		memcpy(dst, w->overflow[i] + (off - in_room), n);
+}
+
+/* Bytes [@off, @off + @len) of slot @i's message in fresh mbufs (a chain if
+ * they do not fit in one); NULL when the pool runs out. */
+static struct rte_mbuf *rx_copy(struct cw_sock_worker *w, unsigned i, uint32_t off, uint32_t len)
+{
+	struct rte_mbuf *head = NULL;
+
+	do {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->dp->pool);
+		uint32_t n;
+
+		if (!m)
+			goto fail;
+		n = RTE_MIN(len, (uint32_t)rte_pktmbuf_tailroom(m));
+		rx_read(w, i, off, rte_pktmbuf_mtod(m, uint8_t *), n);
+		rte_pktmbuf_append(m, (uint16_t)n);
+		if (!head) {
+			head = m;
+		} else if (rte_pktmbuf_chain(head, m) < 0) {
+			rte_pktmbuf_free(m);
+			goto fail;
+		}
+		off += n;
+		len -= n;
+	} while (len);
+	return head;
+fail:
+	rte_pktmbuf_free(head);
+	return NULL;
+}
+
+static void sock_send(struct cw_sock_worker *w, unsigned h, uint16_t n);
+
+/* Hand in[0, @n) to handler @h and send its answers. */
+static void sock_deliver(struct cw_sock_worker *w, unsigned h, unsigned n)
+{
+	const struct cw_handler *hd = &w->dp->handlers.h[h];
+	uint16_t k;
+
+	if (!n)
+		return;
+	k = hd->rx(hd->ctx, w->idx, w->in, (uint16_t)n, w->out, CW_SOCK_BURST);
+	if (k < n && hd->answers)
+		cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
+	sock_send(w, h, k);
+}
+
+/* One more datagram in in[]: a full in[] goes to the handler. */
+static void rx_push(struct cw_sock_worker *w, unsigned h, unsigned *k, unsigned *total)
+{
+	cw_ctr_add(w->ctr->udp_in, 1);
+	(*total)++;
+	if (++*k == CW_SOCK_BURST) {
+		sock_deliver(w, h, *k);
+		*k = 0;
+	}
+}
+
+/* Slot @i holds a GRO run of @seg-byte datagrams: one mbuf for each. */
+static void rx_split(struct cw_sock_worker *w, unsigned h, unsigned i, uint32_t dst, uint32_t seg,
+		     unsigned *k, unsigned *total)
+{
+	uint32_t len = w->rx.msg[i].msg_len;
+
+	for (uint32_t off = 0; off < len; off += seg) {
+		uint32_t n = RTE_MIN(seg, len - off);
+		struct cw_dgram *d = &w->in[*k];
+
+		cw_ctr_add(w->ctr->rx_pkts, 1);
+		cw_ctr_add(w->ctr->rx_bytes, n);
+		d->m = rx_copy(w, i, off, n);
+		if (!d->m) {
+			cw_ctr_add(w->ctr->drops[CW_DROP_NO_MBUF], 1);
+			continue;
+		}
+		rx_addr(w, i, dst, w->dp->handlers.h[h].udp_port, d);
+		rx_push(w, h, k, total);
+	}
+}
+
+/* Slot @i holds one datagram: its mbuf goes to the handler. */
+static void rx_one(struct cw_sock_worker *w, unsigned h, unsigned i, uint32_t dst, unsigned *k,
+		   unsigned *total)
+{
+	struct cw_dgram *d = &w->in[*k];
+	int drop;
+
+	cw_ctr_add(w->ctr->rx_pkts, 1);
+	cw_ctr_add(w->ctr->rx_bytes, w->rx.msg[i].msg_len);
+	drop = w->rx.msg[i].msg_hdr.msg_flags & MSG_TRUNC ? CW_DROP_TOO_BIG + 1 : rx_take(w, i, d);
+	if (drop) {
+		cw_ctr_add(w->ctr->drops[drop - 1], 1);
+		rte_pktmbuf_free(w->rx.m[i]);
+	}
+	w->rx.m[i] = NULL;
+	if (drop)
+		return;
+	rx_addr(w, i, dst, w->dp->handlers.h[h].udp_port, d);
+	rx_push(w, h, k, total);
+}
+
+/*
+ * Receive a batch on handler @h's socket and hand its datagrams to the
+ * handler, CW_SOCK_BURST at a time, the answers sent after each. Returns
+ * how many datagrams it handed over.
+ */
 static unsigned sock_receive(struct cw_sock_worker *w, unsigned h)
 {
-	unsigned avail, k = 0;
+	unsigned avail, k = 0, total = 0;
 	int n;
 
 	/* Slots handed to the handler last time get their mbufs back now. */
@@ -236,18 +396,16 @@ static unsigned sock_receive(struct cw_sock_worker *w, unsigned h)
 	if (n <= 0)
 		return 0;
 	for (unsigned i = 0; i < (unsigned)n; i++) {
-		int drop = rx_take(w, i, w->dp->handlers.h[h].udp_port, &w->in[k]);
+		uint32_t seg, dst = rx_cmsg(w, i, &seg);
 
-		if (drop) {
-			cw_ctr_add(w->ctr->drops[drop - 1], 1);
-			rte_pktmbuf_free(w->rx.m[i]);
-		} else {
-			cw_ctr_add(w->ctr->udp_in, 1);
-			k++;
-		}
-		w->rx.m[i] = NULL;
+		if (seg && seg < w->rx.msg[i].msg_len &&
+		    !(w->rx.msg[i].msg_hdr.msg_flags & MSG_TRUNC))
+			rx_split(w, h, i, dst, seg, &k, &total);
+		else
+			rx_one(w, h, i, dst, &k, &total);
 	}
-	return k;
+	sock_deliver(w, h, k);
+	return total;
 }
 
 static int tx_prepare(struct cw_sock_worker *w, unsigned i, const struct cw_dgram *d)
@@ -392,12 +550,17 @@ static uint64_t sock_poll_handlers(struct cw_sock_worker *w)
 	return next;
 }
 
-/* Sleep until a socket or a wake fd is readable, or the deadline @next. */
+/*
+ * Sleep until a socket or a wake fd is readable, or the deadline @next. A
+ * wake eventfd that woke us is reset here, not in every handler poll: a
+ * busy worker would read it in vain every round.
+ */
 static void sock_idle(struct cw_sock_worker *w, uint64_t next)
 {
 	const struct cw_handlers *hs = &w->dp->handlers;
 	struct pollfd p[2 * CW_MAX_HANDLERS];
-	uint64_t now = cw_mono_ns();
+	bool wake[2 * CW_MAX_HANDLERS];
+	uint64_t now = cw_mono_ns(), v;
 	int ms = CW_SOCK_IDLE_MS;
 	unsigned n = 0;
 
@@ -408,11 +571,19 @@ static void sock_idle(struct cw_sock_worker *w, uint64_t next)
 	for (unsigned h = 0; h < hs->n; h++) {
 		int fd = hs->h[h].wake_fd ? hs->h[h].wake_fd(hs->h[h].ctx, w->idx) : -1;
 
+		wake[n] = false;
 		p[n++] = (struct pollfd){.fd = w->fd[h], .events = POLLIN};
-		if (fd >= 0)
+		if (fd >= 0) {
+			wake[n] = true;
 			p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+		}
 	}
-	poll(p, n, ms);
+	if (poll(p, n, ms) <= 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (wake[i] && (p[i].revents & POLLIN) && read(p[i].fd, &v, sizeof(v)) < 0 &&
+		    errno != EAGAIN)
+			cw_warn("socket worker %u: wake fd: %s", w->idx, strerror(errno));
 }
 
 int cw_sock_worker_main(void *arg)
@@ -425,19 +596,8 @@ int cw_sock_worker_main(void *arg)
 		unsigned busy = 0;
 		uint64_t next;
 
-		for (unsigned h = 0; h < hs->n; h++) {
-			unsigned n = sock_receive(w, h);
-			uint16_t k;
-
-			if (!n)
-				continue;
-			busy += n;
-			k = hs->h[h].rx(hs->h[h].ctx, w->idx, w->in, (uint16_t)n, w->out,
-					CW_SOCK_BURST);
-			if (k < n && hs->h[h].answers)
-				cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
-			sock_send(w, h, k);
-		}
+		for (unsigned h = 0; h < hs->n; h++)
+			busy += sock_receive(w, h);
 		next = sock_poll_handlers(w);
 		if (!busy)
 			sock_idle(w, next);

@@ -618,11 +618,9 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 {
 	struct cw_tunnel_svc *t = ctx;
 	struct tworker *tw = t->w[worker];
-	uint64_t now = cw_mono_ns(), buf;
+	uint64_t now = cw_mono_ns();
 	bool more;
 
-	if (t->use_wake && read(tw->wake_fd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
-		cw_warn("tunnel worker %u: wake fd: %s", tw->idx, strerror(errno));
 	wall_tick(tw, now);
 	if (now >= tw->publish_next)
 		publish(tw, now);

@@ -4,7 +4,9 @@
  * order, byte-exact; a socket that takes only part of it (EAGAIN) keeps the
  * rest queued, in order, until it is writable; refused datagrams are
  * dropped and counted; UDP GSO splits runs of equal-sized datagrams back
- * into the same datagrams; recvmmsg hands them over in batches.
+ * into the same datagrams; recvmmsg hands them over in batches, and where
+ * the socket has UDP GRO a run arrives as one message that is cut back into
+ * the datagrams sent.
  *
  * AF_UNIX datagram socket pairs stand in for a connected UDP socket where
  * the receiver must be able to hold the sender back: with a small send
@@ -109,20 +111,28 @@ static void queue(struct cw_udpio_tx *t, size_t len, unsigned seq)
 }
 
 /* Receive everything waiting on @fd; check it is datagrams *@seq, ... with
- * lengths @lens[*@seq], ...; advance *@seq. */
-static void expect(struct fixture *f, int fd, const size_t *lens, unsigned *seq)
+ * lengths @lens[*@seq], ...; advance *@seq. Returns the messages it took. */
+static unsigned expect(struct fixture *f, int fd, const size_t *lens, unsigned *seq)
 {
 	uint8_t want[CW_UDPIO_DGRAM];
+	const uint8_t *p;
+	unsigned msgs = 0;
+	size_t len;
 	int n;
 
 	while ((n = cw_udpio_rx_recv(f->rx, fd)) > 0) {
-		for (int i = 0; i < n; i++, (*seq)++) {
-			assert_int_equal(cw_udpio_rx_len(f->rx, (unsigned)i), lens[*seq]);
+		int got = 0;
+
+		msgs += f->rx->n;
+		for (; (p = cw_udpio_rx_next(f->rx, &len)); got++, (*seq)++) {
+			assert_int_equal(len, lens[*seq]);
 			fill(want, lens[*seq], *seq);
-			assert_memory_equal(f->rx->buf[i], want, lens[*seq]);
+			assert_memory_equal(p, want, lens[*seq]);
 		}
+		assert_int_equal(got, n);
 	}
 	assert_int_equal(n, -EAGAIN);
+	return msgs;
 }
 
 static bool writable(int fd)
@@ -265,6 +275,93 @@ static void test_udp_long_run(void **state)
 	assert_int_equal(seq, CW_UDPIO_BATCH);
 }
 
+/* A GSO run of @n datagrams of @seg bytes and a last one of @last bytes,
+ * sent in one message; their lengths in @lens. */
+static void send_run(struct fixture *f, size_t *lens, unsigned n, size_t seg, size_t last)
+{
+	for (unsigned i = 0; i <= n; i++) {
+		lens[i] = i < n ? seg : last;
+		queue(f->tx, lens[i], i);
+	}
+	assert_true(f->tx->gso);
+	assert_int_equal(cw_udpio_tx_flush(f->tx), 0);
+	assert_int_equal(f->tx->syscalls, 1);
+	assert_int_equal(f->tx->msg_dgrams[0], n + 1);
+}
+
+/* With UDP GRO the run arrives as one message and is cut back into exactly
+ * the datagrams sent, byte for byte. */
+static void test_gro_splits_run(void **state)
+{
+	struct fixture *f = *state;
+	size_t lens[31];
+	unsigned seq = 0;
+
+	udp_pair(f);
+	assert_true(cw_udpio_rx_open(f->rx, f->fd[1]));
+	send_run(f, lens, 30, 1350, 77);
+	assert_int_equal(expect(f, f->fd[1], lens, &seq), 1);
+	assert_int_equal(seq, 31);
+	assert_null(cw_udpio_rx_next(f->rx, &lens[0]));
+}
+
+/* Without GRO the same run arrives as one message per datagram, with the
+ * same result. */
+static void test_no_gro_same_datagrams(void **state)
+{
+	struct fixture *f = *state;
+	size_t lens[31];
+	unsigned seq = 0;
+
+	udp_pair(f);
+	assert_false(f->rx->gro);
+	send_run(f, lens, 30, 1350, 77);
+	assert_int_equal(expect(f, f->fd[1], lens, &seq), 31);
+	assert_int_equal(seq, 31);
+}
+
+/* Runs, single datagrams and an empty one mixed in one receive: every
+ * message is cut at its own size. */
+static void test_gro_mixed_runs(void **state)
+{
+	struct fixture *f = *state;
+	size_t lens[40];
+	unsigned seq = 0, k = 0;
+
+	udp_pair(f);
+	assert_true(cw_udpio_rx_open(f->rx, f->fd[1]));
+	while (k < 12)
+		lens[k++] = 1000;
+	lens[k++] = 999;
+	lens[k++] = 1400;
+	while (k < 30)
+		lens[k++] = 500;
+	lens[k++] = 2;
+	lens[k++] = 2;
+	for (unsigned i = 0; i < k; i++)
+		queue(f->tx, lens[i], i);
+	assert_int_equal(cw_udpio_tx_flush(f->tx), 0);
+	assert_int_equal(f->tx->dgrams, k);
+	assert_true(expect(f, f->fd[1], lens, &seq) < k);
+	assert_int_equal(seq, k);
+}
+
+/* A socket that is not UDP refuses GRO and still receives. */
+static void test_gro_refused(void **state)
+{
+	struct fixture *f = *state;
+	size_t lens[3] = {10, 20, 30};
+	unsigned seq = 0;
+
+	unix_pair(f);
+	assert_false(cw_udpio_rx_open(f->rx, f->fd[1]));
+	for (unsigned i = 0; i < 3; i++)
+		queue(f->tx, lens[i], i);
+	assert_int_equal(cw_udpio_tx_flush(f->tx), 0);
+	assert_int_equal(expect(f, f->fd[1], lens, &seq), 3);
+	assert_int_equal(seq, 3);
+}
+
 static void test_rx_empty(void **state)
 {
 	struct fixture *f = *state;
@@ -283,6 +380,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refused_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_udp_runs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_udp_long_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gro_splits_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_gro_same_datagrams, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gro_mixed_runs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gro_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_empty, setup, teardown),
 	};
 

@@ -61,6 +61,46 @@ static void test_write_read_wrap(void **state)
 	assert_int_equal(cw_bring_peek(&r, &p), 0);
 }
 
+/* Writing in place: reserve gives the contiguous free part (up to the end of
+ * the buffer, then from its start), commit publishes what was written. */
+static void test_reserve_commit(void **state)
+{
+	uint8_t buf[16], out[16];
+	struct cw_bring r;
+	const uint8_t *p;
+	uint8_t *w;
+
+	(void)state;
+	ring_init(&r, buf, sizeof(buf));
+	assert_int_equal(cw_bring_reserve(&r, &w), 16);
+	assert_ptr_equal(w, buf);
+	memcpy(w, "abcdefghij", 10);
+	assert_int_equal(cw_bring_used(&r), 0); /* nothing published yet */
+	cw_bring_commit(&r, 10);
+	assert_int_equal(cw_bring_used(&r), 10);
+	assert_int_equal(cw_bring_reserve(&r, &w), 6);
+	assert_ptr_equal(w, buf + 10);
+	assert_int_equal(cw_bring_peek(&r, &p), 10);
+	memcpy(out, p, 10);
+	cw_bring_consume(&r, 8);
+	/* 6 free to the end, then 8 at the start: the contiguous 6 first. */
+	assert_int_equal(cw_bring_reserve(&r, &w), 6);
+	memcpy(w, "klmnop", 6);
+	cw_bring_commit(&r, 6);
+	assert_int_equal(cw_bring_reserve(&r, &w), 8);
+	assert_ptr_equal(w, buf);
+	memcpy(w, "qrstuvwx", 8);
+	cw_bring_commit(&r, 8);
+	assert_int_equal(cw_bring_reserve(&r, &w), 0);
+	assert_int_equal(cw_bring_room(&r), 0);
+	assert_int_equal(cw_bring_peek(&r, &p), 8);
+	memcpy(out + 8, p, 8);
+	cw_bring_consume(&r, 8);
+	assert_int_equal(cw_bring_peek(&r, &p), 8);
+	assert_memory_equal(p, "qrstuvwx", 8);
+	assert_memory_equal(out, "abcdefghijklmnop", 16);
+}
+
 struct xfer {
 	struct cw_bring *r;
 	size_t total;
@@ -143,6 +183,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_write_read_wrap),
+	    cmocka_unit_test(test_reserve_commit),
 	    cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_marks),
 	};

@@ -14,7 +14,8 @@
 
 #include "log.h"
 
-#define CHUNK 16384
+#define CHUNK	     16384
+#define TCP_READ_MAX (64 * 1024)
 
 struct dconn {
 	struct dconn *next;
@@ -114,16 +115,59 @@ static bool dconn_maybe_done(struct dconn *c)
 	return true;
 }
 
+/*
+ * libevent 2.1 reads at most 4 KiB per call however much the socket holds
+ * (EVBUFFER_MAX_READ): one loop turn, one stream write and one round of
+ * datagrams per 4 KiB. Read up to TCP_READ_MAX here instead, into the input
+ * buffer as libevent does (its end is frozen but while libevent reads). An
+ * error is left for libevent's next read to report: the socket stays
+ * readable.
+ */
+static void tcp_read_more(struct dconn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec v;
+	ssize_t n = -1;
+
+	if (c->tcp_eof)
+		return;
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, TCP_READ_MAX, &v, 1) == 1) {
+		n = recv(bufferevent_getfd(c->bev), v.iov_base,
+			 v.iov_len < TCP_READ_MAX ? v.iov_len : TCP_READ_MAX, MSG_DONTWAIT);
+		v.iov_len = n > 0 ? (size_t)n : 0;
+		if (n > 0 && evbuffer_commit_space(in, &v, 1) < 0)
+			n = -1;
+	}
+	evbuffer_freeze(in, 0);
+	if (n == 0) {
+		c->tcp_eof = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
 /* TCP -> stream, as far as the stream takes it. True when @c was freed. */
 static bool tcp_to_stream(struct dconn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
+	bool refilled = false;
 	size_t len;
 
-	while ((len = evbuffer_get_length(in)) > 0) {
-		size_t chunk = len < CHUNK ? len : CHUNK, n = 0;
-		int r = cw_as_stream_write(c->ds->as, c->id, evbuffer_pullup(in, (ssize_t)chunk),
-					   chunk, &n);
+	for (;;) {
+		size_t chunk, n = 0;
+		int r;
+
+		/* Once per call, so that the datagrams go out between reads. */
+		if (!evbuffer_get_length(in) && !refilled) {
+			refilled = true;
+			tcp_read_more(c);
+		}
+		len = evbuffer_get_length(in);
+		if (!len)
+			break;
+		chunk = len < CHUNK ? len : CHUNK;
+		r = cw_as_stream_write(c->ds->as, c->id, evbuffer_pullup(in, (ssize_t)chunk), chunk,
+				       &n);
 
 		if (r < 0 && r != -EAGAIN) {
 			dconn_abort(c, "stream closed for writing");

@@ -9,6 +9,9 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103 /* linux/udp.h, Linux 4.18 */
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h, Linux 5.0 */
+#endif
 
 /* One GSO message: the kernel's UDP_MAX_SEGMENTS, and its payload well under
  * the 64 KiB an IP packet can hold before the split. */
@@ -154,6 +157,9 @@ int cw_udpio_tx_flush(struct cw_udpio_tx *t)
 void cw_udpio_rx_init(struct cw_udpio_rx *r)
 {
 	memset(r->msg, 0, sizeof(r->msg));
+	r->gro = false;
+	r->n = r->cur = 0;
+	r->off = 0;
 	for (unsigned i = 0; i < CW_UDPIO_BATCH; i++) {
 		r->iov[i] = (struct iovec){r->buf[i], sizeof(r->buf[i])};
 		r->msg[i].msg_hdr.msg_iov = &r->iov[i];
@@ -161,14 +167,82 @@ void cw_udpio_rx_init(struct cw_udpio_rx *r)
 	}
 }
 
+bool cw_udpio_rx_open(struct cw_udpio_rx *r, int fd)
+{
+	int one = 1;
+
+	r->gro = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+	return r->gro;
+}
+
+/* The datagram size of message @i: the GRO segment size, else its length. */
+static size_t segment_of(struct cw_udpio_rx *r, unsigned i)
+{
+	struct msghdr *h = &r->msg[i].msg_hdr;
+	size_t len = r->msg[i].msg_len;
+
+	if (!r->gro)
+		return len;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		int seg;
+
+		if (c->cmsg_level != IPPROTO_UDP || c->cmsg_type != UDP_GRO)
+			continue;
+		memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+		return seg > 0 && (size_t)seg < len ? (size_t)seg : len;
+	}
+	return len;
+}
+
+/* Where a message may hold a run, the kernel says its size in a cmsg. */
+static void arm_cmsg(struct cw_udpio_rx *r)
+{
+	for (unsigned i = 0; i < CW_UDPIO_BATCH; i++) {
+		r->msg[i].msg_hdr.msg_control = r->gro ? r->cmsg[i] : NULL;
+		r->msg[i].msg_hdr.msg_controllen = r->gro ? sizeof(r->cmsg[i]) : 0;
+	}
+}
+
 int cw_udpio_rx_recv(struct cw_udpio_rx *r, int fd)
 {
-	int n;
+	int n, dgrams = 0;
 
+	r->n = r->cur = 0;
+	r->off = 0;
+	arm_cmsg(r);
 	do
 		n = recvmmsg(fd, r->msg, CW_UDPIO_BATCH, MSG_DONTWAIT, NULL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return n ? n : -EAGAIN;
+	if (!n)
+		return -EAGAIN;
+	r->n = (unsigned)n;
+	for (unsigned i = 0; i < r->n; i++) {
+		size_t len = r->msg[i].msg_len, seg = segment_of(r, i);
+
+		/* An empty datagram is one datagram too. */
+		dgrams += len ? (int)((len + seg - 1) / seg) : 1;
+		r->seg[i] = (uint32_t)seg;
+	}
+	return dgrams;
+}
+
+uint8_t *cw_udpio_rx_next(struct cw_udpio_rx *r, size_t *len)
+{
+	uint8_t *p;
+	size_t total, seg;
+
+	if (r->cur == r->n)
+		return NULL;
+	total = r->msg[r->cur].msg_len;
+	seg = r->seg[r->cur];
+	p = r->buf[r->cur] + r->off;
+	*len = total - r->off < seg ? total - r->off : seg;
+	r->off += *len;
+	if (r->off >= total) {
+		r->cur++;
+		r->off = 0;
+	}
+	return p;
 }

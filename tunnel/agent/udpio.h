@@ -45,10 +45,26 @@ struct cw_udpio_tx {
 	uint64_t dgrams, bytes, dropped, syscalls;
 };
 
+/*
+ * Receiving: up to CW_UDPIO_BATCH messages per recvmmsg(). Where the kernel
+ * has UDP GRO (UDP_GRO), one message holds a run of datagrams of one size
+ * (the last one possibly shorter) that came in one piece, as a UDP GSO
+ * sender sent them, or that the kernel coalesced: the run takes one trip
+ * through the stack, and cw_udpio_rx_next() cuts it back into its
+ * datagrams. Hence a slot holds 64 KiB, the most one message can.
+ */
+#define CW_UDPIO_RX_SLOT 65536
+
 struct cw_udpio_rx {
+	bool gro;		      /* the socket coalesces runs (UDP_GRO) */
+	unsigned n;		      /* messages of the last receive */
+	unsigned cur;		      /* the message cw_udpio_rx_next() cuts from */
+	size_t off;		      /* the offset of the next datagram in it */
+	uint32_t seg[CW_UDPIO_BATCH]; /* each message's datagram size */
 	struct mmsghdr msg[CW_UDPIO_BATCH];
 	struct iovec iov[CW_UDPIO_BATCH];
-	uint8_t buf[CW_UDPIO_BATCH][CW_UDPIO_DGRAM];
+	uint8_t cmsg[CW_UDPIO_BATCH][CMSG_SPACE(sizeof(int))];
+	uint8_t buf[CW_UDPIO_BATCH][CW_UDPIO_RX_SLOT];
 };
 
 /* Zero @t, counters included; no socket yet (flush sends nothing). */
@@ -86,17 +102,26 @@ int cw_udpio_tx_flush(struct cw_udpio_tx *t);
 void cw_udpio_rx_init(struct cw_udpio_rx *r);
 
 /*
- * Receive up to CW_UDPIO_BATCH datagrams from @fd with one recvmmsg():
- * returns how many (> 0; datagram i is r->buf[i], cw_udpio_rx_len(r, i)
- * bytes, longer ones truncated to CW_UDPIO_DGRAM), or -errno: -EAGAIN when
- * none is waiting, -ECONNREFUSED and the like for an ICMP error reported
- * on the socket.
+ * Receive from @fd from now on: asks it for UDP GRO. Returns true when the
+ * socket coalesces (r->gro); false on a kernel without UDP GRO or a socket
+ * that is not UDP, which then delivers one datagram per message, as
+ * cw_udpio_rx_init() left it. Either way the receive works alike.
+ */
+bool cw_udpio_rx_open(struct cw_udpio_rx *r, int fd);
+
+/*
+ * Receive up to CW_UDPIO_BATCH messages from @fd with one recvmmsg():
+ * returns how many datagrams they hold (> 0; take them in order with
+ * cw_udpio_rx_next()), or -errno: -EAGAIN when none is waiting,
+ * -ECONNREFUSED and the like for an ICMP error reported on the socket.
  */
 int cw_udpio_rx_recv(struct cw_udpio_rx *r, int fd);
 
-static inline size_t cw_udpio_rx_len(const struct cw_udpio_rx *r, unsigned i)
-{
-	return r->msg[i].msg_len;
-}
+/*
+ * The next datagram of the last receive: its first byte, and its length in
+ * *@len; NULL after the last one. The bytes are the caller's to change in
+ * place (decryption) until the next cw_udpio_rx_recv().
+ */
+uint8_t *cw_udpio_rx_next(struct cw_udpio_rx *r, size_t *len);
 
 #endif

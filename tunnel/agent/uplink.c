@@ -333,24 +333,25 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	drive(u, now_ns());
 }
 
-/* One batch per wakeup, then the answers to all of it in one flush. */
+/* One batch per wakeup (with UDP GRO, runs of datagrams cut back apart), then
+ * the answers to all of it in one flush. */
 static void on_rx(evutil_socket_t fd, short what, void *arg)
 {
 	struct cw_uplink *u = arg;
 	uint64_t now = now_ns();
 	int n = cw_udpio_rx_recv(&u->rx_batch, fd);
+	uint8_t *p;
+	size_t len;
 
 	(void)what;
 	/* ECONNREFUSED: an ICMP port unreachable; the session's own timers
 	 * decide when the gateway is gone. */
 	if (n < 0 && n != -EAGAIN)
 		cw_adebug("recv from gateway: %s", strerror(-n));
-	for (int i = 0; i < n; i++) {
-		size_t len = cw_udpio_rx_len(&u->rx_batch, (unsigned)i);
-
+	while (n > 0 && (p = cw_udpio_rx_next(&u->rx_batch, &len))) {
 		u->bytes_in += len;
 		u->dgrams_in++;
-		cw_as_recv(u->as, now, u->rx_batch.buf[i], len);
+		cw_as_recv(u->as, now, p, len);
 		if (cw_as_state(u->as) == CW_AS_ENDED)
 			break;
 	}
@@ -442,6 +443,8 @@ static int new_session(struct cw_uplink *u, uint64_t now)
 	u->rx = event_new(u->cfg.base, u->fd, EV_READ | EV_PERSIST, on_rx, u);
 	u->wr = event_new(u->cfg.base, u->fd, EV_WRITE, on_writable, u);
 	cw_udpio_tx_open(&u->tx, u->fd);
+	if (!cw_udpio_rx_open(&u->rx_batch, u->fd))
+		cw_adebug("no UDP GRO on the socket to the gateway: one datagram per receive");
 	if (!u->dials || !u->rx || !u->wr)
 		return -ENOMEM;
 	return event_add(u->rx, NULL) ? -EIO : 0;
