@@ -37,6 +37,7 @@ static const char *const cw_tctr_names[CW_TCTR_MAX] = {
     [CW_TCTR_ROUTE_HUB] = "route_hub",
     [CW_TCTR_ROUTE_UPSTREAM] = "route_upstream",
     [CW_TCTR_ROUTE_DENY] = "route_deny",
+    [CW_TCTR_MEMORY] = "memory_bytes",
 };
 
 const char *cw_drop_name(enum cw_drop d)

@@ -51,6 +51,7 @@ enum cw_tctr {
 	CW_TCTR_ROUTE_HUB, /* agents' API requests by route action */
 	CW_TCTR_ROUTE_UPSTREAM,
 	CW_TCTR_ROUTE_DENY,
+	CW_TCTR_MEMORY, /* bytes the gateway holds now (a gauge) */
 	CW_TCTR_MAX
 };
 

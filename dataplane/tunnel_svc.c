@@ -56,6 +56,8 @@ struct tworker {
 	uint16_t port;
 	uint64_t wake_owners;	       /* socket backend: owners to wake after a burst */
 	uint64_t events_lost;	       /* the event ring was full */
+	uint64_t mem;		       /* bytes the gateway holds (sessions, tables) */
+	struct cw_alloc alloc;	       /* malloc, counted in mem */
 	uint64_t publish_next;	       /* @now at which the counters are due again */
 	struct cw_tsvc_redir_stats rs; /* datagrams handed to their owners */
 	uint8_t buf[16384];
@@ -597,11 +599,30 @@ static void publish(struct tworker *tw, uint64_t now)
 	    [CW_TCTR_ROUTE_HUB] = g->routed[CW_GW_ROUTE_HUB],
 	    [CW_TCTR_ROUTE_UPSTREAM] = g->routed[CW_GW_ROUTE_UPSTREAM],
 	    [CW_TCTR_ROUTE_DENY] = g->routed[CW_GW_ROUTE_DENY],
+	    [CW_TCTR_MEMORY] = tw->mem,
 	};
 
 	tw->publish_next = now + CW_TCTR_PUBLISH_NS;
 	for (unsigned i = 0; i < CW_TCTR_MAX; i++)
 		cw_ctr_set(c[i], v[i]);
+}
+
+/* The gateway's allocator: malloc, counted, so that the operator sees what
+ * sessions cost (tunnel_memory_bytes). Only the owning worker calls it. */
+static void *count_alloc(void *ctx, size_t n)
+{
+	void *p = malloc(n);
+
+	if (p)
+		((struct tworker *)ctx)->mem += n;
+	return p;
+}
+
+static void count_free(void *ctx, void *p, size_t n)
+{
+	if (p)
+		((struct tworker *)ctx)->mem -= n;
+	free(p);
 }
 
 /* Certificate checks need Unix time; once a second is enough. */
@@ -929,6 +950,8 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 	rc = cw_token_init(&tw->tokens, t->token_key, CW_TOKEN_LIFETIME_NS, CW_TOKEN_SKEW_NS);
 	if (rc < 0)
 		return rc;
+	tw->alloc = (struct cw_alloc){count_alloc, count_free, tw};
+	cfg.alloc = &tw->alloc;
 	cfg.worker = (uint8_t)idx;
 	cfg.n_workers = (uint8_t)t->n;
 	cfg.max_sessions = t->conf->max_sessions;
