@@ -11,9 +11,12 @@
  * Decompression is the hostile side. The output is bounded by
  * min(declared length, cap) before a single byte is decoded: a frame must
  * state its content size, that size must equal the declared length and fit
- * the cap, and the decoder is handed exactly that many bytes of buffer, so
- * a frame that lies about its size fails instead of writing past it. A bomb
- * costs the receiver a header parse, never an allocation.
+ * the cap, and the decoder is handed exactly that many bytes of buffer (a
+ * dictionary body of up to 16 KiB: a buffer of the context's, behind the
+ * dictionary, with zstd's 32 bytes of copy slack, from which only a whole
+ * body is copied out), so a frame that lies about its size fails instead
+ * of writing past it. A bomb costs the receiver a header parse, never an
+ * allocation.
  */
 #ifndef CW_COMPRESS_H
 #define CW_COMPRESS_H
@@ -31,8 +34,9 @@ enum cw_encoding {
 };
 
 /* The tunnel's level. On Kubernetes JSON with the dictionary, level 1
- * loses a quarter of the ratio and level 9 gains a fifth for five times
- * the CPU per message (perf/compress-ratio.sh sweeps them). */
+ * loses a tenth of the ratio and costs more CPU, not less, and level 9
+ * gains a sixth for five times the CPU per message (perf/compress-ratio.sh
+ * sweeps them). */
 #define CW_COMPRESS_LEVEL_DEFAULT 3
 
 /* Dictionaries one context can hold: the current one and the previous
@@ -58,7 +62,8 @@ void cw_compress_free(struct cw_compress *c);
 
 /*
  * Digest a zstd dictionary (as `causewayctl dict train` writes it) for both
- * directions; the bytes are copied, @dict may be freed on return. Returns 0
+ * directions; the bytes are copied (with 16 KiB of decoding room behind
+ * them), @dict may be freed on return. Returns 0
  * with *@id set (when @id is non-NULL) to its dictionary id; -EINVAL if it
  * is not a zstd dictionary with a non-zero id (raw content cannot be named
  * in Hello); -EEXIST if a dictionary with that id is already loaded;

@@ -116,12 +116,14 @@ size_t cw_msg_encoded_len(const cw_envelope *env);
  */
 struct cw_msg_decoder {
 	const struct cw_alloc *alloc;
-	size_t limit;	   /* our max_message_size */
-	size_t len;	   /* the current message's length; 0 while in the prefix */
-	uint8_t *buf;	   /* body bytes so far, when they span chunks */
-	size_t have, cap;  /* bytes in buf, its size */
-	size_t held;	   /* bytes protobuf-c holds for undecoded and live Envelopes */
-	size_t budget_end; /* what held may reach while unpacking */
+	size_t limit;		    /* our max_message_size */
+	size_t len;		    /* the current message's length; 0 while in the prefix */
+	uint8_t *buf;		    /* body bytes so far, when they span chunks */
+	size_t have, cap;	    /* bytes in buf, its size */
+	size_t held;		    /* bytes protobuf-c holds for undecoded and live Envelopes */
+	size_t budget_end;	    /* what held may reach while unpacking */
+	struct cw_msg_arena *arena; /* while unpacking a small message (msg.c) */
+	size_t arena_used;	    /* bytes of it carved so far */
 	uint8_t prefix[CW_VARINT_MAX_LEN];
 	uint8_t prefix_have;
 	bool oom; /* the last unpack failed for want of memory */

@@ -8,9 +8,10 @@
  * a guard area after every output buffer shows nothing is written past
  * the declared length.
  *
- * Fixtures: the shipped dictionary conf/causeway.dict and a pod generated
+ * Fixtures: the shipped dictionary conf/causeway.dict and objects generated
  * by conf/dict/gen-k8s-objects.py with a seed the dictionary was not
- * trained on (tests/unit/fixtures/pod.json).
+ * trained on (tests/unit/fixtures/pod.json, and one of each kind in
+ * tests/unit/fixtures/k8s/, whose README says how they were made).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -716,6 +717,289 @@ static void test_corrupted_frames(void **state)
 	free(out);
 }
 
+/* ---- every object type ---------------------------------------------------- */
+
+static const char *const kinds[] = {"configmap", "endpointslice", "lease",
+				    "node",	 "pod",		  "pod-stripped"};
+
+static uint8_t *read_kind(const char *kind, size_t *len)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/tests/unit/fixtures/k8s/%s.json", kind);
+	return tu_read_source_file(path, len);
+}
+
+/* Each kind through the dictionary, byte-exact, and the frame as §14 has
+ * it: content size stated, the dictionary named, no checksum; plain zstd
+ * decodes it with the dictionary file (nothing here is private to us),
+ * and a frame stock zstd makes at its own defaults for our level (what an
+ * older peer sends) decodes here. */
+static void test_object_types(void **state)
+{
+	struct fx *fx = *state;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		size_t len, cap;
+		uint8_t *obj = read_kind(kinds[k], &len), *z, *out, *lib;
+		ZSTD_frameHeader fh;
+		ptrdiff_t zl, pl;
+		size_t ll;
+
+		cap = cw_compress_bound(len);
+		z = malloc(cap);
+		lib = malloc(len);
+		out = guarded(2 * len);
+		assert_non_null(z);
+		assert_non_null(lib);
+		zl = cw_compress(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, obj, len, z, cap);
+		pl = cw_compress(fx->c, CW_ENC_ZSTD, 0, obj, len, lib, len);
+		assert_true(zl > 0);
+		print_message("%-14s %5zu bytes -> %4td with the dictionary (%.1fx), %td without\n",
+			      kinds[k], len, zl, (double)len / (double)zl, pl);
+		assert_true(pl < 0 || zl < pl);
+		assert_int_equal(ZSTD_getFrameHeader(&fh, z, (size_t)zl), 0);
+		assert_int_equal(fh.frameContentSize, len);
+		assert_int_equal(fh.dictID, fx->dict_id);
+		assert_int_equal(fh.checksumFlag, 0);
+
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, len, out, len, len),
+				 (ptrdiff_t)len);
+		assert_memory_equal(out, obj, len);
+		/* A receiver's buffer larger than the body changes nothing. */
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, len, out, 2 * len, 2 * len),
+				 (ptrdiff_t)len);
+		assert_memory_equal(out, obj, len);
+
+		{
+			ZSTD_DCtx *dc = ZSTD_createDCtx();
+			ZSTD_CCtx *cc = ZSTD_createCCtx();
+
+			assert_non_null(dc);
+			assert_non_null(cc);
+			ll = ZSTD_decompress_usingDict(dc, lib, len, z, (size_t)zl, fx->dict,
+						       fx->dict_len);
+			assert_int_equal(ll, len);
+			assert_memory_equal(lib, obj, len);
+			zl = (ptrdiff_t)ZSTD_compress_usingDict(cc, z, cap, obj, len, fx->dict,
+								fx->dict_len,
+								CW_COMPRESS_LEVEL_DEFAULT);
+			assert_false(ZSTD_isError((size_t)zl));
+			assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+							    (size_t)zl, len, out, len, len),
+					 (ptrdiff_t)len);
+			assert_memory_equal(out, obj, len);
+			ZSTD_freeDCtx(dc);
+			ZSTD_freeCCtx(cc);
+		}
+		free(obj);
+		free(z);
+		free(lib);
+		free(out);
+	}
+}
+
+/* ---- frame header forms --------------------------------------------------- */
+
+/* Rewrite a frame's Frame_Content_Size field, in whichever of its forms
+ * the frame uses (the 2-byte one stores the value minus 256). */
+static void set_fcs(uint8_t *f, uint64_t v)
+{
+	size_t off, width;
+
+	fcs_field(f, &off, &width);
+	assert_true(width > 0);
+	put_le(f + off, width, width == 2 ? v - 256 : v);
+}
+
+/* The same frame with its content size in the 8-byte form, which zstd
+ * only writes for 4 GiB and more; the field must be the 4-byte one. */
+static size_t widen_fcs(const uint8_t *f, size_t len, uint8_t *out)
+{
+	size_t off, width;
+
+	fcs_field(f, &off, &width);
+	assert_int_equal(width, 4);
+	memcpy(out, f, off);
+	out[4] = (uint8_t)((f[4] & 0x3f) | 0xc0);
+	put_le(out + off, 8, ZSTD_getFrameContentSize(f, len));
+	memcpy(out + off + 8, f + off + 4, len - off - 4);
+	return len + 4;
+}
+
+/* Every width of Frame_Content_Size (1, 2, 4 and 8 bytes) and of
+ * Dictionary_ID (1, 2 and 4 bytes), a checksum (optional on the wire),
+ * and the reserved bit, which no frame may set. */
+static void test_header_forms(void **state)
+{
+	struct fx *fx = *state;
+	static const size_t sizes[] = {0, 200, 300, 70000};
+	size_t cap = cw_compress_bound(70000) + 8, olen;
+	uint8_t *src = malloc(70000), *z = malloc(cap), *w = malloc(cap), *out = guarded(70001);
+	uint8_t *d, *zeros;
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	ptrdiff_t zl;
+
+	assert_non_null(src);
+	assert_non_null(z);
+	assert_non_null(w);
+	assert_non_null(cc);
+	for (size_t i = 0; i < 70000; i++)
+		src[i] = fx->pod[i % fx->pod_len];
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+
+		zl = cw_compress(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, src, n, z, cap);
+		assert_true(zl > 0);
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, n, out, n, n),
+				 (ptrdiff_t)n);
+		assert_memory_equal(out, src, n);
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, n + 1, out, n + 1, n + 1),
+				 -EBADMSG);
+		if (n == 70000) {
+			size_t wl = widen_fcs(z, (size_t)zl, w);
+
+			assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, w,
+							    wl, n, out, n, n),
+					 (ptrdiff_t)n);
+			assert_memory_equal(out, src, n);
+		}
+	}
+	/* Several blocks, all but the first of them RLE blocks (zeros). */
+	zeros = calloc(1, 512 * 1024);
+	assert_non_null(zeros);
+	roundtrip(fx, CW_ENC_ZSTD_DICT, fx->dict_id, zeros, 512 * 1024);
+	roundtrip(fx, CW_ENC_ZSTD, 0, zeros, 512 * 1024);
+	free(zeros);
+	/* Dictionary ids of one and two bytes (the shipped one takes four). */
+	for (uint32_t id = 100; id <= 1000; id += 900) {
+		d = other_dict(fx, id, &olen);
+		assert_int_equal(cw_compress_add_dict(fx->c, d, olen, NULL), 0);
+		free(d);
+		roundtrip(fx, CW_ENC_ZSTD_DICT, id, fx->pod, fx->pod_len);
+	}
+	/* A checksum is checked when present. */
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1)));
+	assert_false(ZSTD_isError(ZSTD_CCtx_loadDictionary(cc, fx->dict, fx->dict_len)));
+	zl = (ptrdiff_t)ZSTD_compress2(cc, z, cap, fx->pod, fx->pod_len);
+	assert_false(ZSTD_isError((size_t)zl));
+	assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z, (size_t)zl,
+					    fx->pod_len, out, fx->pod_len, fx->pod_len),
+			 (ptrdiff_t)fx->pod_len);
+	assert_memory_equal(out, fx->pod, fx->pod_len);
+	z[zl - 1] ^= 1;
+	assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z, (size_t)zl,
+					    fx->pod_len, out, fx->pod_len, fx->pod_len),
+			 -EBADMSG);
+	z[zl - 1] ^= 1;
+	z[4] |= 0x08;
+	assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z, (size_t)zl,
+					    fx->pod_len, out, fx->pod_len, fx->pod_len),
+			 -EBADMSG);
+	ZSTD_freeCCtx(cc);
+	free(src);
+	free(z);
+	free(w);
+	free(out);
+}
+
+/* A frame by hand: single segment, Dictionary_ID @id, content size
+ * @declared (2-byte form), then Raw_Blocks of @a and @b bytes: blocks
+ * whose sum runs past the declared size. */
+static size_t raw_block_frame(uint8_t *f, uint32_t id, size_t declared, size_t a, size_t b)
+{
+	size_t n = 0;
+
+	put_le(f, 4, ZSTD_MAGICNUMBER);
+	f[4] = 0x40 | 0x20 | 0x03; /* FCS 2 bytes, single segment, DID 4 bytes */
+	put_le(f + 5, 4, id);
+	put_le(f + 9, 2, declared - 256);
+	n = 11;
+	put_le(f + n, 3, (uint64_t)a << 3); /* Raw_Block, not last */
+	memset(f + n + 3, 'a', a);
+	n += 3 + a;
+	put_le(f + n, 3, (uint64_t)b << 3 | 1); /* Raw_Block, last */
+	memset(f + n + 3, 'b', b);
+	return n + 3 + b;
+}
+
+/* Bodies just under, at and over 16 KiB decode through the context's
+ * scratch or straight into the caller's buffer (compress.c); a dictionary
+ * frame whose header understates or overstates what its blocks hold fails
+ * on either path, nothing past the declared length is written, and the
+ * dictionary still works afterwards. */
+static void test_small_and_large_dict_bodies(void **state)
+{
+	struct fx *fx = *state;
+	static const size_t sizes[] = {1024, 16383, 16384, 16385, 65536};
+	size_t cap = cw_compress_bound(65536);
+	uint8_t *src = malloc(65536), *z = malloc(cap), *out = guarded(2 * 65536);
+	ptrdiff_t zl;
+
+	assert_non_null(src);
+	assert_non_null(z);
+	for (size_t i = 0; i < 65536; i++)
+		src[i] = fx->pod[i % fx->pod_len] ^ (uint8_t)((i / fx->pod_len) & 3);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+
+		roundtrip(fx, CW_ENC_ZSTD_DICT, fx->dict_id, src, n);
+		zl = cw_compress(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, src, n, z, cap);
+		assert_true(zl > 0);
+		/* Understated: the blocks run past the declared end. */
+		set_fcs(z, n - 300);
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, n - 300, out, 2 * n, 2 * n),
+				 -EBADMSG);
+		/* By less than zstd's copy slack, too. */
+		set_fcs(z, n - 1);
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, n - 1, out, 2 * n, 2 * n),
+				 -EBADMSG);
+		/* Overstated: they end before it. */
+		set_fcs(z, n + 1);
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, n + 1, out, 2 * n, 2 * n),
+				 -EBADMSG);
+		/* Far past the end of the scratch (ASan watches it). */
+		if (n > 16384) {
+			set_fcs(z, 16384);
+			assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+							    (size_t)zl, 16384, out, 2 * n, 2 * n),
+					 -EBADMSG);
+		}
+		set_fcs(z, n);
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z,
+						    (size_t)zl, n, out, n, n),
+				 (ptrdiff_t)n);
+		assert_memory_equal(out, src, n);
+	}
+	/* Blocks that fill the declared size and go on 400 bytes, decoded
+	 * into the scratch and into the caller's buffer: the first block fits
+	 * exactly, the second must fail before a byte of it is written
+	 * (ASan watches the scratch, the guard area the caller's buffer). */
+	for (size_t n = 16384; n <= 20000; n += 3616) {
+		size_t zl2 = raw_block_frame(z, fx->dict_id, n, n, 400);
+
+		assert_int_equal(decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z, zl2, n,
+						    out, 2 * n, 2 * n),
+				 -EBADMSG);
+		zl2 = raw_block_frame(z, fx->dict_id, n, n - 400, 400);
+		assert_int_equal(
+		    decompress_checked(fx->c, CW_ENC_ZSTD_DICT, fx->dict_id, z, zl2, n, out, n, n),
+		    (ptrdiff_t)n);
+		assert_int_equal(out[0], 'a');
+		assert_int_equal(out[n - 1], 'b');
+	}
+	free(src);
+	free(z);
+	free(out);
+}
+
 /* ---- memory ------------------------------------------------------------------ */
 
 static void test_footprint(void **state)
@@ -785,6 +1069,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bomb_with_content_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bomb_lying_header, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_window_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_object_types, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_forms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_small_and_large_dict_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_and_trailing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_skippable_frame, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),

@@ -1389,47 +1389,110 @@ static void test_budget_fits_limits(void **state)
 	release();
 }
 
-/* Every allocation refused in turn: -ENOMEM, never a leak or a crash. */
+/* Every allocation refused in turn: -ENOMEM, never a leak or a crash. A
+ * message whose blocks all fit its arena (a Hello), one that outgrows it
+ * (an ApiRequest with many small headers: the rest allocated alone), and
+ * one too large for an arena (an ApiResponse with a 20 KiB body). */
 static void test_allocation_failures(void **state)
 {
 	struct samples s;
-	uint8_t buf[4096];
+	static uint8_t buf[32 * 1024];
+	static uint8_t big[20 * 1024];
 	struct cw_msg_decoder d;
-	ptrdiff_t n;
 	unsigned long needed;
+	static const unsigned long at_least[] = {1, 6, 4};
+	const int kinds[] = {1, 4, 5};
 
 	(void)state;
 	init_samples(&s);
-	n = cw_msg_encode(&s.env[1], CW_MSG_SIZE_FLOOR, buf, sizeof(buf));
-	assert_true(n > 0);
-	for (int split = 0; split < 2; split++) {
-		cw_envelope *got;
+	set_req_headers(&s, 64);
+	memset(big, 'j', sizeof(big));
+	s.body.data.data = big;
+	s.body.data.len = sizeof(big);
+	for (size_t m = 0; m < N(kinds); m++) {
+		ptrdiff_t n =
+		    cw_msg_encode(&s.env[kinds[m]], CW_MSG_SIZE_DEFAULT, buf, sizeof(buf));
 
-		cnt_reset();
-		assert_int_equal(cw_msg_decoder_init(&d, &counting, CW_MSG_SIZE_FLOOR), 0);
-		if (split)
-			assert_int_equal(cw_msg_decode(&d, buf, 10, &got), 10);
-		got = decode_one(&d, buf + split * 10, (size_t)n - split * 10);
-		cw_msg_free(&d, got);
-		cw_msg_decoder_free(&d);
-		needed = cnt.allocs;
-		assert_true(needed > 5);
-		for (unsigned long k = 0; k < needed; k++) {
-			ptrdiff_t r = 0;
+		assert_true(n > 0);
+		for (int split = 0; split < 2; split++) {
+			cw_envelope *got;
 
 			cnt_reset();
-			cnt.fail_after = (long)k;
-			assert_int_equal(cw_msg_decoder_init(&d, &counting, CW_MSG_SIZE_FLOOR), 0);
+			assert_int_equal(cw_msg_decoder_init(&d, &counting, CW_MSG_SIZE_DEFAULT),
+					 0);
 			if (split)
-				r = decode_err(&d, buf, 10);
-			if (r >= 0)
-				r = decode_err(&d, buf + split * 10, (size_t)n - split * 10);
-			assert_int_equal(r, -ENOMEM);
-			assert_int_equal(cw_msg_decoder_finish(&d), -ENOMEM);
+				assert_int_equal(cw_msg_decode(&d, buf, 10, &got), 10);
+			got = decode_one(&d, buf + split * 10, (size_t)n - split * 10);
+			assert_same(got, &s.env[kinds[m]]);
+			cw_msg_free(&d, got);
 			cw_msg_decoder_free(&d);
-			assert_int_equal(cnt.cur, 0);
+			needed = cnt.allocs;
+			assert_true(needed >= at_least[m] + (unsigned long)split);
+			for (unsigned long k = 0; k < needed; k++) {
+				ptrdiff_t r = 0;
+
+				cnt_reset();
+				cnt.fail_after = (long)k;
+				assert_int_equal(
+				    cw_msg_decoder_init(&d, &counting, CW_MSG_SIZE_DEFAULT), 0);
+				if (split)
+					r = decode_err(&d, buf, 10);
+				if (r >= 0)
+					r = decode_err(&d, buf + split * 10,
+						       (size_t)n - split * 10);
+				assert_int_equal(r, -ENOMEM);
+				assert_int_equal(cw_msg_decoder_finish(&d), -ENOMEM);
+				cw_msg_decoder_free(&d);
+				assert_int_equal(cnt.cur, 0);
+			}
 		}
 	}
+	release();
+}
+
+/*
+ * A small message decodes into one allocation (msg.c's arena), which its
+ * Envelope keeps until freed, in any order with other Envelopes; a large
+ * one into a block each, as protobuf-c asks.
+ */
+static void test_decode_arena(void **state)
+{
+	struct samples s;
+	static uint8_t buf[32 * 1024];
+	static uint8_t big[20 * 1024];
+	struct cw_msg_decoder d;
+	cw_envelope *a, *b;
+	size_t n;
+
+	(void)state;
+	init_samples(&s);
+	cnt_reset();
+	assert_int_equal(cw_msg_decoder_init(&d, &counting, CW_MSG_SIZE_DEFAULT), 0);
+	n = wire_of(&s.env[5], buf);
+	a = decode_one(&d, buf, n);
+	assert_int_equal(cnt.allocs, 1);
+	b = decode_one(&d, buf, n);
+	assert_int_equal(cnt.allocs, 2);
+	assert_same(a, &s.env[5]);
+	cw_msg_free(&d, a);
+	assert_true(cnt.cur > 0);
+	assert_same(b, &s.env[5]);
+	assert_memory_equal(b->api_response->body->data.data, "{\"kind\":\"Status\"}", 17);
+	cw_msg_free(&d, b);
+	assert_int_equal(cnt.cur, 0);
+
+	memset(big, 'j', sizeof(big));
+	s.body.data.data = big;
+	s.body.data.len = sizeof(big);
+	n = wire_of(&s.env[5], buf);
+	cnt_reset();
+	a = decode_one(&d, buf, n);
+	assert_true(cnt.allocs >= 4);
+	assert_same(a, &s.env[5]);
+	cw_msg_free(&d, a);
+	assert_int_equal(cnt.cur, 0);
+	cw_msg_decoder_free(&d);
+	release();
 }
 
 /*
@@ -1853,6 +1916,7 @@ int main(void)
 	    cmocka_unit_test(test_hello_size),
 	    cmocka_unit_test(test_decode_budget),
 	    cmocka_unit_test(test_budget_fits_limits),
+	    cmocka_unit_test(test_decode_arena),
 	    cmocka_unit_test(test_allocation_failures),
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_encode_errors),
