@@ -176,6 +176,28 @@ static void slot_free(struct cw_gw *gw, struct sess *s)
 	gw->free = s;
 }
 
+/*
+ * The last session is gone: give back the slot chunks and the deadline
+ * heap, so that a gateway every agent left holds what a new one does. A
+ * CID of a slot used before still decodes, finds slot >= hwm or a new
+ * session with another nonce, and so matches nothing.
+ */
+static void slots_release(struct cw_gw *gw)
+{
+	for (uint32_t k = 0; k < gw->nchunks; k++)
+		if (gw->chunks[k]) {
+			gw->a.free(gw->a.ctx, gw->chunks[k],
+				   sizeof(struct sess) * chunk_len(gw, k));
+			gw->chunks[k] = NULL;
+		}
+	gw->hwm = 0;
+	gw->free = NULL;
+	if (gw->heap)
+		gw->a.free(gw->a.ctx, gw->heap, sizeof(*gw->heap) * gw->heap_cap);
+	gw->heap = NULL;
+	gw->heap_cap = 0;
+}
+
 /* The live session whose gateway CID is @cid, or NULL (§4.2). A CID that
  * names another worker of this gateway sets *@owner to it (else -1): the
  * datagram is that worker's. */
@@ -1218,6 +1240,8 @@ static void sess_free(struct cw_gw *gw, struct sess *s, bool report)
 		gw->a.free(gw->a.ctx, s->close_reason, s->close_rlen);
 	gw->st.sessions--;
 	slot_free(gw, s);
+	if (!gw->st.sessions)
+		slots_release(gw);
 }
 
 static void sess_new(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from,

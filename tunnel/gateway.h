@@ -55,10 +55,10 @@
  * Memory, through the injected allocator: the object (about 25 KiB with
  * its answer queue), a table of chunk pointers (8 bytes per 256 slots), the
  * handshake map's buckets (8 bytes per 4 slots, 16 to 65536 buckets), slot
- * chunks of 256 sessions (about 500 bytes each) allocated as slots are
- * first used and kept until cw_gw_free(), the deadline heap (8 bytes per
- * slot in use), and per session its connection (conn.h), control-stream
- * decoder and dial records.
+ * chunks of 256 sessions (about 610 bytes each) allocated as slots are
+ * first used and kept while any session lives (all are given back when the
+ * last one goes), the deadline heap (8 bytes per slot in use), and per
+ * session its connection (conn.h), control-stream decoder and dial records.
  */
 #ifndef CW_GATEWAY_H
 #define CW_GATEWAY_H

@@ -1595,12 +1595,15 @@ static void test_session_down(void **state)
 	uint64_t sid1;
 	uint32_t slot;
 
+	size_t mem0;
+
 	(void)state;
 	world_init(&w, 9, CW_GW_RETRY_NEVER, 10 * SEC);
+	mem0 = w.g.mem.bytes;
 	a1 = connect_up(&w, NULL);
 	sid1 = w.g.up.session_id;
 	slot = w.g.up.slot;
-	assert_true(w.g.mem.blocks > 0);
+	assert_true(w.g.mem.bytes > mem0);
 	/* The agent closes (Close, then CONNECTION_CLOSE): draining, then the
 	 * session is freed and reported. */
 	cl.code = CW_AE_SHUTDOWN;
@@ -1617,6 +1620,7 @@ static void test_session_down(void **state)
 	assert_int_equal(w.g.down_code, CW_AE_SHUTDOWN);
 	assert_int_equal(stats(&w)->agent_closes, 1);
 	assert_int_equal(stats(&w)->sessions, 0);
+	assert_int_equal(w.g.mem.bytes, mem0); /* no session: as new, slots given back */
 	assert_int_equal(cw_gw_close_session(w.g.gw, sim_now(w.s), sid1, CW_AE_SHUTDOWN, ""),
 			 -ENOENT);
 	/* The slot is free again; the new session is another one. */
