@@ -98,7 +98,7 @@ wave()
 	cw_check_eq "wave $k: client exit status" 0 "$rc"
 	cw_check_eq "wave $k: every session up" "$N" "$(cw_json "$out" up)"
 	cw_check_eq "wave $k: every session closed cleanly" "$N" "$(cw_json "$out" closed)"
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		(($(cw_metric causeway_sessions) == 0)) && break
 		sleep 0.1
 	done

@@ -55,7 +55,7 @@
 #define MS	     UINT64_C(1000000)
 #define SEC	     (1000 * MS)
 #define UP_TIMEOUT   (120 * SEC)
-#define CLOSE_WAIT   (3 * SEC)
+#define CLOSE_WAIT   (15 * SEC)
 
 struct req {
 	uint64_t id, deadline;
@@ -616,5 +616,10 @@ int main(int argc, char **argv)
 	print_tally("errors", &g.errors);
 	printf(",\"resets\":%llu,\"malformed\":%llu,\"closed\":%u}\n", (unsigned long long)g.resets,
 	       (unsigned long long)g.malformed, closed);
+	for (unsigned k = 0; k < g.n_fd; k++)
+		close(g.fd[k]);
+	free(g.map);
+	free(ss);
+	cw_mint_ca_free(&g.mca);
 	return up == g.n_nodes && closed == g.n_nodes && !g.lost && (g.sent || !g.n_reqs) ? 0 : 1;
 }
