@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_arp.h>
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -55,6 +54,7 @@
 #include <rte_udp.h>
 
 #include "common.h"
+#include "lg_port.h"
 
 #define CW_LG_POOL_SIZE	 8191
 #define CW_LG_POOL_CACHE 256
@@ -65,8 +65,6 @@
 #define CW_LG_HDRS	 (RTE_ETHER_HDR_LEN + 20 + 8) /* Ethernet + IPv4 + UDP */
 #define CW_LG_MIN_SIZE	 64
 #define CW_LG_MAX_SIZE	 1518
-#define CW_LG_LINK_SEC	 10  /* wait for the link (memif: the peer) */
-#define CW_LG_ARP_SEC	 10  /* wait for the DUT's ARP answer */
 #define CW_LG_DRAIN_MS	 200 /* keep receiving after the last transmission */
 #define CW_LG_REF_MAX	 (UINT16_MAX - 2 * CW_LG_RING)
 
@@ -82,13 +80,10 @@ struct cw_lg_opts {
 
 struct cw_lg {
 	struct cw_lg_opts o;
-	uint16_t port_id;
-	struct rte_mempool *pool;
-	struct rte_ether_addr mac;
+	struct cw_lgp p; /* port 0, our MAC and the DUT's */
 	struct rte_mbuf *tmpl[CW_LG_MAX_FLOWS];
 	unsigned next_flow;
 	uint64_t tx, rx, rx_other, tx_full;
-	bool dut_mac_known;
 };
 
 static volatile bool cw_lg_quit;
@@ -218,115 +213,6 @@ static int cw_lg_parse(int argc, char **argv, struct cw_lg_opts *o)
 	return 0;
 }
 
-static int cw_lg_port_init(struct cw_lg *g)
-{
-	struct rte_eth_conf conf = {0};
-	uint16_t rxd = CW_LG_RING, txd = CW_LG_RING;
-	struct rte_eth_link link;
-	uint64_t deadline;
-	int rc;
-
-	if (rte_eth_dev_count_avail() < 1) {
-		fprintf(stderr, "loadgen: no port; give one with --vdev\n");
-		return -ENODEV;
-	}
-	g->port_id = 0;
-	rc = rte_eth_dev_configure(g->port_id, 1, 1, &conf);
-	rc = rc ? rc : rte_eth_dev_adjust_nb_rx_tx_desc(g->port_id, &rxd, &txd);
-	rc = rc ? rc
-		: rte_eth_rx_queue_setup(g->port_id, 0, rxd, (unsigned)rte_socket_id(), NULL,
-					 g->pool);
-	rc = rc ? rc : rte_eth_tx_queue_setup(g->port_id, 0, txd, (unsigned)rte_socket_id(), NULL);
-	rc = rc ? rc : rte_eth_dev_start(g->port_id);
-	rc = rc ? rc : rte_eth_macaddr_get(g->port_id, &g->mac);
-	if (rc) {
-		fprintf(stderr, "loadgen: port setup: %s\n", rte_strerror(-rc));
-		return rc;
-	}
-	deadline = rte_get_tsc_cycles() + CW_LG_LINK_SEC * rte_get_tsc_hz();
-	do {
-		if (rte_eth_link_get_nowait(g->port_id, &link) == 0 && link.link_status)
-			return 0;
-		rte_delay_ms(10);
-	} while (rte_get_tsc_cycles() < deadline && !cw_lg_quit);
-	fprintf(stderr, "loadgen: link of port %u did not come up\n", g->port_id);
-	return -ENOLINK;
-}
-
-static void cw_lg_arp_build(struct cw_lg *g, struct rte_mbuf *m, uint16_t op,
-			    const struct rte_ether_addr *tha, uint32_t tip)
-{
-	struct rte_ether_hdr *eth;
-	struct rte_arp_hdr *arp;
-
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*arp));
-	arp = (struct rte_arp_hdr *)(eth + 1);
-	if (op == RTE_ARP_OP_REQUEST)
-		memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
-	else
-		rte_ether_addr_copy(tha, &eth->dst_addr);
-	rte_ether_addr_copy(&g->mac, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
-	arp->arp_plen = 4;
-	arp->arp_opcode = rte_cpu_to_be_16(op);
-	rte_ether_addr_copy(&g->mac, &arp->arp_data.arp_sha);
-	arp->arp_data.arp_sip = g->o.src_ip;
-	if (op == RTE_ARP_OP_REQUEST)
-		memset(&arp->arp_data.arp_tha, 0, RTE_ETHER_ADDR_LEN);
-	else
-		rte_ether_addr_copy(tha, &arp->arp_data.arp_tha);
-	arp->arp_data.arp_tip = tip;
-}
-
-static void cw_lg_send_one(struct cw_lg *g, struct rte_mbuf *m)
-{
-	if (rte_eth_tx_burst(g->port_id, 0, &m, 1) != 1)
-		rte_pktmbuf_free(m);
-}
-
-static void cw_lg_arp_request(struct cw_lg *g)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
-
-	if (!m)
-		return;
-	cw_lg_arp_build(g, m, RTE_ARP_OP_REQUEST, NULL, g->o.dut_ip);
-	cw_lg_send_one(g, m);
-}
-
-/* ARP: learn the DUT's MAC from anything it says, answer requests for us. */
-static void cw_lg_input_arp(struct cw_lg *g, struct rte_mbuf *m)
-{
-	struct rte_arp_hdr *arp;
-	struct rte_ether_addr sha;
-	uint32_t sip;
-
-	if (rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr) + sizeof(*arp))
-		return;
-	arp = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, sizeof(struct rte_ether_hdr));
-	if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
-	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
-		return;
-	rte_ether_addr_copy(&arp->arp_data.arp_sha, &sha);
-	sip = arp->arp_data.arp_sip;
-	if (sip == g->o.dut_ip && !g->o.have_dut_mac) {
-		rte_ether_addr_copy(&sha, &g->o.dut_mac);
-		g->dut_mac_known = true;
-	}
-	if (arp->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) &&
-	    arp->arp_data.arp_tip == g->o.src_ip && sip) {
-		struct rte_mbuf *r = rte_pktmbuf_alloc(g->pool);
-
-		if (!r)
-			return;
-		cw_lg_arp_build(g, r, RTE_ARP_OP_REPLY, &sha, sip);
-		cw_lg_send_one(g, r);
-	}
-}
-
 /* Is @m an echo we count? Anything else but ARP is counted as other. */
 static inline bool cw_lg_is_echo(const struct cw_lg *g, struct rte_mbuf *m)
 {
@@ -348,7 +234,7 @@ static inline bool cw_lg_is_echo(const struct cw_lg *g, struct rte_mbuf *m)
 static unsigned cw_lg_poll(struct cw_lg *g)
 {
 	struct rte_mbuf *pkts[CW_LG_MAX_BURST];
-	uint16_t n = rte_eth_rx_burst(g->port_id, 0, pkts, CW_LG_MAX_BURST);
+	uint16_t n = rte_eth_rx_burst(g->p.port_id, 0, pkts, CW_LG_MAX_BURST);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -357,10 +243,8 @@ static unsigned cw_lg_poll(struct cw_lg *g)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		if (likely(cw_lg_is_echo(g, m)))
 			g->rx++;
-		else if (rte_pktmbuf_data_len(m) >= sizeof(struct rte_ether_hdr) &&
-			 rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
-			     rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
-			cw_lg_input_arp(g, m);
+		else if (cw_lgp_is_arp(m))
+			cw_lgp_arp_input(&g->p, m);
 		else
 			g->rx_other++;
 	}
@@ -369,28 +253,14 @@ static unsigned cw_lg_poll(struct cw_lg *g)
 	return n;
 }
 
-static int cw_lg_resolve(struct cw_lg *g)
+/* Until the DUT's MAC is known: ARP only. */
+static void cw_lg_resolve_rx(void *ctx, struct rte_mbuf *m)
 {
-	uint64_t hz = rte_get_tsc_hz(), now = rte_get_tsc_cycles();
-	uint64_t deadline = now + CW_LG_ARP_SEC * hz, next = now;
+	struct cw_lg *g = ctx;
 
-	if (g->o.have_dut_mac)
-		return 0;
-	while (!g->dut_mac_known && !cw_lg_quit) {
-		now = rte_get_tsc_cycles();
-		if (now >= deadline) {
-			fprintf(stderr, "loadgen: no ARP answer from the DUT\n");
-			return -EHOSTUNREACH;
-		}
-		if (now >= next) {
-			cw_lg_arp_request(g);
-			next = now + hz / 10;
-		}
-		cw_lg_poll(g);
-	}
-	/* The request made the DUT learn us; one more, now that it is up. */
-	cw_lg_arp_request(g);
-	return cw_lg_quit ? -EINTR : 0;
+	if (cw_lgp_is_arp(m))
+		cw_lgp_arp_input(&g->p, m);
+	rte_pktmbuf_free(m);
 }
 
 static void cw_lg_frame_build(const struct cw_lg *g, uint8_t *f, uint16_t sport)
@@ -401,8 +271,8 @@ static void cw_lg_frame_build(const struct cw_lg *g, uint8_t *f, uint16_t sport)
 	uint16_t len = (uint16_t)(g->o.size - CW_LG_FCS);
 	uint8_t *payload = (uint8_t *)(udp + 1);
 
-	rte_ether_addr_copy(&g->o.dut_mac, &eth->dst_addr);
-	rte_ether_addr_copy(&g->mac, &eth->src_addr);
+	rte_ether_addr_copy(&g->p.dut_mac, &eth->dst_addr);
+	rte_ether_addr_copy(&g->p.mac, &eth->src_addr);
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	*ip = (struct rte_ipv4_hdr){
 	    .version_ihl = RTE_IPV4_VHL_DEF,
@@ -428,7 +298,7 @@ static int cw_lg_templates(struct cw_lg *g)
 	uint16_t len = (uint16_t)(g->o.size - CW_LG_FCS);
 
 	for (unsigned i = 0; i < g->o.flows; i++) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(g->p.pool);
 		uint8_t *f;
 
 		if (!m)
@@ -454,7 +324,7 @@ static void cw_lg_tx(struct cw_lg *g)
 	if (g->o.copy) {
 		uint32_t len = rte_pktmbuf_data_len(g->tmpl[0]);
 
-		if (rte_pktmbuf_alloc_bulk(g->pool, pkts, n) < 0)
+		if (rte_pktmbuf_alloc_bulk(g->p.pool, pkts, n) < 0)
 			return;
 		for (unsigned i = 0; i < n; i++) {
 			struct rte_mbuf *t = g->tmpl[f];
@@ -479,7 +349,7 @@ static void cw_lg_tx(struct cw_lg *g)
 			f = f + 1 == g->o.flows ? 0 : f + 1;
 		}
 	}
-	sent = rte_eth_tx_burst(g->port_id, 0, pkts, (uint16_t)n);
+	sent = rte_eth_tx_burst(g->p.port_id, 0, pkts, (uint16_t)n);
 	g->next_flow = (g->next_flow + sent) % g->o.flows;
 	g->tx += sent;
 	if (sent < n) {
@@ -557,22 +427,26 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, cw_lg_on_signal);
 	signal(SIGTERM, cw_lg_on_signal);
-	g.pool = rte_pktmbuf_pool_create("cw_lg", CW_LG_POOL_SIZE, CW_LG_POOL_CACHE, 0,
-					 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-	if (!g.pool) {
+	g.p.pool = rte_pktmbuf_pool_create("cw_lg", CW_LG_POOL_SIZE, CW_LG_POOL_CACHE, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!g.p.pool) {
 		fprintf(stderr, "loadgen: mbuf pool: %s\n", rte_strerror(rte_errno));
 		rte_eal_cleanup();
 		return 1;
 	}
-	rc = cw_lg_port_init(&g);
-	rc = rc ? rc : cw_lg_resolve(&g);
+	g.p.src_ip = g.o.src_ip;
+	g.p.dut_ip = g.o.dut_ip;
+	g.p.dut_mac = g.o.dut_mac;
+	g.p.fixed_mac = g.o.have_dut_mac;
+	rc = cw_lgp_start(&g.p, CW_LG_RING, &cw_lg_quit);
+	rc = rc ? rc : cw_lgp_resolve(&g.p, cw_lg_resolve_rx, &g, &cw_lg_quit);
 	rc = rc ? rc : cw_lg_templates(&g);
 	rc = rc ? rc : cw_lg_run(&g);
 	for (unsigned i = 0; i < g.o.flows; i++)
 		rte_pktmbuf_free(g.tmpl[i]);
-	rte_eth_dev_stop(g.port_id);
-	rte_eth_dev_close(g.port_id);
-	rte_mempool_free(g.pool);
+	rte_eth_dev_stop(g.p.port_id);
+	rte_eth_dev_close(g.p.port_id);
+	rte_mempool_free(g.p.pool);
 	rte_eal_cleanup();
 	return rc ? 1 : 0;
 }
