@@ -12,7 +12,7 @@
 #           ratio is the gateway's)
 #
 #   perf/tunnel-load.sh [--sessions N] [--seconds D] [--inflight K]
-#                       [--modes "handshakes idle requests"]
+#                       [--rate R] [--modes "handshakes idle requests"]
 #                       [--backends "dpdk socket"] [--build DIR] [--no-build]
 #
 # For each backend and mode a fresh causewayd and one generator run; each
@@ -20,25 +20,27 @@
 # and for idle the gateway's memory per session from DPDK telemetry); then
 # the DPDK/socket ratios of the modes both backends ran. Defaults: 2000
 # sessions, 5 s (idle needs 2 at least: memory is read after 1.2 s), 4
-# requests in flight per session, release build in build-bench. Needs root
+# requests in flight per session (with --rate R: open loop at R requests/s,
+# at most K in flight per session), release build in build-bench. Needs root
 # (DPDK, vhost sockets, a namespace); no hugepages.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-SESSIONS=2000 SECONDS_RUN=5 INFLIGHT=4 MODES="handshakes idle requests" BACKENDS="dpdk socket"
+SESSIONS=2000 SECONDS_RUN=5 INFLIGHT=4 RATE=() MODES="handshakes idle requests" BACKENDS="dpdk socket"
 BUILD=$root/build-bench BUILD_IT=1
 while (($#)); do
 	case $1 in
 	--sessions) SESSIONS=$2; shift 2 ;;
 	--seconds) SECONDS_RUN=$2; shift 2 ;;
 	--inflight) INFLIGHT=$2; shift 2 ;;
+	--rate) RATE=(--rate "$2"); shift 2 ;;
 	--modes) MODES=$2; shift 2 ;;
 	--backends) BACKENDS=$2; shift 2 ;;
 	--build) BUILD=$2; shift 2 ;;
 	--no-build) BUILD_IT=0; shift ;; # use DIR's binaries as they are (the test suite)
 	*)
-		echo "usage: $0 [--sessions N] [--seconds D] [--inflight K] [--modes LIST]" \
+		echo "usage: $0 [--sessions N] [--seconds D] [--inflight K] [--rate R] [--modes LIST]" \
 			"[--backends LIST] [--build DIR] [--no-build]" >&2
 		exit 2
 		;;
@@ -170,7 +172,8 @@ run()
 	"$LG" -l 0 --no-pci --no-huge -m 1024 --single-file-segments --file-prefix "$PFX-lg" \
 		--vdev "$vdev" -- --dut-ip "$DUT_IP" --src-ip "$LG_IP" --ca "$WORK/ca.crt" \
 		--ca-key "$WORK/ca.key" --sessions "$SESSIONS" --mode "$mode" \
-		--seconds "$SECONDS_RUN" --inflight "$INFLIGHT" >"$WORK/lg.out" 2>"$WORK/lg.log" &
+		--seconds "$SECONDS_RUN" --inflight "$INFLIGHT" "${RATE[@]}" >"$WORK/lg.out" \
+		2>"$WORK/lg.log" &
 	LG_PID=$!
 	PIDS+=("$LG_PID")
 	mem1=

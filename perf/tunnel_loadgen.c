@@ -8,7 +8,7 @@
  *   causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE --ca-key FILE
  *       [--server-name NAME] [--port 10262] [--sessions N] [--connecting K]
  *       [--mode handshakes|idle|requests] [--seconds D] [--inflight K]
- *       [--request 'METHOD PATH'] [--sport N] [--flows N] [--dut-mac MAC]
+ *       [--rate R] [--request 'METHOD PATH'] [--sport N] [--flows N] [--dut-mac MAC]
  *
  * Node certificates (CN=node:lg-I) are minted in memory with the CA key
  * and loaded before the clock starts. Then sessions are opened, at most
@@ -19,7 +19,11 @@
  *   idle        bring all N up, then hold them --seconds (heartbeats only)
  *   requests    bring all N up, then keep --inflight API requests open per
  *               session (closed loop) for --seconds: requests per second
- *               and latency percentiles (open to FIN of the answer)
+ *               and latency percentiles (open to FIN of the answer); with
+ *               --rate R, start R requests a second in all instead (open
+ *               loop, each on the next session with a free slot of its
+ *               --inflight), latency counted from when each was due, and
+ *               those no session could take counted late
  *
  * A progress line every second while sessions come up, a testpmd-style
  * stats line every second after, and one JSON line at the end on stdout
@@ -83,6 +87,7 @@ struct lgt_opts {
 	uint16_t port, sport;
 	unsigned sessions, connecting, inflight, flows;
 	double seconds;
+	double rate; /* requests/s in all, open loop; 0: closed loop */
 	enum lgt_mode mode;
 	const char *ca, *ca_key, *server_name;
 	char verb[16], path[256];
@@ -107,6 +112,9 @@ static struct {
 	uint64_t sent, answered, resets, bad, hist[LGT_HIST];
 	uint64_t status_403, status_other, refused, errors_other;
 	bool loading;
+	uint64_t next_start; /* open loop: when the next request is due */
+	unsigned next_sess;
+	uint64_t late; /* open loop: requests not started, every slot busy */
 } g;
 
 static volatile bool lgt_quit;
@@ -257,7 +265,8 @@ static void sess_send(struct lsess *s, uint64_t now)
 
 /* ---- requests ---- */
 
-static void req_start(struct lsess *s, struct lreq *q, uint64_t now)
+/* Start a request on @q, due at @t0 (its latency counts from then). */
+static void req_start(struct lsess *s, struct lreq *q, uint64_t t0)
 {
 	Causeway__V1__ApiRequest rq = CAUSEWAY__V1__API_REQUEST__INIT;
 	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
@@ -269,7 +278,7 @@ static void req_start(struct lsess *s, struct lreq *q, uint64_t now)
 	if (cw_as_api_open(s->as, &env, &q->id) < 0)
 		return;
 	q->open = q->first = true;
-	q->t0 = now;
+	q->t0 = t0;
 	g.sent++;
 }
 
@@ -332,7 +341,7 @@ static void sess_pump(unsigned i, uint64_t now)
 		s->as = NULL;
 		return;
 	}
-	if (s->up && g.loading)
+	if (s->up && g.loading && !g.o.rate)
 		for (unsigned k = 0; k < g.o.inflight; k++)
 			if (!s->r[k].open)
 				req_start(s, &s->r[k], now);
@@ -397,9 +406,40 @@ static void rx(uint64_t now)
 	}
 }
 
+/*
+ * Open loop: every request due by @now goes to the next session in turn
+ * with a free slot, timed from when it was due; one no session can take is
+ * counted late and dropped (the DUT is past its capacity).
+ */
+static void open_loop(uint64_t now)
+{
+	uint64_t gap = (uint64_t)(1e9 / g.o.rate);
+
+	while (g.next_start <= now) {
+		struct lsess *s = NULL;
+		struct lreq *q = NULL;
+
+		for (unsigned tries = 0; tries < g.o.sessions && !q; tries++) {
+			s = &g.s[g.next_sess++ % g.o.sessions];
+			for (unsigned k = 0; s->up && k < g.o.inflight && !q; k++)
+				if (!s->r[k].open)
+					q = &s->r[k];
+		}
+		if (q)
+			req_start(s, q, g.next_start);
+		if (q && q->open)
+			mark((unsigned)(s - g.s));
+		else
+			g.late++; /* no free slot, or no stream credit (-EAGAIN) */
+		g.next_start += gap;
+	}
+}
+
 static void turn(uint64_t now)
 {
 	rx(now);
+	if (g.loading && g.o.rate)
+		open_loop(now);
 	while (g.dirty_n) {
 		unsigned i = g.dirty[g.dirty_head];
 
@@ -461,6 +501,7 @@ static double hold(bool load)
 	uint64_t last_req = g.answered;
 
 	g.loading = load;
+	g.next_start = t0;
 	if (load)
 		for (unsigned i = 0; i < g.o.sessions; i++)
 			mark(i);
@@ -586,6 +627,10 @@ static int parse_opt(int c, const char *arg)
 		return rc;
 	case 't':
 		return cw_cli_secs(arg, 0.1, &o->seconds);
+	case 'R':
+		rc = cw_cli_num(arg, 1, 100000000, &v);
+		o->rate = (double)v;
+		return rc;
 	case 'm':
 		if (!strcmp(arg, "handshakes"))
 			o->mode = M_HANDSHAKES;
@@ -632,6 +677,7 @@ static int parse_args(int argc, char **argv)
 					     {"server-name", required_argument, NULL, 'N'},
 					     {"request", required_argument, NULL, 'r'},
 					     {"dut-mac", required_argument, NULL, 'M'},
+					     {"rate", required_argument, NULL, 'R'},
 					     {NULL, 0, NULL, 0}};
 	static char dut[INET_ADDRSTRLEN];
 	int c;
@@ -658,8 +704,8 @@ static int parse_args(int argc, char **argv)
 			"usage: causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE "
 			"--ca-key FILE [--server-name NAME] [--port 10262] [--sessions N] "
 			"[--connecting K] [--mode handshakes|idle|requests] [--seconds D] "
-			"[--inflight K] [--request 'METHOD PATH'] [--sport N] [--flows N] "
-			"[--dut-mac MAC]\n");
+			"[--inflight K] [--rate R] [--request 'METHOD PATH'] [--sport N] "
+			"[--flows N] [--dut-mac MAC]\n");
 		return -EINVAL;
 	}
 	if (!g.o.server_name)
@@ -687,13 +733,13 @@ static void summary(double up_s, double run_s)
 	       ",\"answered\":%" PRIu64 ",\"requests_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,"
 	       "\"p99\":%.1f,\"p99_9\":%.1f},\"answers\":{\"403\":%" PRIu64
 	       ",\"other_status\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"other_error\":%" PRIu64
-	       "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"rx_pkts\":%" PRIu64
-	       ",\"tx_pkts\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}\n",
+	       "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"rate\":%.0f,\"late\":%" PRIu64
+	       ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}\n",
 	       mode_names[g.o.mode], g.o.sessions, g.up, g.failed, up_s,
 	       up_s > 0 ? (double)g.up / up_s : 0, run_s, g.sent, g.answered,
 	       run_s > 0 ? (double)g.answered / run_s : 0, hist_pct(50), hist_pct(99),
 	       hist_pct(99.9), g.status_403, g.status_other, g.refused, g.errors_other, g.resets,
-	       g.bad, g.rx_pkts, g.tx_pkts, g.tx_drops);
+	       g.bad, g.o.rate, g.late, g.rx_pkts, g.tx_pkts, g.tx_drops);
 	fflush(stdout);
 }
 
