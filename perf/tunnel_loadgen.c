@@ -21,9 +21,9 @@
  *               session (closed loop) for --seconds: requests per second
  *               and latency percentiles (open to FIN of the answer); with
  *               --rate R, start R requests a second in all instead (open
- *               loop, each on the next session with a free slot of its
- *               --inflight), latency counted from when each was due, and
- *               those no session could take counted late
+ *               loop, each on the next of 16 sessions in turn with a free
+ *               slot of its --inflight), latency counted from when each
+ *               was due, and those none could take counted late
  *
  * A progress line every second while sessions come up, a testpmd-style
  * stats line every second after, and one JSON line at the end on stdout
@@ -61,6 +61,7 @@
 #define LGT_MAX_SESSIONS 200000
 #define LGT_MAX_INFLIGHT 16
 #define LGT_SCAN	 64 /* sessions whose timers are checked per loop turn */
+#define LGT_OPEN_TRIES	 16 /* open loop: sessions tried for a free slot */
 #define LGT_UP_TIMEOUT	 (300 * SEC)
 #define LGT_CLOSE_WAIT	 (5 * SEC)
 #define LGT_HIST	 (64 * 8) /* log2 buckets of latency, 8 steps each */
@@ -419,7 +420,9 @@ static void open_loop(uint64_t now)
 		struct lsess *s = NULL;
 		struct lreq *q = NULL;
 
-		for (unsigned tries = 0; tries < g.o.sessions && !q; tries++) {
+		/* A few sessions, not all: past capacity, a scan of every
+		 * session per due request would stall the generator itself. */
+		for (unsigned tries = 0; tries < LGT_OPEN_TRIES && !q; tries++) {
 			s = &g.s[g.next_sess++ % g.o.sessions];
 			for (unsigned k = 0; s->up && k < g.o.inflight && !q; k++)
 				if (!s->r[k].open)
