@@ -17,7 +17,9 @@
 #
 # For each backend and mode a fresh causewayd and one generator run; each
 # prints its JSON line (causeway-loadgen's summary with "backend" added,
-# and for idle the gateway's memory per session from DPDK telemetry); then
+# "dut_wait_ms": how long causewayd's worker sat runnable without a CPU
+# from the last session up to the summary, and for idle the gateway's
+# memory per session from DPDK telemetry); then
 # the DPDK/socket ratios of the modes both backends ran. Defaults: 2000
 # sessions, 5 s (idle needs 2 at least: memory is read after 1.2 s), 4
 # requests in flight per session (with --rate R: open loop at R requests/s,
@@ -153,6 +155,15 @@ stop_dut()
 	wait "$DUT_PID" 2>/dev/null || true
 }
 
+# dut_wait: ns causewayd's worker thread has sat runnable without a CPU.
+dut_wait()
+{
+	local tid
+
+	tid=$(ps -L -o tid=,comm= -p "$DUT_PID" | awk '$2 == "rte-worker-1" {print $1}')
+	awk '{print $2}' "/proc/$DUT_PID/task/$tid/schedstat" 2>/dev/null || echo 0
+}
+
 # telemetry NAME: a total of causewayd's /causeway/stats.
 telemetry()
 {
@@ -163,7 +174,7 @@ telemetry()
 # run BACKEND MODE: one generator run against a fresh causewayd.
 run()
 {
-	local backend=$1 mode=$2 out mem0 mem1 lg_rc vdev
+	local backend=$1 mode=$2 out mem0 mem1 lg_rc vdev w0 w1
 
 	start_dut "$backend"
 	mem0=$(telemetry tunnel_memory_bytes)
@@ -177,15 +188,20 @@ run()
 	LG_PID=$!
 	PIDS+=("$LG_PID")
 	mem1=
+	while kill -0 "$LG_PID" 2>/dev/null && ! grep -q '^causeway-loadgen: all up' "$WORK/lg.out"; do
+		sleep 0.1
+	done
+	w0=$(dut_wait)
 	if [[ $mode == idle ]]; then
 		# Once every session is up and has been idle for more than a second
 		# (sessions give their cipher contexts back after 1 s).
-		while kill -0 "$LG_PID" 2>/dev/null && ! grep -q '^causeway-loadgen: all up' "$WORK/lg.out"; do
-			sleep 0.1
-		done
 		sleep 1.2
 		mem1=$(telemetry tunnel_memory_bytes)
 	fi
+	while kill -0 "$LG_PID" 2>/dev/null && ! grep -q '^{' "$WORK/lg.out"; do
+		sleep 0.1
+	done
+	w1=$(dut_wait)
 	lg_rc=0
 	wait "$LG_PID" || lg_rc=$?
 	grep '^causeway-loadgen:' "$WORK/lg.out" | tail -n 2 | sed "s/^/$backend: /" >&2 || true
@@ -197,7 +213,7 @@ run()
 		return 1
 	fi
 	[[ -n $mem1 ]] && out="${out%?},\"gateway_bytes_per_session\":$(((mem1 - mem0) / SESSIONS))}"
-	out="{\"backend\":\"$backend\",${out#\{}"
+	out="{\"backend\":\"$backend\",\"dut_wait_ms\":$(((w1 - w0) / 1000000)),${out#\{}"
 	echo "$out" | tee -a "$WORK/all.json"
 }
 

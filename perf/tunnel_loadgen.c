@@ -27,8 +27,9 @@
  *
  * A progress line every second while sessions come up, a testpmd-style
  * stats line every second after, and one JSON line at the end on stdout
- * (fields in cw_lgt_summary()). Exit status 0, 1 when a session failed or
- * nothing was measured, 2 for bad arguments.
+ * (fields in summary(); sched_wait_pct: the share of the hold the
+ * generator sat runnable without a CPU, which shows as latency). Exit status 0, 1 when a session
+ * failed or nothing was measured, 2 for bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -115,7 +116,8 @@ static struct {
 	bool loading;
 	uint64_t next_start; /* open loop: when the next request is due */
 	unsigned next_sess;
-	uint64_t late; /* open loop: requests not started, every slot busy */
+	uint64_t late;	 /* open loop: requests not started, every slot busy */
+	uint64_t waited; /* ns this thread sat runnable without a CPU while holding */
 } g;
 
 static volatile bool lgt_quit;
@@ -501,7 +503,7 @@ static double connect_all(void)
 static double hold(bool load)
 {
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(g.o.seconds * 1e9), last = t0, now;
-	uint64_t last_req = g.answered;
+	uint64_t last_req = g.answered, wait0 = cw_sched_wait();
 
 	g.loading = load;
 	g.next_start = t0;
@@ -514,6 +516,7 @@ static double hold(bool load)
 			stats_line(load ? "requests" : "idle", now, &last, &last_req);
 	}
 	g.loading = false;
+	g.waited = cw_sched_wait() - wait0;
 	return (double)(now - t0) / 1e9;
 }
 
@@ -737,12 +740,14 @@ static void summary(double up_s, double run_s)
 	       "\"p99\":%.1f,\"p99_9\":%.1f},\"answers\":{\"403\":%" PRIu64
 	       ",\"other_status\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"other_error\":%" PRIu64
 	       "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"rate\":%.0f,\"late\":%" PRIu64
+	       ",\"sched_wait_pct\":%.2f"
 	       ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}\n",
 	       mode_names[g.o.mode], g.o.sessions, g.up, g.failed, up_s,
 	       up_s > 0 ? (double)g.up / up_s : 0, run_s, g.sent, g.answered,
 	       run_s > 0 ? (double)g.answered / run_s : 0, hist_pct(50), hist_pct(99),
 	       hist_pct(99.9), g.status_403, g.status_other, g.refused, g.errors_other, g.resets,
-	       g.bad, g.o.rate, g.late, g.rx_pkts, g.tx_pkts, g.tx_drops);
+	       g.bad, g.o.rate, g.late, run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.rx_pkts,
+	       g.tx_pkts, g.tx_drops);
 	fflush(stdout);
 }
 
