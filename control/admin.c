@@ -187,6 +187,8 @@ static void render_tunnel(struct evbuffer *b, const struct cw_gw_stats *g)
 	       g->api_refused);
 	metric(b, "causeway_api_malformed_total", "Agent API streams aborted as malformed",
 	       g->api_bad);
+	metric(b, "causeway_api_body_failures_total",
+	       "Agent API request bodies that did not decompress", g->body_failed);
 }
 
 static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)

@@ -48,7 +48,9 @@ enum cw_tctr {
 	CW_TCTR_EVENT_FULL,    /* events to the control thread lost: ring full */
 	CW_TCTR_RETRANSMITS,   /* STREAM frames sent again */
 	CW_TCTR_DECRYPT_FAILED,
-	CW_TCTR_ROUTE_HUB, /* agents' API requests by route action */
+	CW_TCTR_BODY_FAILED, /* API request bodies that did not decompress */
+	CW_TCTR_BODY_BYTES,  /* decoded bytes of API request bodies */
+	CW_TCTR_ROUTE_HUB,   /* agents' API requests by route action */
 	CW_TCTR_ROUTE_UPSTREAM,
 	CW_TCTR_ROUTE_DENY,
 	CW_TCTR_MEMORY, /* bytes the gateway holds now (a gauge) */

@@ -25,6 +25,7 @@
 #include "tunnel/compress.h"
 
 #define CW_TSVC_RING	    65536	   /* entries of each ring, power of two */
+#define CW_TSVC_DICT_MAX    (1u << 20)	   /* bytes of a dictionary file read */
 #define CW_TSVC_REDIR_RING  1024	   /* datagrams in flight between two workers */
 #define CW_TSVC_REDIR_BURST 32		   /* taken from one ring at a time */
 #define CW_TSVC_DEQ	    64		   /* ring entries taken per poll */
@@ -58,6 +59,7 @@ struct tworker {
 	uint64_t events_lost;	       /* the event ring was full */
 	uint64_t mem;		       /* bytes the gateway holds (sessions, tables) */
 	struct cw_alloc alloc;	       /* malloc, counted in mem */
+	struct cw_compress *compress;  /* request bodies; NULL without a dictionary */
 	uint64_t publish_next;	       /* @now at which the counters are due again */
 	struct cw_tsvc_redir_stats rs; /* datagrams handed to their owners */
 	uint8_t buf[16384];
@@ -68,6 +70,8 @@ struct cw_tunnel_svc {
 	const struct cw_tunnel_conf *conf;
 	struct cw_tls_server_ctx *tls;
 	uint32_t dict_id;
+	uint8_t *dict; /* the dictionary file's bytes, dict_len of them */
+	size_t dict_len;
 	uint8_t cid_key[CW_CID_KEY_LEN];
 	uint8_t reset_key[CW_RESET_KEY_LEN];
 	uint8_t token_key[CW_TOKEN_KEY_LEN];
@@ -596,6 +600,8 @@ static void publish(struct tworker *tw, uint64_t now)
 	    [CW_TCTR_EVENT_FULL] = tw->events_lost,
 	    [CW_TCTR_RETRANSMITS] = g->retransmits,
 	    [CW_TCTR_DECRYPT_FAILED] = g->decrypt_failed,
+	    [CW_TCTR_BODY_FAILED] = g->body_failed,
+	    [CW_TCTR_BODY_BYTES] = g->body_bytes,
 	    [CW_TCTR_ROUTE_HUB] = g->routed[CW_GW_ROUTE_HUB],
 	    [CW_TCTR_ROUTE_UPSTREAM] = g->routed[CW_GW_ROUTE_UPSTREAM],
 	    [CW_TCTR_ROUTE_DENY] = g->routed[CW_GW_ROUTE_DENY],
@@ -838,23 +844,36 @@ fail:
 
 /* ---- set-up ---- */
 
-static int dict_id_load(const char *path, uint32_t *id)
+/* The dictionary file, kept for the workers' compression contexts. */
+static int dict_load(struct cw_tunnel_svc *t, const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	uint8_t *buf = malloc(1u << 20);
 	size_t n = 0;
 
-	if (f && buf)
-		n = fread(buf, 1, 1u << 20, f);
+	t->dict = malloc(CW_TSVC_DICT_MAX);
+	if (f && t->dict)
+		n = fread(t->dict, 1, CW_TSVC_DICT_MAX, f);
 	if (f)
 		fclose(f);
-	*id = n ? cw_compress_dict_id(buf, n) : 0;
-	free(buf);
-	if (!*id) {
+	t->dict_len = n;
+	t->dict_id = n ? cw_compress_dict_id(t->dict, n) : 0;
+	if (!t->dict_id) {
 		cw_err("tunnel: %s is not a zstd dictionary", path);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* A worker's compression context with the dictionary: request bodies. */
+static int compress_new(struct tworker *tw)
+{
+	struct cw_tunnel_svc *t = tw->t;
+	int rc;
+
+	if (!t->dict_id)
+		return 0;
+	rc = cw_compress_init(&tw->compress, &tw->alloc, 0);
+	return rc ? rc : cw_compress_add_dict(tw->compress, t->dict, t->dict_len, NULL);
 }
 
 /*
@@ -951,7 +970,10 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 	if (rc < 0)
 		return rc;
 	tw->alloc = (struct cw_alloc){count_alloc, count_free, tw};
+	if ((rc = compress_new(tw)) < 0)
+		return rc;
 	cfg.alloc = &tw->alloc;
+	cfg.compress = tw->compress;
 	cfg.worker = (uint8_t)idx;
 	cfg.n_workers = (uint8_t)t->n;
 	cfg.max_sessions = t->conf->max_sessions;
@@ -1037,7 +1059,7 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 		cw_err("tunnel: reset key %s: %s", t->conf->reset_key, strerror(-rc));
 		goto fail;
 	}
-	if (t->conf->dictionary[0] && (rc = dict_id_load(t->conf->dictionary, &t->dict_id)))
+	if (t->conf->dictionary[0] && (rc = dict_load(t, t->conf->dictionary)))
 		goto fail;
 	if ((rc = tls_load(t)))
 		goto fail;
@@ -1071,6 +1093,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 		if (!tw)
 			continue;
 		cw_gw_free(tw->gw);
+		cw_compress_free(tw->compress);
 		rte_pktmbuf_free(tw->spare);
 		cw_token_free(&tw->tokens);
 		rte_ring_free(tw->work);
@@ -1082,6 +1105,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 	redir_free(t);
 	cw_routes_fini(&t->routes);
 	cw_tls_server_ctx_free(t->tls);
+	free(t->dict);
 	if (t->event_fd >= 0)
 		close(t->event_fd);
 	OPENSSL_cleanse(t, sizeof(*t));

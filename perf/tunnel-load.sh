@@ -12,24 +12,27 @@
 #           ratio is the gateway's)
 #
 #   perf/tunnel-load.sh [--sessions N] [--seconds D] [--inflight K]
-#                       [--rate R] [--modes "handshakes idle requests"]
+#                       [--rate R] [--body FILE] [--modes "handshakes idle requests"]
 #                       [--backends "dpdk socket"] [--build DIR] [--no-build]
 #
 # For each backend and mode a fresh causewayd and one generator run; each
 # prints its JSON line (causeway-loadgen's summary with "backend" added,
 # "dut_wait_ms": how long causewayd's worker sat runnable without a CPU
-# from the last session up to the summary, and for idle the gateway's
+# from the last session up to the summary, "dut_body_bytes": the request
+# body bytes it decoded, and for idle the gateway's
 # memory per session from DPDK telemetry); then
 # the DPDK/socket ratios of the modes both backends ran. Defaults: 2000
 # sessions, 5 s (idle needs 2 at least: memory is read after 1.2 s), 4
 # requests in flight per session (with --rate R: open loop at R requests/s,
-# at most K in flight per session), release build in build-bench. Needs root
+# at most K in flight per session; with --body FILE, every request carries
+# FILE compressed once with conf/causeway.dict, which causewayd offers and
+# decodes per request), release build in build-bench. Needs root
 # (DPDK, vhost sockets, a namespace); no hugepages.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-SESSIONS=2000 SECONDS_RUN=5 INFLIGHT=4 RATE=() MODES="handshakes idle requests" BACKENDS="dpdk socket"
+SESSIONS=2000 SECONDS_RUN=5 INFLIGHT=4 RATE=() BODY=() MODES="handshakes idle requests" BACKENDS="dpdk socket"
 BUILD=$root/build-bench BUILD_IT=1
 while (($#)); do
 	case $1 in
@@ -37,12 +40,13 @@ while (($#)); do
 	--seconds) SECONDS_RUN=$2; shift 2 ;;
 	--inflight) INFLIGHT=$2; shift 2 ;;
 	--rate) RATE=(--rate "$2"); shift 2 ;;
+	--body) BODY=(--body "$(realpath -e "$2")" --dict "$root/conf/causeway.dict"); shift 2 ;;
 	--modes) MODES=$2; shift 2 ;;
 	--backends) BACKENDS=$2; shift 2 ;;
 	--build) BUILD=$2; shift 2 ;;
 	--no-build) BUILD_IT=0; shift ;; # use DIR's binaries as they are (the test suite)
 	*)
-		echo "usage: $0 [--sessions N] [--seconds D] [--inflight K] [--rate R] [--modes LIST]" \
+		echo "usage: $0 [--sessions N] [--seconds D] [--inflight K] [--rate R] [--body FILE] [--modes LIST]" \
 			"[--backends LIST] [--build DIR] [--no-build]" >&2
 		exit 2
 		;;
@@ -114,6 +118,7 @@ port = 10262
 cert = $WORK/gateway.crt
 key = $WORK/gateway.key
 ca = $WORK/ca.crt
+dictionary = $root/conf/causeway.dict
 retry = never
 max_sessions = 200000
 [ingress]
@@ -174,7 +179,7 @@ telemetry()
 # run BACKEND MODE: one generator run against a fresh causewayd.
 run()
 {
-	local backend=$1 mode=$2 out mem0 mem1 lg_rc vdev w0 w1
+	local backend=$1 mode=$2 out mem0 mem1 lg_rc vdev w0 w1 decoded
 
 	start_dut "$backend"
 	mem0=$(telemetry tunnel_memory_bytes)
@@ -183,7 +188,7 @@ run()
 	"$LG" -l 0 --no-pci --no-huge -m 1024 --single-file-segments --file-prefix "$PFX-lg" \
 		--vdev "$vdev" -- --dut-ip "$DUT_IP" --src-ip "$LG_IP" --ca "$WORK/ca.crt" \
 		--ca-key "$WORK/ca.key" --sessions "$SESSIONS" --mode "$mode" \
-		--seconds "$SECONDS_RUN" --inflight "$INFLIGHT" "${RATE[@]}" >"$WORK/lg.out" \
+		--seconds "$SECONDS_RUN" --inflight "$INFLIGHT" "${RATE[@]}" "${BODY[@]}" >"$WORK/lg.out" \
 		2>"$WORK/lg.log" &
 	LG_PID=$!
 	PIDS+=("$LG_PID")
@@ -202,6 +207,8 @@ run()
 		sleep 0.1
 	done
 	w1=$(dut_wait)
+	sleep 0.2 # the worker publishes its figures every 100 ms
+	decoded=$(telemetry tunnel_body_bytes)
 	lg_rc=0
 	wait "$LG_PID" || lg_rc=$?
 	grep '^causeway-loadgen:' "$WORK/lg.out" | tail -n 2 | sed "s/^/$backend: /" >&2 || true
@@ -213,7 +220,7 @@ run()
 		return 1
 	fi
 	[[ -n $mem1 ]] && out="${out%?},\"gateway_bytes_per_session\":$(((mem1 - mem0) / SESSIONS))}"
-	out="{\"backend\":\"$backend\",\"dut_wait_ms\":$(((w1 - w0) / 1000000)),${out#\{}"
+	out="{\"backend\":\"$backend\",\"dut_wait_ms\":$(((w1 - w0) / 1000000)),\"dut_body_bytes\":$decoded,${out#\{}"
 	echo "$out" | tee -a "$WORK/all.json"
 }
 

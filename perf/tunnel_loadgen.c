@@ -8,7 +8,8 @@
  *   causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE --ca-key FILE
  *       [--server-name NAME] [--port 10262] [--sessions N] [--connecting K]
  *       [--mode handshakes|idle|requests] [--seconds D] [--inflight K]
- *       [--rate R] [--request 'METHOD PATH'] [--sport N] [--flows N] [--dut-mac MAC]
+ *       [--rate R] [--request 'METHOD PATH'] [--body FILE [--dict FILE]]
+ *       [--sport N] [--flows N] [--dut-mac MAC]
  *
  * Node certificates (CN=node:lg-I) are minted in memory with the CA key
  * and loaded before the clock starts. Then sessions are opened, at most
@@ -23,13 +24,17 @@
  *               --rate R, start R requests a second in all instead (open
  *               loop, each on the next of 16 sessions in turn with a free
  *               slot of its --inflight), latency counted from when each
- *               was due, and those none could take counted late
+ *               was due, and those none could take counted late;
+ *               --body sends FILE with every request, compressed once
+ *               with --dict (offered in Hello) as an agent would, for the
+ *               gateway to decode
  *
  * A progress line every second while sessions come up, a testpmd-style
  * stats line every second after, and one JSON line at the end on stdout
  * (fields in summary(); sched_wait_pct: the share of the hold the
- * generator sat runnable without a CPU, which shows as latency). Exit status 0, 1 when a session
- * failed or nothing was measured, 2 for bad arguments.
+ * generator sat runnable without a CPU, which shows as latency). Exit
+ * status 0, 1 when a session failed or nothing was measured, 2 for bad
+ * arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +58,8 @@
 #include "common.h"
 #include "lg_port.h"
 #include "tunnel/agent/session.h"
+#include "tunnel/compress.h"
+#include "tunnel/msg_body.h"
 #include "tunnel/tls.h"
 
 #define LGT_RING	 1024
@@ -61,8 +68,9 @@
 #define LGT_HDRS	 (RTE_ETHER_HDR_LEN + 20 + 8)
 #define LGT_MAX_SESSIONS 200000
 #define LGT_MAX_INFLIGHT 16
-#define LGT_SCAN	 64 /* sessions whose timers are checked per loop turn */
-#define LGT_OPEN_TRIES	 16 /* open loop: sessions tried for a free slot */
+#define LGT_SCAN	 64	    /* sessions whose timers are checked per loop turn */
+#define LGT_OPEN_TRIES	 16	    /* open loop: sessions tried for a free slot */
+#define LGT_FILE_MAX	 (1u << 20) /* bytes read of --body and --dict */
 #define LGT_UP_TIMEOUT	 (300 * SEC)
 #define LGT_CLOSE_WAIT	 (5 * SEC)
 #define LGT_HIST	 (64 * 8) /* log2 buckets of latency, 8 steps each */
@@ -92,6 +100,7 @@ struct lgt_opts {
 	double rate; /* requests/s in all, open loop; 0: closed loop */
 	enum lgt_mode mode;
 	const char *ca, *ca_key, *server_name;
+	const char *body, *dict; /* files: a request body, the dictionary */
 	char verb[16], path[256];
 	bool have_dut_mac;
 	struct rte_ether_addr dut_mac;
@@ -116,8 +125,13 @@ static struct {
 	bool loading;
 	uint64_t next_start; /* open loop: when the next request is due */
 	unsigned next_sess;
-	uint64_t late;	 /* open loop: requests not started, every slot busy */
-	uint64_t waited; /* ns this thread sat runnable without a CPU while holding */
+	uint64_t late;		 /* open loop: requests not started, every slot busy */
+	uint64_t waited;	 /* ns this thread sat runnable without a CPU while holding */
+	uint32_t dict_id;	 /* offered in Hello; 0: none */
+	Causeway__V1__Body body; /* every request's, packed once */
+	bool have_body;
+	uint8_t *body_src, *body_dst; /* what body refers to */
+	size_t body_len;
 } g;
 
 static volatile bool lgt_quit;
@@ -276,6 +290,7 @@ static void req_start(struct lsess *s, struct lreq *q, uint64_t t0)
 
 	rq.verb = g.o.verb;
 	rq.path = g.o.path;
+	rq.body = g.have_body ? &g.body : NULL;
 	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
 	env.api_request = &rq;
 	if (cw_as_api_open(s->as, &env, &q->id) < 0)
@@ -359,6 +374,8 @@ static int sess_open(unsigned i, uint64_t now)
 
 	snprintf(name, sizeof(name), "lg-%u", i);
 	ac.node_name = name;
+	ac.dict_ids = g.dict_id ? &g.dict_id : NULL;
+	ac.n_dict_ids = g.dict_id ? 1 : 0;
 	ac.hs.tls = s->tls;
 	ac.hs.wall_time = (int64_t)time(NULL);
 	ac.wall_ms = (uint64_t)time(NULL) * 1000;
@@ -580,6 +597,56 @@ static int prepare(void)
 	return lgt_quit ? -EINTR : rc;
 }
 
+/* A whole file in a malloc'd buffer; NULL when it cannot be read. */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = malloc(LGT_FILE_MAX);
+
+	*len = f && b ? fread(b, 1, LGT_FILE_MAX, f) : 0;
+	if (f)
+		fclose(f);
+	if (!*len) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/*
+ * The request body, compressed once with the dictionary as an agent would
+ * (msg_body.h: IDENTITY when that is not smaller) and sent with every
+ * request; the gateway decodes it each time.
+ */
+static int body_prepare(void)
+{
+	struct cw_compress *cz = NULL;
+	uint8_t *dict = NULL;
+	size_t dict_len = 0;
+	int rc;
+
+	if (!g.o.body)
+		return 0;
+	g.body_src = read_file(g.o.body, &g.body_len);
+	if (g.o.dict && !(dict = read_file(g.o.dict, &dict_len)))
+		return -EINVAL;
+	g.body_dst = malloc(g.body_len);
+	rc = !g.body_src || !g.body_dst ? -EINVAL : cw_compress_init(&cz, NULL, 0);
+	if (!rc && dict)
+		rc = cw_compress_add_dict(cz, dict, dict_len, &g.dict_id);
+	if (!rc)
+		rc = cw_msg_body_pack(cz, g.dict_id, g.body_src, g.body_len, g.body_dst, g.body_len,
+				      &g.body);
+	cw_compress_free(cz);
+	free(dict);
+	if (rc < 0)
+		return rc;
+	g.have_body = true;
+	fprintf(stderr, "causeway-loadgen: body %zu bytes, %zu on the wire\n", g.body_len,
+		g.body.data.len);
+	return 0;
+}
+
 /* ---- arguments ---- */
 
 static int parse_request(const char *arg)
@@ -656,6 +723,12 @@ static int parse_opt(int c, const char *arg)
 	case 'N':
 		o->server_name = arg;
 		return 0;
+	case 'B':
+		o->body = arg;
+		return 0;
+	case 'D':
+		o->dict = arg;
+		return 0;
 	case 'r':
 		return parse_request(arg);
 	case 'M':
@@ -684,6 +757,8 @@ static int parse_args(int argc, char **argv)
 					     {"request", required_argument, NULL, 'r'},
 					     {"dut-mac", required_argument, NULL, 'M'},
 					     {"rate", required_argument, NULL, 'R'},
+					     {"body", required_argument, NULL, 'B'},
+					     {"dict", required_argument, NULL, 'D'},
 					     {NULL, 0, NULL, 0}};
 	static char dut[INET_ADDRSTRLEN];
 	int c;
@@ -710,8 +785,8 @@ static int parse_args(int argc, char **argv)
 			"usage: causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE "
 			"--ca-key FILE [--server-name NAME] [--port 10262] [--sessions N] "
 			"[--connecting K] [--mode handshakes|idle|requests] [--seconds D] "
-			"[--inflight K] [--rate R] [--request 'METHOD PATH'] [--sport N] "
-			"[--flows N] [--dut-mac MAC]\n");
+			"[--inflight K] [--rate R] [--request 'METHOD PATH'] [--body FILE] "
+			"[--dict FILE] [--sport N] [--flows N] [--dut-mac MAC]\n");
 		return -EINVAL;
 	}
 	if (!g.o.server_name)
@@ -739,15 +814,17 @@ static void summary(double up_s, double run_s)
 	       ",\"answered\":%" PRIu64 ",\"requests_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,"
 	       "\"p99\":%.1f,\"p99_9\":%.1f},\"answers\":{\"403\":%" PRIu64
 	       ",\"other_status\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"other_error\":%" PRIu64
-	       "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"rate\":%.0f,\"late\":%" PRIu64
+	       "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64
+	       ",\"body_bytes\":%zu,\"body_wire_bytes\":%zu,\"rate\":%.0f,\"late\":%" PRIu64
 	       ",\"sched_wait_pct\":%.2f"
 	       ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}\n",
 	       mode_names[g.o.mode], g.o.sessions, g.up, g.failed, up_s,
 	       up_s > 0 ? (double)g.up / up_s : 0, run_s, g.sent, g.answered,
 	       run_s > 0 ? (double)g.answered / run_s : 0, hist_pct(50), hist_pct(99),
 	       hist_pct(99.9), g.status_403, g.status_other, g.refused, g.errors_other, g.resets,
-	       g.bad, g.o.rate, g.late, run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.rx_pkts,
-	       g.tx_pkts, g.tx_drops);
+	       g.bad, g.have_body ? g.body_len : 0, g.have_body ? g.body.data.len : 0, g.o.rate,
+	       g.late, run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.rx_pkts, g.tx_pkts,
+	       g.tx_drops);
 	fflush(stdout);
 }
 
@@ -766,7 +843,7 @@ static int run(void)
 	g.dirty = calloc(g.o.sessions, sizeof(*g.dirty));
 	if (!g.s || !g.map || !g.dirty)
 		return -ENOMEM;
-	if ((rc = prepare()) < 0)
+	if ((rc = body_prepare()) < 0 || (rc = prepare()) < 0)
 		return rc;
 	g.p.src_ip = g.o.src_ip;
 	g.p.dut_ip = g.o.dut_ip;
@@ -815,6 +892,8 @@ int main(int argc, char **argv)
 	free(g.s);
 	free(g.map);
 	free(g.dirty);
+	free(g.body_src);
+	free(g.body_dst);
 	if (g.p.pool) {
 		rte_eth_dev_stop(g.p.port_id);
 		rte_eth_dev_close(g.p.port_id);

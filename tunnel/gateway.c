@@ -956,6 +956,27 @@ static void api_deny(struct sess *s, uint64_t id)
 }
 
 /*
+ * Decode a request's body with the session's dictionary (§14). Nothing
+ * here needs its bytes yet (the hub and the upstream will), so they are
+ * checked, counted and freed. Returns 0 or the errors of
+ * cw_msg_body_unpack_alloc().
+ */
+static int api_body(struct cw_gw *gw, const struct sess *s, const Causeway__V1__Body *body)
+{
+	uint8_t *out;
+	size_t n;
+	int r = cw_msg_body_unpack_alloc(gw->cfg.compress, s->dict_id, body, CW_MSG_SIZE_DEFAULT,
+					 &gw->a, &out, &n);
+
+	if (r < 0)
+		return r;
+	gw->st.body_bytes += n;
+	if (out)
+		gw->a.free(gw->a.ctx, out, n);
+	return 0;
+}
+
+/*
  * The request is whole: route it by method and path. Denied requests get
  * their 403 here; hub and upstream are not served by this gateway yet, so
  * they get Error{REFUSED} and the agent serves from its cache.
@@ -971,6 +992,11 @@ static void api_request(struct cw_gw *gw, struct sess *s, uint64_t id, const cw_
 			     env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET
 				 ? CW_SE_UNSUPPORTED
 				 : CW_SE_UNEXPECTED_MESSAGE);
+		return;
+	}
+	if (rq->body && gw->cfg.compress && api_body(gw, s, rq->body) < 0) {
+		gw->st.body_failed++;
+		abort_stream(s, id, CW_SE_DECOMPRESSION_FAILED);
 		return;
 	}
 	r = gw->cfg.cb.route ? gw->cfg.cb.route(gw->cfg.cb.ctx, rq->verb, strlen(rq->verb),

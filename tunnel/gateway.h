@@ -40,7 +40,10 @@
  *
  * API streams (§13.4): the request is read whole and routed by its method
  * and path (cw_gw_callbacks.route, counted in routed[]). Denied requests get
- * ApiResponse 403 with a Kubernetes Status body, then FIN. The hub and the
+ * ApiResponse 403 with a Kubernetes Status body, then FIN. With a
+ * compression context (cfg.compress) the request's body is decoded first
+ * (§14); one that does not decode aborts the stream with
+ * DECOMPRESSION_FAILED (body_failed). The hub and the
  * upstream are not served here yet: those requests, and every request when
  * there is no route callback, get Error{REFUSED} and FIN (api_refused). A
  * malformed request, or another message in its place, aborts the stream
@@ -177,6 +180,8 @@ struct cw_gw_stats {
 	uint64_t agent_closes; /* Close messages from agents (§11.3) */
 	uint64_t api_refused;  /* agent API streams answered Error{REFUSED} (not served yet) */
 	uint64_t api_bad;      /* API streams aborted: malformed or not an ApiRequest */
+	uint64_t body_failed;  /* API request bodies that did not decode (§14) */
+	uint64_t body_bytes;   /* decoded bytes of API request bodies */
 	uint64_t routed[CW_GW_N_ROUTES]; /* API requests by route decision */
 	uint64_t vn_sent;		 /* Version Negotiation answers (§15.2) */
 };
@@ -241,7 +246,11 @@ struct cw_gw_cfg {
 	const struct cw_conn_cfg *conn; /* NULL: defaults */
 	const uint32_t *dict_ids;	/* dictionaries we hold, preferred first */
 	uint32_t n_dict;
-	const char *version;	       /* HelloAck.gateway_version */
+	const char *version; /* HelloAck.gateway_version */
+	/* This worker's compression context holding the dictionaries of
+	 * dict_ids: API request bodies are decoded with it before routing.
+	 * NULL: bodies are not decoded. Not thread-safe: this worker's own. */
+	struct cw_compress *compress;
 	uint32_t heartbeat_interval_s; /* HelloAck; 0: 600 */
 	struct cw_gw_callbacks cb;
 };

@@ -20,8 +20,10 @@
 #include "pki.h"
 #include "simlink.h"
 #include "testutil.h"
+#include "tunnel/compress.h"
 #include "tunnel/gateway.h"
 #include "tunnel/msg.h"
+#include "tunnel/msg_body.h"
 
 #define T0	   INT64_C(1800000000)
 #define DAY	   INT64_C(86400)
@@ -1007,10 +1009,16 @@ static void test_api_routes(void **state)
 	struct world w;
 	struct agent *ag;
 
+	struct cw_compress *cz;
+	Causeway__V1__Body body = CAUSEWAY__V1__BODY__INIT;
+	static const uint8_t junk[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58, 0x11, 0x22};
+
 	(void)state;
 	world_init(&w, 1, CW_GW_RETRY_NEVER, 0);
 	cw_gw_free(w.g.gw);
 	w.cfg.cb.route = route_by_path;
+	assert_int_equal(cw_compress_init(&cz, NULL, 0), 0);
+	w.cfg.compress = cz; /* no dictionary: IDENTITY and plain ZSTD bodies */
 	assert_int_equal(cw_gw_new(&w.cfg, &w.g.gw), 0);
 	cw_gw_set_wall_time(w.g.gw, T0);
 	ag = connect_up(&w, NULL);
@@ -1045,15 +1053,33 @@ static void test_api_routes(void **state)
 	assert_int_equal(route_log.calls, 4);
 	assert_int_equal(ag->reset_code, CW_SE_UNEXPECTED_MESSAGE);
 
+	/* Bodies are decoded before routing: a good one is routed ... */
+	api_request_env(&env, &rq, "POST", "/api/v1/namespaces/a/events");
+	cw_msg_body_identity(&body, "{\"kind\":\"Event\"}", 16);
+	rq.body = &body;
+	api_call(&w, ag, &env, false);
+	assert_int_equal(ag->api_err, CW_SE_REFUSED);
+	assert_int_equal(stats(&w)->body_bytes, 16);
+	/* ... one that does not decode aborts the stream, unrouted. */
+	body.encoding = CAUSEWAY__V1__ENCODING__ZSTD;
+	body.uncompressed_len = 100;
+	body.data.data = (uint8_t *)junk;
+	body.data.len = sizeof(junk);
+	api_call(&w, ag, &env, false);
+	assert_int_equal(ag->reset_code, CW_SE_DECOMPRESSION_FAILED);
+	assert_int_equal(route_log.calls, 5);
+	assert_int_equal(stats(&w)->body_failed, 1);
+
 	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_DENY], 1);
 	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_HUB], 1);
-	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_UPSTREAM], 1);
-	assert_int_equal(stats(&w)->api_refused, 3);
+	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_UPSTREAM], 2);
+	assert_int_equal(stats(&w)->api_refused, 4);
 	assert_int_equal(stats(&w)->api_bad, 1);
 	run_for(&w, 1 * SEC);
 	cw_gw_foreach_session(w.g.gw, count_session, &ss);
 	assert_int_equal(ss.streams, 1); /* stream 0: every API stream is over */
 	world_free(&w);
+	cw_compress_free(cz);
 }
 
 /*
