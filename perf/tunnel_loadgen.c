@@ -54,6 +54,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "../tests/tools/cidmap.h"
 #include "../tests/tools/mint.h"
 #include "common.h"
 #include "lg_port.h"
@@ -111,9 +112,8 @@ static struct {
 	struct cw_lgp p;
 	struct cw_agent_config conf;
 	struct lsess *s;
-	uint32_t *map; /* CID -> session + 1, open addressing */
-	size_t map_cap;
-	uint32_t *dirty; /* sessions to pump, a FIFO of indexes */
+	struct cw_cidmap map; /* which session a datagram is for */
+	uint32_t *dirty;      /* sessions to pump, a FIFO of indexes */
 	size_t dirty_head, dirty_n;
 	unsigned opened, up, failed, scan;
 	struct rte_mbuf *tx[LGT_BURST];
@@ -185,32 +185,7 @@ static double hist_pct(double pct)
 	return 0;
 }
 
-/* ---- sessions by CID ---- */
-
-static size_t cid_slot(const uint8_t *cid)
-{
-	uint64_t h;
-
-	memcpy(&h, cid, sizeof(h));
-	return (size_t)(h % g.map_cap);
-}
-
-static void map_add(unsigned i)
-{
-	size_t k = cid_slot(g.s[i].cid);
-
-	while (g.map[k])
-		k = (k + 1) % g.map_cap;
-	g.map[k] = i + 1;
-}
-
-static int map_find(const uint8_t *cid)
-{
-	for (size_t k = cid_slot(cid); g.map[k]; k = (k + 1) % g.map_cap)
-		if (!memcmp(g.s[g.map[k] - 1].cid, cid, CW_CID_LEN))
-			return (int)g.map[k] - 1;
-	return -1;
-}
+/* ---- sessions to pump ---- */
 
 static void mark(unsigned i)
 {
@@ -400,7 +375,7 @@ static void rx(uint64_t now)
 		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
 		const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
 		uint8_t *d = (uint8_t *)(udp + 1);
-		int i;
+		int64_t i;
 
 		if (cw_lgp_is_arp(m)) {
 			cw_lgp_arp_input(&g.p, m);
@@ -410,12 +385,10 @@ static void rx(uint64_t now)
 			   ip->next_proto_id == IPPROTO_UDP && ip->src_addr == g.o.dut_ip &&
 			   udp->src_port == rte_cpu_to_be_16(g.o.port)) {
 			size_t len = rte_pktmbuf_data_len(m) - LGT_HDRS;
-			const uint8_t *cid = !(d[0] & 0x80)	    ? d + 1
-					     : len > 6 + CW_CID_LEN ? d + 6
-								    : NULL;
+			const uint8_t *cid = cw_cidmap_dcid(d, len);
 
 			g.rx_pkts++;
-			if (cid && (i = map_find(cid)) >= 0 && g.s[i].as) {
+			if (cid && (i = cw_cidmap_get(&g.map, cid)) >= 0 && g.s[i].as) {
 				(void)cw_as_recv(g.s[i].as, now, d, len);
 				mark((unsigned)i);
 			}
@@ -589,7 +562,7 @@ static int prepare(void)
 			break;
 		}
 		g.s[i].sport = rte_cpu_to_be_16((uint16_t)(g.o.sport + i % g.o.flows));
-		map_add(i);
+		cw_cidmap_put(&g.map, g.s[i].cid, i);
 		if ((i + 1) % 1000 == 0)
 			fprintf(stderr, "causeway-loadgen: %u certificates\n", i + 1);
 	}
@@ -838,10 +811,8 @@ static int run(void)
 				  err, sizeof(err)) < 0)
 		return -EINVAL;
 	g.s = calloc(g.o.sessions, sizeof(*g.s));
-	g.map_cap = 2 * (size_t)g.o.sessions + 1;
-	g.map = calloc(g.map_cap, sizeof(*g.map));
 	g.dirty = calloc(g.o.sessions, sizeof(*g.dirty));
-	if (!g.s || !g.map || !g.dirty)
+	if (!g.s || !g.dirty || cw_cidmap_init(&g.map, g.o.sessions) < 0)
 		return -ENOMEM;
 	if ((rc = body_prepare()) < 0 || (rc = prepare()) < 0)
 		return rc;
@@ -890,7 +861,7 @@ int main(int argc, char **argv)
 		cw_tls_client_ctx_free(g.s[i].tls);
 	}
 	free(g.s);
-	free(g.map);
+	cw_cidmap_free(&g.map);
 	free(g.dirty);
 	free(g.body_src);
 	free(g.body_dst);

@@ -42,6 +42,7 @@
 
 #include <openssl/rand.h>
 
+#include "cidmap.h"
 #include "mint.h"
 #include "tunnel/agent/session.h"
 #include "tunnel/tls.h"
@@ -90,9 +91,7 @@ static struct {
 	struct cw_mint_ca mca;
 	int fd[MAX_SOCKETS];
 	unsigned n_fd;
-	/* CID -> session + 1 (0: empty), open addressing, twice the sessions */
-	uint32_t *map;
-	size_t map_cap;
+	struct cw_cidmap map; /* which session a datagram is for */
 	uint64_t sent, answered, lost, resets, malformed;
 	struct tally status, errors;
 } g = {.inflight = 4, .seconds = 5, .timeout_ms = 5000, .sockets = 32, .connecting = 32};
@@ -124,43 +123,6 @@ static void print_tally(const char *name, const struct tally *t)
 	for (unsigned i = 0; i < t->used; i++)
 		printf("%s\"%u\":%llu", i ? "," : "", t->kind[i], (unsigned long long)t->n[i]);
 	printf("}");
-}
-
-/* ---- sessions by CID ---- */
-
-static size_t cid_slot(const uint8_t *cid)
-{
-	uint64_t h;
-
-	memcpy(&h, cid, sizeof(h)); /* random bytes: a hash already */
-	return (size_t)(h % g.map_cap);
-}
-
-static void map_add(const struct sess *ss, unsigned i)
-{
-	size_t k = cid_slot(ss[i].cid);
-
-	while (g.map[k])
-		k = (k + 1) % g.map_cap;
-	g.map[k] = i + 1;
-}
-
-static struct sess *map_find(struct sess *ss, const uint8_t *cid)
-{
-	for (size_t k = cid_slot(cid); g.map[k]; k = (k + 1) % g.map_cap)
-		if (!memcmp(ss[g.map[k] - 1].cid, cid, CW_CID_LEN))
-			return &ss[g.map[k] - 1];
-	return NULL;
-}
-
-/* The DCID of a datagram from the gateway (§5.2, §5.4), or NULL. */
-static const uint8_t *dcid_of(const uint8_t *d, size_t len)
-{
-	if (len >= 1 + CW_CID_LEN && !(d[0] & 0x80))
-		return d + 1;
-	if (len >= 6 + CW_CID_LEN && d[5] == CW_CID_LEN)
-		return d + 6;
-	return NULL;
 }
 
 /* ---- one session ---- */
@@ -211,7 +173,7 @@ static int sess_open(struct sess *ss, unsigned i, uint64_t now)
 		return -EIO;
 	memcpy(s->cid, ac.hs.cid, sizeof(s->cid));
 	s->sock = i % g.n_fd;
-	map_add(ss, i);
+	cw_cidmap_put(&g.map, s->cid, i);
 	return cw_as_new(&ac, now, &s->as);
 }
 
@@ -336,8 +298,9 @@ static void rx(struct sess *ss, unsigned k)
 	ssize_t n;
 
 	while ((n = recv(g.fd[k], b, sizeof(b), 0)) > 0) {
-		const uint8_t *cid = dcid_of(b, (size_t)n);
-		struct sess *s = cid ? map_find(ss, cid) : NULL;
+		const uint8_t *cid = cw_cidmap_dcid(b, (size_t)n);
+		int64_t i = cid ? cw_cidmap_get(&g.map, cid) : -1;
+		struct sess *s = i >= 0 ? &ss[i] : NULL;
 
 		if (s && s->as)
 			(void)cw_as_recv(s->as, now, b, (size_t)n);
@@ -542,9 +505,7 @@ static struct sess *sessions_new(void)
 		g.n_nodes = g.mint;
 	}
 	ss = calloc(g.n_nodes, sizeof(*ss));
-	g.map_cap = 2 * (size_t)g.n_nodes + 1;
-	g.map = calloc(g.map_cap, sizeof(*g.map));
-	if (!ss || !g.map)
+	if (!ss || cw_cidmap_init(&g.map, g.n_nodes) < 0)
 		return NULL;
 	for (unsigned i = 0; i < g.n_nodes; i++)
 		if (g.mint)
@@ -618,7 +579,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)g.malformed, closed);
 	for (unsigned k = 0; k < g.n_fd; k++)
 		close(g.fd[k]);
-	free(g.map);
+	cw_cidmap_free(&g.map);
 	free(ss);
 	cw_mint_ca_free(&g.mca);
 	return up == g.n_nodes && closed == g.n_nodes && !g.lost && (g.sent || !g.n_reqs) ? 0 : 1;
