@@ -25,7 +25,8 @@
 #define HELLO_LIMIT    (CW_MSG_HELLO_MAX + 16) /* the Envelope around a Hello */
 #define OD_BUCKETS_MAX 65536		       /* buckets of the handshake map */
 #define HEAP_MIN       64
-#define HB_DEFAULT     600 /* heartbeat_interval_s */
+#define HB_DEFAULT     600	   /* heartbeat_interval_s */
+#define BODY_BUF       (64 * 1024) /* request bodies decoded without an allocation */
 
 /* An API stream (§13.4) until its request is read and answered. */
 struct api {
@@ -79,6 +80,7 @@ struct answer {
 
 struct cw_gw {
 	struct cw_alloc a;
+	uint8_t *body_buf; /* BODY_BUF bytes once a request body came, else NULL */
 	struct cw_gw_cfg cfg;
 	uint32_t dict[CW_GW_DICT_MAX];
 	char version[CW_MSG_VERSION_MAX + 1];
@@ -963,16 +965,29 @@ static void api_deny(struct sess *s, uint64_t id)
  */
 static int api_body(struct cw_gw *gw, const struct sess *s, const Causeway__V1__Body *body)
 {
+	ptrdiff_t len = cw_msg_body_len(body, CW_MSG_SIZE_DEFAULT), n;
 	uint8_t *out;
-	size_t n;
-	int r = cw_msg_body_unpack_alloc(gw->cfg.compress, s->dict_id, body, CW_MSG_SIZE_DEFAULT,
-					 &gw->a, &out, &n);
+	size_t big;
+	int r;
 
+	if (len < 0)
+		return (int)len;
+	/* Most bodies fit the worker's buffer: no allocation per request. */
+	if ((size_t)len <= BODY_BUF) {
+		if (!gw->body_buf && !(gw->body_buf = gw->a.alloc(gw->a.ctx, BODY_BUF)))
+			return -ENOMEM;
+		n = cw_msg_body_unpack(gw->cfg.compress, s->dict_id, body, gw->body_buf, BODY_BUF);
+		if (n < 0)
+			return (int)n;
+		gw->st.body_bytes += (uint64_t)n;
+		return 0;
+	}
+	r = cw_msg_body_unpack_alloc(gw->cfg.compress, s->dict_id, body, CW_MSG_SIZE_DEFAULT,
+				     &gw->a, &out, &big);
 	if (r < 0)
 		return r;
-	gw->st.body_bytes += n;
-	if (out)
-		gw->a.free(gw->a.ctx, out, n);
+	gw->st.body_bytes += big;
+	gw->a.free(gw->a.ctx, out, big);
 	return 0;
 }
 
@@ -1863,5 +1878,7 @@ void cw_gw_free(struct cw_gw *gw)
 		gw->a.free(gw->a.ctx, gw->heap, sizeof(*gw->heap) * gw->heap_cap);
 	cw_cid_codec_free(&gw->cids);
 	cw_aead_free(&gw->retry);
+	if (gw->body_buf)
+		gw->a.free(gw->a.ctx, gw->body_buf, BODY_BUF);
 	gw->a.free(gw->a.ctx, gw, sizeof(*gw));
 }

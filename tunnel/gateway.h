@@ -61,7 +61,9 @@
  * chunks of 256 sessions (about 610 bytes each) allocated as slots are
  * first used and kept while any session lives (all are given back when the
  * last one goes), the deadline heap (8 bytes per slot in use), and per
- * session its connection (conn.h), control-stream decoder and dial records.
+ * session its connection (conn.h), control-stream decoder and dial records;
+ * with cfg.compress, a 64 KiB buffer for request bodies once one arrives
+ * (larger ones are decoded into an allocation of their own).
  */
 #ifndef CW_GATEWAY_H
 #define CW_GATEWAY_H
