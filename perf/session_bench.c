@@ -224,10 +224,6 @@ static uint64_t xorshift(uint64_t *s)
 
 /* ---- certificates, contexts, pairs ---- */
 
-struct ident {
-	struct tu_pem cert, key;
-};
-
 struct opts {
 	bool json, check, split, precompressed, resumed, full;
 	uint64_t bytes, count, sessions, step, burst;
@@ -237,8 +233,8 @@ struct opts {
 
 struct bench {
 	const struct opts *o;
-	struct tu_pem ca_pem;
-	struct ident gw_id, node_id;
+	struct tu_ca ca;
+	struct tu_ident gw_id, node_id;
 	struct cw_tls_server_ctx *sc;
 	struct cw_tls_client_ctx *cc;
 	struct cw_token_keys tk;
@@ -256,42 +252,14 @@ struct pair {
 	struct cw_conn *ag, *gw;
 };
 
-static struct ident make_ident(const char *cn, const char *san, X509 *ca, EVP_PKEY *ca_key,
-			       int64_t t0)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	struct ident id;
-	X509 *x;
-
-	if (!k)
-		fail("EVP_EC_gen", 0);
-	x = tu_make_cert(k, cn, san, ca, ca_key, false, t0 - DAY, t0 + 365 * DAY);
-	id.cert = tu_cert_pem(x);
-	id.key = tu_key_pem(k);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	return id;
-}
-
-static struct cw_tls_pem pem(const struct tu_pem *p)
-{
-	return (struct cw_tls_pem){NULL, p->data, p->len};
-}
-
+/* A CA, the gateway's certificate and one node's, valid now. */
 static void make_pki(struct bench *b)
 {
-	EVP_PKEY *ca_key = EVP_EC_gen("P-256");
-	X509 *ca;
-
-	if (!ca_key)
-		fail("EVP_EC_gen", 0);
-	ca = tu_make_cert(ca_key, "Causeway bench CA", NULL, NULL, NULL, true, b->wall - DAY,
-			  b->wall + 3650 * DAY);
-	b->ca_pem = tu_cert_pem(ca);
-	b->gw_id = make_ident("gateway", "DNS:" GW_NAME, ca, ca_key, b->wall);
-	b->node_id = make_ident("node:edge-0001", NULL, ca, ca_key, b->wall);
-	X509_free(ca);
-	EVP_PKEY_free(ca_key);
+	tu_ca_make(&b->ca, "Causeway bench CA", b->wall);
+	b->gw_id = tu_make_ident("gateway", "DNS:" GW_NAME, b->ca.cert, b->ca.key, b->wall - DAY,
+				 b->wall + 365 * DAY);
+	b->node_id = tu_make_ident("node:edge-0001", NULL, b->ca.cert, b->ca.key, b->wall - DAY,
+				   b->wall + 365 * DAY);
 }
 
 static void bench_init(struct bench *b, const struct opts *o)
@@ -305,14 +273,14 @@ static void bench_init(struct bench *b, const struct opts *o)
 	b->wall = (int64_t)time(NULL);
 	b->now = SEC;
 	make_pki(b);
-	scfg = (struct cw_tls_server_cfg){.cert_chain = pem(&b->gw_id.cert),
-					  .key = pem(&b->gw_id.key),
-					  .node_ca = pem(&b->ca_pem)};
+	scfg = (struct cw_tls_server_cfg){.cert_chain = tu_pem_ref(&b->gw_id.cert),
+					  .key = tu_pem_ref(&b->gw_id.key),
+					  .node_ca = tu_pem_ref(&b->ca.pem)};
 	for (size_t i = 0; i < CW_TLS_TICKET_KEY_LEN; i++)
 		scfg.ticket_key[i] = (uint8_t)(0x21 + i);
-	ccfg = (struct cw_tls_client_cfg){.cert = pem(&b->node_id.cert),
-					  .key = pem(&b->node_id.key),
-					  .gateway_ca = pem(&b->ca_pem),
+	ccfg = (struct cw_tls_client_cfg){.cert = tu_pem_ref(&b->node_id.cert),
+					  .key = tu_pem_ref(&b->node_id.key),
+					  .gateway_ca = tu_pem_ref(&b->ca.pem),
 					  .gateway_name = GW_NAME};
 	check(cw_tls_server_ctx_new(&scfg, NULL, &b->sc), "gateway TLS context");
 	check(cw_tls_client_ctx_new(&ccfg, NULL, &b->cc), "agent TLS context");
@@ -323,21 +291,15 @@ static void bench_init(struct bench *b, const struct opts *o)
 	b->gw_a = (struct cw_alloc){count_alloc, count_free, &b->gw_mem};
 }
 
-static void ident_free(struct ident *id)
-{
-	tu_pem_free(&id->cert);
-	tu_pem_free(&id->key);
-}
-
 static void bench_free(struct bench *b)
 {
 	cw_tls_server_ctx_free(b->sc);
 	cw_tls_client_ctx_free(b->cc);
 	cw_token_free(&b->tk);
 	cw_aead_free(&b->retry);
-	ident_free(&b->gw_id);
-	ident_free(&b->node_id);
-	tu_pem_free(&b->ca_pem);
+	tu_ident_free(&b->gw_id);
+	tu_ident_free(&b->node_id);
+	tu_ca_free(&b->ca);
 }
 
 static void put_cid(uint8_t cid[CW_CID_LEN], uint64_t v)

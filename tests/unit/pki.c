@@ -108,3 +108,25 @@ void tu_ident_free(struct tu_ident *id)
 	tu_pem_free(&id->cert);
 	tu_pem_free(&id->key);
 }
+
+void tu_ca_make(struct tu_ca *ca, const char *cn, int64_t t0)
+{
+	ca->key = EVP_EC_gen("P-256");
+	assert_non_null(ca->key);
+	ca->cert =
+	    tu_make_cert(ca->key, cn, NULL, NULL, NULL, true, t0 - 30 * 86400, t0 + 3650 * 86400);
+	ca->pem = tu_cert_pem(ca->cert);
+}
+
+void tu_ca_free(struct tu_ca *ca)
+{
+	tu_pem_free(&ca->pem);
+	X509_free(ca->cert);
+	EVP_PKEY_free(ca->key);
+	memset(ca, 0, sizeof(*ca));
+}
+
+struct cw_tls_pem tu_pem_ref(const struct tu_pem *p)
+{
+	return (struct cw_tls_pem){NULL, p->data, p->len};
+}

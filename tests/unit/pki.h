@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Test certificates made on the fly (tls, handshake and conn tests). */
+/* Test certificates made on the fly: CAs, identities, PEM (the TLS, handshake,
+ * conn, gateway and agent session tests, and perf/session_bench.c). */
 #ifndef CW_PKI_H
 #define CW_PKI_H
 
@@ -9,6 +10,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "tunnel/tls.h"
 
 /* PEM text in a malloc'd buffer. */
 struct tu_pem {
@@ -37,5 +40,20 @@ struct tu_ident {
 struct tu_ident tu_make_ident(const char *cn, const char *san, X509 *issuer, EVP_PKEY *ikey,
 			      int64_t not_before, int64_t not_after);
 void tu_ident_free(struct tu_ident *id);
+
+/* A test CA: its key, its certificate and the certificate as PEM. */
+struct tu_ca {
+	EVP_PKEY *key;
+	X509 *cert;
+	struct tu_pem pem;
+};
+
+/* A P-256 CA with subject CN @cn, valid from 30 days before @t0 for ten
+ * years. Fails the test on any error. */
+void tu_ca_make(struct tu_ca *ca, const char *cn, int64_t t0);
+void tu_ca_free(struct tu_ca *ca);
+
+/* @p as a PEM the TLS contexts read from memory (it stays @p's). */
+struct cw_tls_pem tu_pem_ref(const struct tu_pem *p);
 
 #endif

@@ -45,9 +45,7 @@
 #define RAW_MAX (512 * 1024)
 
 static struct {
-	EVP_PKEY *ca_key;
-	X509 *ca;
-	struct tu_pem ca_pem;
+	struct tu_ca ca;
 	struct tu_ident gw, node;
 	uint8_t tkey[CW_TLS_TICKET_KEY_LEN];
 } fx;
@@ -61,13 +59,11 @@ static const uint32_t DICTS[2] = {0x11223344, 0x55667788};
 static int setup_pki(void **state)
 {
 	(void)state;
-	fx.ca_key = EVP_EC_gen("P-256");
-	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			     T0 + 3650 * DAY);
-	fx.ca_pem = tu_cert_pem(fx.ca);
-	fx.gw =
-	    tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
-	fx.node = tu_make_ident("node:edge-7", NULL, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
+	tu_ca_make(&fx.ca, "Causeway test CA", T0);
+	fx.gw = tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca.cert, fx.ca.key, T0 - DAY,
+			      T0 + 365 * DAY);
+	fx.node =
+	    tu_make_ident("node:edge-7", NULL, fx.ca.cert, fx.ca.key, T0 - DAY, T0 + 365 * DAY);
 	memset(fx.tkey, 0x22, sizeof(fx.tkey));
 	return 0;
 }
@@ -77,15 +73,8 @@ static int teardown_pki(void **state)
 	(void)state;
 	tu_ident_free(&fx.gw);
 	tu_ident_free(&fx.node);
-	tu_pem_free(&fx.ca_pem);
-	X509_free(fx.ca);
-	EVP_PKEY_free(fx.ca_key);
+	tu_ca_free(&fx.ca);
 	return 0;
-}
-
-static struct cw_tls_pem mem(const struct tu_pem *p)
-{
-	return (struct cw_tls_pem){NULL, p->data, p->len};
 }
 
 /* ---- the world: agent core <-> bare gateway conn ---- */
@@ -467,11 +456,12 @@ static const char AGENT_CONF[] =
 
 static void world_init(struct world *w, uint64_t seed)
 {
-	struct cw_tls_server_cfg scfg = {
-	    .cert_chain = mem(&fx.gw.cert), .key = mem(&fx.gw.key), .node_ca = mem(&fx.ca_pem)};
-	struct cw_tls_client_cfg ccfg = {.cert = mem(&fx.node.cert),
-					 .key = mem(&fx.node.key),
-					 .gateway_ca = mem(&fx.ca_pem),
+	struct cw_tls_server_cfg scfg = {.cert_chain = tu_pem_ref(&fx.gw.cert),
+					 .key = tu_pem_ref(&fx.gw.key),
+					 .node_ca = tu_pem_ref(&fx.ca.pem)};
+	struct cw_tls_client_cfg ccfg = {.cert = tu_pem_ref(&fx.node.cert),
+					 .key = tu_pem_ref(&fx.node.key),
+					 .gateway_ca = tu_pem_ref(&fx.ca.pem),
 					 .gateway_name = GW_NAME};
 	struct sim_impair imp = {.delay_ns = 10 * MS};
 	uint8_t key[CW_TOKEN_KEY_LEN];

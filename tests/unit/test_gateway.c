@@ -37,32 +37,26 @@
 #define PORT_OK	   10250
 
 static struct {
-	EVP_PKEY *ca_key;
-	X509 *ca;
-	struct tu_pem ca_pem;
+	struct tu_ca ca;
 	struct tu_ident gw, node_a;
 	struct tu_ident expired, foreign; /* out of date; from another CA */
-	EVP_PKEY *other_key;
-	X509 *other_ca;
+	struct tu_ca other;		  /* signs fx.foreign */
 	uint8_t tkey[CW_TLS_TICKET_KEY_LEN];
 } fx;
 
 static int setup_pki(void **state)
 {
 	(void)state;
-	fx.ca_key = EVP_EC_gen("P-256");
-	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			     T0 + 3650 * DAY);
-	fx.ca_pem = tu_cert_pem(fx.ca);
-	fx.gw =
-	    tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
-	fx.node_a = tu_make_ident("node:node-a", NULL, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
-	fx.expired = tu_make_ident("node:node-a", NULL, fx.ca, fx.ca_key, T0 - 30 * DAY, T0 - DAY);
-	fx.other_key = EVP_EC_gen("P-256");
-	fx.other_ca = tu_make_cert(fx.other_key, "Another CA", NULL, NULL, NULL, true,
-				   T0 - 30 * DAY, T0 + 3650 * DAY);
-	fx.foreign =
-	    tu_make_ident("node:node-a", NULL, fx.other_ca, fx.other_key, T0 - DAY, T0 + 365 * DAY);
+	tu_ca_make(&fx.ca, "Causeway test CA", T0);
+	fx.gw = tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca.cert, fx.ca.key, T0 - DAY,
+			      T0 + 365 * DAY);
+	fx.node_a =
+	    tu_make_ident("node:node-a", NULL, fx.ca.cert, fx.ca.key, T0 - DAY, T0 + 365 * DAY);
+	fx.expired =
+	    tu_make_ident("node:node-a", NULL, fx.ca.cert, fx.ca.key, T0 - 30 * DAY, T0 - DAY);
+	tu_ca_make(&fx.other, "Another CA", T0);
+	fx.foreign = tu_make_ident("node:node-a", NULL, fx.other.cert, fx.other.key, T0 - DAY,
+				   T0 + 365 * DAY);
 	for (size_t j = 0; j < CW_TLS_TICKET_KEY_LEN; j++)
 		fx.tkey[j] = (uint8_t)(0x11 + j);
 	return 0;
@@ -75,17 +69,9 @@ static int teardown_pki(void **state)
 	tu_ident_free(&fx.node_a);
 	tu_ident_free(&fx.expired);
 	tu_ident_free(&fx.foreign);
-	X509_free(fx.other_ca);
-	EVP_PKEY_free(fx.other_key);
-	tu_pem_free(&fx.ca_pem);
-	X509_free(fx.ca);
-	EVP_PKEY_free(fx.ca_key);
+	tu_ca_free(&fx.other);
+	tu_ca_free(&fx.ca);
 	return 0;
-}
-
-static struct cw_tls_pem mem(const struct tu_pem *p)
-{
-	return (struct cw_tls_pem){NULL, p->data, p->len};
 }
 
 /* ---- raw bytes of a dial, both ends ---- */
@@ -681,11 +667,12 @@ static const struct sim_ep_ops GW_OPS = {gw_recv, gw_next, gw_timeout};
 
 static void world_init(struct world *w, uint64_t seed, enum cw_gw_retry retry, uint64_t idle_ns)
 {
-	struct cw_tls_server_cfg scfg = {
-	    .cert_chain = mem(&fx.gw.cert), .key = mem(&fx.gw.key), .node_ca = mem(&fx.ca_pem)};
-	struct cw_tls_client_cfg ccfg = {.cert = mem(&fx.node_a.cert),
-					 .key = mem(&fx.node_a.key),
-					 .gateway_ca = mem(&fx.ca_pem),
+	struct cw_tls_server_cfg scfg = {.cert_chain = tu_pem_ref(&fx.gw.cert),
+					 .key = tu_pem_ref(&fx.gw.key),
+					 .node_ca = tu_pem_ref(&fx.ca.pem)};
+	struct cw_tls_client_cfg ccfg = {.cert = tu_pem_ref(&fx.node_a.cert),
+					 .key = tu_pem_ref(&fx.node_a.key),
+					 .gateway_ca = tu_pem_ref(&fx.ca.pem),
 					 .gateway_name = GW_NAME};
 	uint8_t key[CW_TOKEN_KEY_LEN];
 
@@ -1750,9 +1737,9 @@ static void test_bad_certificates(void **state)
 	(void)state;
 	world_init(&w, 21, CW_GW_RETRY_NEVER, 0);
 	for (size_t i = 0; i < 2; i++) {
-		struct cw_tls_client_cfg ccfg = {.cert = mem(&bad[i]->cert),
-						 .key = mem(&bad[i]->key),
-						 .gateway_ca = mem(&fx.ca_pem),
+		struct cw_tls_client_cfg ccfg = {.cert = tu_pem_ref(&bad[i]->cert),
+						 .key = tu_pem_ref(&bad[i]->key),
+						 .gateway_ca = tu_pem_ref(&fx.ca.pem),
 						 .gateway_name = GW_NAME};
 		struct cw_tls_client_ctx *good = w.cc;
 		struct agent *ag;

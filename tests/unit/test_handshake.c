@@ -37,9 +37,7 @@
 #define NOW0	(UINT64_C(1000) * 1000000000u)
 
 static struct {
-	EVP_PKEY *ca_key, *ca2_key;
-	X509 *ca, *ca2;
-	struct tu_pem ca_pem, ca2_pem;
+	struct tu_ca ca, ca2; /* ca2: another CA */
 	struct tu_ident gw, node_a, foreign;
 	uint8_t tkey[CW_TLS_TICKET_KEY_LEN];
 } fx;
@@ -48,19 +46,14 @@ static struct {
 static int setup_pki(void **state)
 {
 	(void)state;
-	fx.ca_key = EVP_EC_gen("P-256");
-	fx.ca2_key = EVP_EC_gen("P-256");
-	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			     T0 + 3650 * DAY);
-	fx.ca2 = tu_make_cert(fx.ca2_key, "Other CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			      T0 + 3650 * DAY);
-	fx.ca_pem = tu_cert_pem(fx.ca);
-	fx.ca2_pem = tu_cert_pem(fx.ca2);
-	fx.gw =
-	    tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
-	fx.node_a = tu_make_ident("node:node-a", NULL, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
+	tu_ca_make(&fx.ca, "Causeway test CA", T0);
+	tu_ca_make(&fx.ca2, "Other CA", T0);
+	fx.gw = tu_make_ident("gateway", "DNS:" GW_NAME, fx.ca.cert, fx.ca.key, T0 - DAY,
+			      T0 + 365 * DAY);
+	fx.node_a =
+	    tu_make_ident("node:node-a", NULL, fx.ca.cert, fx.ca.key, T0 - DAY, T0 + 365 * DAY);
 	fx.foreign =
-	    tu_make_ident("node:node-a", NULL, fx.ca2, fx.ca2_key, T0 - DAY, T0 + 365 * DAY);
+	    tu_make_ident("node:node-a", NULL, fx.ca2.cert, fx.ca2.key, T0 - DAY, T0 + 365 * DAY);
 	for (size_t j = 0; j < CW_TLS_TICKET_KEY_LEN; j++)
 		fx.tkey[j] = (uint8_t)(0x11 + j);
 	return 0;
@@ -72,18 +65,9 @@ static int teardown_pki(void **state)
 	tu_ident_free(&fx.gw);
 	tu_ident_free(&fx.node_a);
 	tu_ident_free(&fx.foreign);
-	tu_pem_free(&fx.ca_pem);
-	tu_pem_free(&fx.ca2_pem);
-	X509_free(fx.ca);
-	X509_free(fx.ca2);
-	EVP_PKEY_free(fx.ca_key);
-	EVP_PKEY_free(fx.ca2_key);
+	tu_ca_free(&fx.ca);
+	tu_ca_free(&fx.ca2);
 	return 0;
-}
-
-static struct cw_tls_pem mem(const struct tu_pem *p)
-{
-	return (struct cw_tls_pem){NULL, p->data, p->len};
 }
 
 /* ---- allocator ---- */
@@ -158,11 +142,12 @@ static const uint8_t ADDR[4] = {198, 51, 100, 7};
 static void sim_init(struct sim *s, const struct tu_ident *node, const struct tu_pem *gw_ca,
 		     enum cw_retry_policy policy)
 {
-	struct cw_tls_server_cfg scfg = {
-	    .cert_chain = mem(&fx.gw.cert), .key = mem(&fx.gw.key), .node_ca = mem(&fx.ca_pem)};
-	struct cw_tls_client_cfg ccfg = {.cert = mem(&node->cert),
-					 .key = mem(&node->key),
-					 .gateway_ca = mem(gw_ca),
+	struct cw_tls_server_cfg scfg = {.cert_chain = tu_pem_ref(&fx.gw.cert),
+					 .key = tu_pem_ref(&fx.gw.key),
+					 .node_ca = tu_pem_ref(&fx.ca.pem)};
+	struct cw_tls_client_cfg ccfg = {.cert = tu_pem_ref(&node->cert),
+					 .key = tu_pem_ref(&node->key),
+					 .gateway_ca = tu_pem_ref(gw_ca),
 					 .gateway_name = GW_NAME};
 	uint8_t key[CW_TOKEN_KEY_LEN];
 
@@ -377,7 +362,7 @@ static uint8_t *clean(struct sim *s, size_t *tlen, const uint8_t *ticket, size_t
 	const uint8_t *t;
 	uint8_t *copy = NULL;
 
-	sim_init(s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 	agent_start(s, ticket, in_len);
 	run(s);
 	assert_confirmed(s);
@@ -436,7 +421,7 @@ static void test_first_datagram(void **state)
 	int n;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 	agent_start(&s, NULL, 0);
 	n = cw_hs_send(s.ag, b, sizeof(b), s.now);
 	assert_true(n >= CW_HS_INITIAL_MIN && n <= CW_HS_DGRAM_MAX);
@@ -470,7 +455,7 @@ static void test_retry(void **state)
 	int n;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_ALWAYS);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_ALWAYS);
 	/* A spoofed INITIAL without a token: a RETRY, no allocation at all. */
 	agent_start(&s, NULL, 0);
 	n = cw_hs_send(s.ag, b, sizeof(b), s.now);
@@ -508,7 +493,7 @@ static void test_invalid_token(void **state)
 	int n;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_ALWAYS);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_ALWAYS);
 	agent_start(&s, NULL, 0);
 	n = cw_hs_send(s.ag, b, sizeof(b), s.now);
 	assert_int_equal(cw_hs_screen(b, (size_t)n, &peer, s.now, &s.tk, &s.retry, CW_RETRY_ALWAYS,
@@ -552,7 +537,7 @@ static void run_dropping(struct sim *s, enum cw_retry_policy policy, long drop)
 {
 	struct cw_hs_result ra, rg;
 
-	sim_init(s, &fx.node_a, &fx.ca_pem, policy);
+	sim_init(s, &fx.node_a, &fx.ca.pem, policy);
 	s->drop = drop;
 	agent_start(s, NULL, 0);
 	run(s);
@@ -606,7 +591,7 @@ static void test_duplicate_and_reorder(void **state)
 
 	(void)state;
 	for (size_t m = 0; m < 2; m++) {
-		sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+		sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 		s.imp = modes[m];
 		agent_start(&s, NULL, 0);
 		run(&s);
@@ -632,7 +617,7 @@ static void test_corrupt_each(void **state)
 	for (long k = 0; k < 5; k++) {
 		uint64_t bad;
 
-		sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+		sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 		s.imp = CORRUPT;
 		s.drop = k;
 		agent_start(&s, NULL, 0);
@@ -657,7 +642,7 @@ static void test_short_header_left(void **state)
 	int n;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 	agent_start(&s, NULL, 0);
 	n = cw_hdr_encode_short(b, sizeof(b), acid, 0, 0, 1);
 	assert_int_equal(n, 10);
@@ -676,7 +661,7 @@ static void test_close_refused(void **state)
 	struct sim s;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 	agent_start(&s, NULL, 0);
 	flush(&s);
 	s.now += 10 * MS;
@@ -710,7 +695,7 @@ static void test_crypto_limit(void **state)
 	int n;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 	agent_start(&s, NULL, 0);
 	assert_int_equal(cw_keys_handshake(odcid, CW_CID_LEN, c, sv), 0);
 	assert_int_equal(cw_protect_long_init(&p, sv, c), 0);
@@ -746,7 +731,7 @@ static void test_wrong_ca(void **state)
 
 	(void)state;
 	/* The agent's certificate is from a CA the gateway does not trust. */
-	sim_init(&s, &fx.foreign, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.foreign, &fx.ca.pem, CW_RETRY_NEVER);
 	agent_start(&s, NULL, 0);
 	run(&s);
 	assert_int_equal(cw_hs_close_code(s.gw, true),
@@ -759,7 +744,7 @@ static void test_wrong_ca(void **state)
 	sim_free(&s);
 
 	/* The agent does not trust the gateway's CA. */
-	sim_init(&s, &fx.node_a, &fx.ca2_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.node_a, &fx.ca2.pem, CW_RETRY_NEVER);
 	agent_start(&s, NULL, 0);
 	run(&s);
 	assert_int_equal(cw_hs_close_code(s.ag, true),
@@ -793,7 +778,7 @@ static void test_amplification(void **state)
 	struct sim s;
 
 	(void)state;
-	sim_init(&s, &fx.node_a, &fx.ca_pem, CW_RETRY_NEVER);
+	sim_init(&s, &fx.node_a, &fx.ca.pem, CW_RETRY_NEVER);
 	s.drop_a2g_after_first = true;
 	agent_start(&s, NULL, 0);
 	run(&s);

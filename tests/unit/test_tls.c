@@ -43,9 +43,7 @@
 #define MAX_KEYS 4
 
 static struct {
-	EVP_PKEY *ca_key, *ca2_key;
-	X509 *ca, *ca2;
-	struct tu_pem ca_pem, ca2_pem;
+	struct tu_ca ca, ca2; /* ca2: another CA */
 	struct tu_ident gw, node_a, node_b, expired, foreign;
 	uint8_t tkey[MAX_KEYS][CW_TLS_TICKET_KEY_LEN];
 } fx;
@@ -54,27 +52,22 @@ static struct {
 
 static struct tu_ident node_ident(const char *cn, const char *san)
 {
-	return tu_make_ident(cn, san, fx.ca, fx.ca_key, T0 - DAY, T0 + 365 * DAY);
+	return tu_make_ident(cn, san, fx.ca.cert, fx.ca.key, T0 - DAY, T0 + 365 * DAY);
 }
 
 static int setup_pki(void **state)
 {
 	(void)state;
-	fx.ca_key = EVP_EC_gen("P-256");
-	fx.ca2_key = EVP_EC_gen("P-256");
-	fx.ca = tu_make_cert(fx.ca_key, "Causeway test CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			     T0 + 3650 * DAY);
-	fx.ca2 = tu_make_cert(fx.ca2_key, "Other CA", NULL, NULL, NULL, true, T0 - 30 * DAY,
-			      T0 + 3650 * DAY);
-	fx.ca_pem = tu_cert_pem(fx.ca);
-	fx.ca2_pem = tu_cert_pem(fx.ca2);
-	fx.gw = tu_make_ident("gateway", "DNS:" GW_NAME ",IP:" GW_IP, fx.ca, fx.ca_key, T0 - DAY,
-			      T0 + 3000 * DAY);
+	tu_ca_make(&fx.ca, "Causeway test CA", T0);
+	tu_ca_make(&fx.ca2, "Other CA", T0);
+	fx.gw = tu_make_ident("gateway", "DNS:" GW_NAME ",IP:" GW_IP, fx.ca.cert, fx.ca.key,
+			      T0 - DAY, T0 + 3000 * DAY);
 	fx.node_a = node_ident("node:node-a", NULL);
 	fx.node_b = node_ident("someone", "DNS:node-b.example,URI:causeway:node:node-b");
-	fx.expired = tu_make_ident("node:node-x", NULL, fx.ca, fx.ca_key, T0 - 30 * DAY, T0 - DAY);
+	fx.expired =
+	    tu_make_ident("node:node-x", NULL, fx.ca.cert, fx.ca.key, T0 - 30 * DAY, T0 - DAY);
 	fx.foreign =
-	    tu_make_ident("node:node-a", NULL, fx.ca2, fx.ca2_key, T0 - DAY, T0 + 365 * DAY);
+	    tu_make_ident("node:node-a", NULL, fx.ca2.cert, fx.ca2.key, T0 - DAY, T0 + 365 * DAY);
 	for (size_t i = 0; i < MAX_KEYS; i++)
 		for (size_t j = 0; j < CW_TLS_TICKET_KEY_LEN; j++)
 			fx.tkey[i][j] = (uint8_t)(0x11 * (i + 1) + j);
@@ -89,18 +82,9 @@ static int teardown_pki(void **state)
 	tu_ident_free(&fx.node_b);
 	tu_ident_free(&fx.expired);
 	tu_ident_free(&fx.foreign);
-	tu_pem_free(&fx.ca_pem);
-	tu_pem_free(&fx.ca2_pem);
-	X509_free(fx.ca);
-	X509_free(fx.ca2);
-	EVP_PKEY_free(fx.ca_key);
-	EVP_PKEY_free(fx.ca2_key);
+	tu_ca_free(&fx.ca);
+	tu_ca_free(&fx.ca2);
 	return 0;
-}
-
-static struct cw_tls_pem mem(const struct tu_pem *p)
-{
-	return (struct cw_tls_pem){NULL, p->data, p->len};
 }
 
 /* ---- contexts ---- */
@@ -136,9 +120,9 @@ static void c_free(void *ctx, void *p, size_t n)
 static struct cw_tls_server_cfg server_cfg(void)
 {
 	struct cw_tls_server_cfg cfg = {
-	    .cert_chain = mem(&fx.gw.cert),
-	    .key = mem(&fx.gw.key),
-	    .node_ca = mem(&fx.ca_pem),
+	    .cert_chain = tu_pem_ref(&fx.gw.cert),
+	    .key = tu_pem_ref(&fx.gw.key),
+	    .node_ca = tu_pem_ref(&fx.ca.pem),
 	};
 
 	memcpy(cfg.ticket_key, fx.tkey[0], CW_TLS_TICKET_KEY_LEN);
@@ -148,9 +132,9 @@ static struct cw_tls_server_cfg server_cfg(void)
 static struct cw_tls_client_cfg client_cfg(const struct tu_ident *id)
 {
 	return (struct cw_tls_client_cfg){
-	    .cert = mem(&id->cert),
-	    .key = mem(&id->key),
-	    .gateway_ca = mem(&fx.ca_pem),
+	    .cert = tu_pem_ref(&id->cert),
+	    .key = tu_pem_ref(&id->key),
+	    .gateway_ca = tu_pem_ref(&fx.ca.pem),
 	    .gateway_name = GW_NAME,
 	};
 }
@@ -438,7 +422,7 @@ struct refusal {
 static void test_certificate_refusals(void **state)
 {
 	const struct refusal rows[] = {
-	    {"gateway signed by an unknown CA", &fx.node_a, &fx.ca2_pem, NULL, 0, true,
+	    {"gateway signed by an unknown CA", &fx.node_a, &fx.ca2.pem, NULL, 0, true,
 	     CW_TLS_ALERT_UNKNOWN_CA},
 	    {"agent signed by an unknown CA", &fx.foreign, NULL, NULL, 0, false,
 	     CW_TLS_ALERT_UNKNOWN_CA},
@@ -463,7 +447,7 @@ static void test_certificate_refusals(void **state)
 
 		print_message("%s\n", r->what);
 		if (r->gw_ca)
-			ccfg.gateway_ca = mem(r->gw_ca);
+			ccfg.gateway_ca = tu_pem_ref(r->gw_ca);
 		if (r->gw_name)
 			ccfg.gateway_name = r->gw_name;
 		cc = client_ctx(&ccfg);
@@ -528,7 +512,7 @@ static void test_node_names_from_certificates(void **state)
 		struct tu_ident id = node_ident(rows[i].cn, rows[i].san);
 		struct cw_tls_client_cfg ccfg = client_cfg(&id);
 		struct cw_tls_client_ctx *cc = client_ctx(&ccfg);
-		struct cw_tls_pem cert = mem(&id.cert);
+		struct cw_tls_pem cert = tu_pem_ref(&id.cert);
 		char own[CW_TLS_NODE_NAME_MAX + 1];
 		struct cw_tls_counters k;
 		struct pair p;
@@ -951,10 +935,10 @@ static void test_ticket_with_expired_certificate(void **state)
  */
 static void test_ticket_keeps_certificate_name_and_expiry(void **state)
 {
-	struct tu_ident short_lived = tu_make_ident("someone", "URI:causeway:node:node-s", fx.ca,
-						    fx.ca_key, T0 - DAY, T0 + 10 * DAY);
+	struct tu_ident short_lived = tu_make_ident("someone", "URI:causeway:node:node-s",
+						    fx.ca.cert, fx.ca.key, T0 - DAY, T0 + 10 * DAY);
 	struct tu_ident renewed =
-	    tu_make_ident("node:node-r", NULL, fx.ca, fx.ca_key, T0, T0 + 400 * DAY);
+	    tu_make_ident("node:node-r", NULL, fx.ca.cert, fx.ca.key, T0, T0 + 400 * DAY);
 	struct cw_tls_server_cfg scfg = server_cfg();
 	struct cw_tls_client_cfg c1 = client_cfg(&short_lived), c2 = client_cfg(&renewed);
 	struct cw_tls_server_ctx *sc = server_ctx(&scfg);
@@ -1055,17 +1039,17 @@ static size_t agent_flight(struct cw_tls_client_ctx *cc, struct cw_tls_server_ct
  */
 static void test_chain_as_configured(void **state)
 {
-	struct tu_pem gw_chain = pem_cat(&fx.gw.cert, &fx.ca_pem);
-	struct tu_pem node_chain = pem_cat(&fx.node_a.cert, &fx.ca_pem);
+	struct tu_pem gw_chain = pem_cat(&fx.gw.cert, &fx.ca.pem);
+	struct tu_pem node_chain = pem_cat(&fx.node_a.cert, &fx.ca.pem);
 	struct tu_ident node_id = {node_chain, fx.node_a.key};
 	struct cw_tls_server_cfg s1 = server_cfg(), s2 = server_cfg();
 	struct cw_tls_client_cfg c1 = client_cfg(&fx.node_a), c2 = client_cfg(&node_id);
 	struct cw_tls_server_ctx *sc1, *sc2;
 	struct cw_tls_client_ctx *cc1, *cc2;
-	size_t s_leaf, c_leaf, extra = (size_t)i2d_X509(fx.ca, NULL) + 5;
+	size_t s_leaf, c_leaf, extra = (size_t)i2d_X509(fx.ca.cert, NULL) + 5;
 
 	(void)state;
-	s2.cert_chain = mem(&gw_chain);
+	s2.cert_chain = tu_pem_ref(&gw_chain);
 	sc1 = server_ctx(&s1);
 	sc2 = server_ctx(&s2);
 	cc1 = client_ctx(&c1);
@@ -1187,7 +1171,7 @@ static char *write_temp(const struct tu_pem *p)
 static void test_context_loading(void **state)
 {
 	char *gw_cert = write_temp(&fx.gw.cert), *gw_key = write_temp(&fx.gw.key);
-	char *ca = write_temp(&fx.ca_pem), *a_cert = write_temp(&fx.node_a.cert);
+	char *ca = write_temp(&fx.ca.pem), *a_cert = write_temp(&fx.node_a.cert);
 	char *a_key = write_temp(&fx.node_a.key);
 	struct cw_tls_server_cfg scfg = server_cfg();
 	struct cw_tls_client_cfg ccfg = client_cfg(&fx.node_a);
@@ -1223,7 +1207,7 @@ static void test_context_loading(void **state)
 	scfg.node_ca = (struct cw_tls_pem){NULL, NULL, 0};
 	assert_int_equal(cw_tls_server_ctx_new(&scfg, NULL, &sc), -EINVAL);
 	scfg = server_cfg();
-	scfg.key = mem(&fx.node_a.key); /* not the certificate's key */
+	scfg.key = tu_pem_ref(&fx.node_a.key); /* not the certificate's key */
 	assert_int_equal(cw_tls_server_ctx_new(&scfg, NULL, &sc), -EBADMSG);
 	scfg = server_cfg();
 	scfg.node_ca = (struct cw_tls_pem){NULL, junk, sizeof(junk) - 1};
@@ -1237,7 +1221,7 @@ static void test_context_loading(void **state)
 	ccfg.gateway_name = NULL;
 	assert_int_equal(cw_tls_client_ctx_new(&ccfg, NULL, &cc), -EINVAL);
 	ccfg = client_cfg(&fx.node_a);
-	ccfg.cert = mem(&fx.ca2_pem);
+	ccfg.cert = tu_pem_ref(&fx.ca2.pem);
 	assert_int_equal(cw_tls_client_ctx_new(&ccfg, NULL, &cc), -EBADMSG);
 	assert_int_equal(cw_tls_server_conn_new(NULL, T0, &p.sv), -EINVAL);
 	assert_int_equal(cw_tls_client_conn_new(NULL, T0, NULL, 0, &p.cl), -EINVAL);
