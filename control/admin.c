@@ -168,6 +168,10 @@ static void render_tunnel(struct evbuffer *b, const struct cw_gw_stats *g)
 	metric(b, "causeway_handshakes_full_total", "Full handshakes", g->hs_full);
 	metric(b, "causeway_handshakes_resumed_total", "Resumed handshakes", g->hs_resumed);
 	metric(b, "causeway_handshakes_failed_total", "Failed handshakes", g->hs_failed);
+	metric(b, "causeway_handshakes_offloaded_total", "Handshakes run on a handshake thread",
+	       g->hs_away);
+	metric(b, "causeway_handshakes_refused_total",
+	       "Handshakes a handshake thread could not take or start", g->hs_refused);
 	metric(b, "causeway_retries_total", "RETRY packets sent", g->retries_sent);
 	metric(b, "causeway_invalid_tokens_total", "Retry tokens refused", g->invalid_token);
 	metric(b, "causeway_decrypt_failures_total", "1-RTT packets failing authentication",

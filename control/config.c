@@ -76,6 +76,7 @@ enum cw_key_id {
 	K_TUN_MAX_SESSIONS,
 	K_TUN_IDLE_TIMEOUT,
 	K_TUN_HEARTBEAT,
+	K_TUN_HS_THREADS,
 	K_ING_LISTEN,
 	K_ING_DIAL_TIMEOUT,
 	K_ING_HEAD_TIMEOUT,
@@ -449,6 +450,8 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_TUN_IDLE_TIMEOUT]	= NUM(SEC_TUNNEL, "idle_timeout", TUN(idle_timeout_ms), 10000, 600000),
 	[K_TUN_HEARTBEAT]	= NUM(SEC_TUNNEL, "heartbeat_interval", TUN(heartbeat_interval_s),
 				      10, 86400),
+	[K_TUN_HS_THREADS]	= NUM(SEC_TUNNEL, "handshake_threads", TUN(handshake_threads), 0,
+				      CW_MAX_HS_THREADS),
 
 	[K_ING_LISTEN]		= OTHER(SEC_INGRESS, "listen", cw_ini_parse_listen, cw_ini_print_listen,
 					ING(listen), true),
@@ -508,6 +511,7 @@ void cw_config_defaults(struct cw_config *c)
 	c->tunnel.max_sessions = 65536;
 	c->tunnel.idle_timeout_ms = 90000;
 	c->tunnel.heartbeat_interval_s = 600;
+	c->tunnel.handshake_threads = 1;
 	c->ingress.listen.addr = htonl(INADDR_LOOPBACK);
 	c->ingress.listen.port = 10265;
 	c->ingress.dial_timeout_ms = 10000;

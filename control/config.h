@@ -78,7 +78,10 @@ struct cw_tunnel_conf {
 	uint32_t max_sessions;	  /* per worker */
 	uint32_t idle_timeout_ms; /* offered to agents */
 	uint32_t heartbeat_interval_s;
+	uint32_t handshake_threads; /* 0: handshakes run on the workers */
 };
+
+#define CW_MAX_HS_THREADS 8
 
 /* The cloud ingress (DESIGN.md §6): HTTP CONNECT and forward proxy. */
 struct cw_ingress_conf {

@@ -21,6 +21,7 @@
 #include "control/keyfile.h"
 #include "control/route.h"
 #include "dp.h"
+#include "hsthread.h"
 #include "log.h"
 #include "tunnel/compress.h"
 
@@ -29,6 +30,7 @@
 #define CW_TSVC_REDIR_RING  1024	   /* datagrams in flight between two workers */
 #define CW_TSVC_REDIR_BURST 32		   /* taken from one ring at a time */
 #define CW_TSVC_DEQ	    64		   /* ring entries taken per poll */
+#define CW_TSVC_HS_JOBS	    4096	   /* handshakes in progress per handshake thread */
 #define CW_TSVC_DIAL_RESET  0x09	   /* CONNECTION_RESET (PROTOCOL.md §12.4) */
 #define TAG_CMD		    ((uintptr_t)1) /* low pointer bit in the rings */
 
@@ -53,6 +55,7 @@ struct tworker {
 	struct cw_chan *listed; /* channels with work, through wnext */
 	uint64_t wall_next;	/* @now at which the gateway's wall time is due again */
 	struct rte_mbuf *spare; /* kept when the gateway had nothing to send */
+	struct rte_mbuf *cur;	/* the datagram cw_gw_input() has; NULL once taken */
 	uint32_t local_ip;	/* address and port index datagrams came to */
 	uint16_t port;
 	uint64_t wake_owners;	       /* socket backend: owners to wake after a burst */
@@ -80,6 +83,8 @@ struct cw_tunnel_svc {
 	int event_fd;
 	bool use_wake;		 /* socket backend: workers sleep in poll() */
 	struct cw_routes routes; /* read by the workers under RCU */
+	struct cw_hsthr *hs;	 /* handshake threads; NULL: on the workers */
+	int wake_fds[CW_MAX_WORKERS];
 	unsigned n;
 	/* redir[from * n + to]: datagrams for worker to's sessions that arrived
 	 * on worker from (§4.2); one producer and one consumer each. */
@@ -472,12 +477,15 @@ static int input_one(struct tworker *tw, struct cw_dgram *d, uint64_t now)
 {
 	struct rte_mbuf *m = d->m;
 	uint32_t len = rte_pktmbuf_pkt_len(m);
+	bool single = m->nb_segs == 1;
 	struct cw_gw_addr from;
 	uint8_t *p;
 	int r;
 
-	if (m->nb_segs == 1) {
+	tw->cur = NULL;
+	if (single) {
 		p = rte_pktmbuf_mtod(m, uint8_t *);
+		tw->cur = m;
 	} else if (len <= sizeof(tw->buf)) {
 		p = tw->buf;
 		rte_pktmbuf_read(m, 0, len, p);
@@ -491,8 +499,135 @@ static int input_one(struct tworker *tw, struct cw_dgram *d, uint64_t now)
 	r = cw_gw_input(tw->gw, now, &from, p, len);
 	if (r > 0)
 		return r;
-	rte_pktmbuf_free(m);
+	if (tw->cur || !single)
+		rte_pktmbuf_free(m); /* else a handshake thread has it */
+	tw->cur = NULL;
 	return 0;
+}
+
+/* ---- handshakes on the handshake threads (hsthread.h) ---- */
+
+/* Pass @d (@len bytes) behind @msg to the handshake threads: in the mbuf
+ * being input when @d is its data, else in a copy. */
+static int hs_pass(struct tworker *tw, const struct cw_hsmsg *msg, const uint8_t *d, size_t len)
+{
+	bool own = tw->cur && rte_pktmbuf_mtod(tw->cur, const uint8_t *) == d;
+	struct rte_mbuf *m = own ? tw->cur : rte_pktmbuf_alloc(tw->t->dp->pool);
+	struct cw_hsmsg *p;
+	uint8_t *dst;
+
+	if (!m)
+		return -ENOMEM;
+	if (!own) {
+		dst = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+		if (!dst || len > UINT16_MAX) {
+			rte_pktmbuf_free(m);
+			return -ENOMEM;
+		}
+		memcpy(dst, d, len);
+	}
+	p = (struct cw_hsmsg *)rte_pktmbuf_prepend(m, sizeof(*p));
+	if (p) {
+		*p = *msg;
+		if (cw_hsthr_post(tw->t->hs, tw->idx, m) == 0) {
+			if (own)
+				tw->cur = NULL;
+			return 0;
+		}
+		rte_pktmbuf_adj(m, sizeof(*p));
+	}
+	if (!own)
+		rte_pktmbuf_free(m);
+	return -ENOBUFS;
+}
+
+static int on_hs_start(void *ctx, const struct cw_gw_hs_job *job, const uint8_t *d, size_t len)
+{
+	struct tworker *tw = ctx;
+	struct cw_hsmsg msg;
+
+	cw_hsmsg_start(&msg, job, tw->local_ip, tw->port);
+	return hs_pass(tw, &msg, d, len);
+}
+
+static int on_hs_input(void *ctx, uint64_t session_id, const struct cw_gw_addr *from,
+		       const uint8_t *d, size_t len)
+{
+	struct tworker *tw = ctx;
+	struct cw_hsmsg msg = {.type = CW_HSM_INPUT,
+			       .session_id = session_id,
+			       .local_ip = tw->local_ip,
+			       .port = tw->port,
+			       .peer_port = rte_cpu_to_be_16(from->port)};
+
+	memcpy(&msg.peer_ip, from->addr, 4);
+	return hs_pass(tw, &msg, d, len);
+}
+
+/* A handshake came back: the connection joins this worker's gateway, with
+ * the memory it holds. */
+static void hs_adopt(struct tworker *tw, const struct cw_hsmsg *msg, uint64_t now)
+{
+	int rc;
+
+	if (msg->conn) {
+		cw_conn_set_alloc(msg->conn, &tw->alloc);
+		tw->mem += msg->bytes;
+	}
+	rc = cw_gw_adopt(tw->gw, now, msg->session_id, msg->conn, msg->sent);
+	if (rc == -ENOENT) {
+		cw_err("tunnel worker %u: session %016" PRIx64 " came back from a handshake "
+		       "thread but is not away",
+		       tw->idx, msg->session_id);
+		cw_conn_free(msg->conn);
+	}
+}
+
+static void redirect(struct tworker *tw, struct cw_dgram *d, unsigned owner);
+
+/* What the handshake threads sent this worker; datagrams to send go to @out
+ * (at most @cap). */
+static uint16_t hs_take(struct tworker *tw, uint64_t now, struct cw_dgram *out, uint16_t cap)
+{
+	struct rte_mbuf *ms[CW_TSVC_REDIR_BURST];
+	uint16_t k = 0;
+	unsigned n;
+
+	if (!tw->t->hs)
+		return 0;
+	n = cw_hsthr_take(tw->t->hs, tw->idx, ms, RTE_MIN(cap, CW_TSVC_REDIR_BURST));
+	for (unsigned i = 0; i < n; i++) {
+		const struct cw_hsmsg msg = *rte_pktmbuf_mtod(ms[i], const struct cw_hsmsg *);
+		struct cw_dgram d = {.m = ms[i], .port = tw->port};
+		int owner;
+
+		switch (msg.type) {
+		case CW_HSM_OUTPUT:
+			rte_pktmbuf_adj(ms[i], sizeof(msg));
+			d.src_ip = tw->local_ip;
+			d.src_port = rte_cpu_to_be_16(tw->t->conf->port);
+			d.dst_ip = msg.peer_ip;
+			d.dst_port = msg.peer_port;
+			out[k++] = d;
+			break;
+		case CW_HSM_BACK:
+			rte_pktmbuf_adj(ms[i], sizeof(msg));
+			d.src_ip = msg.peer_ip;
+			d.src_port = msg.peer_port;
+			d.dst_ip = msg.local_ip;
+			d.dst_port = rte_cpu_to_be_16(tw->t->conf->port);
+			d.port = msg.port;
+			owner = input_one(tw, &d, now);
+			if (owner > 0)
+				redirect(tw, &d, (unsigned)owner - 1);
+			break;
+		default:
+			hs_adopt(tw, &msg, now);
+			rte_pktmbuf_free(ms[i]);
+			break;
+		}
+	}
+	return k;
 }
 
 /* ---- datagrams on the wrong worker (§4.2) ---- */
@@ -579,6 +714,8 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 			redirect(tw, &in[i], (unsigned)owner - 1);
 	}
 	wake_owners(tw);
+	if (t->hs)
+		cw_hsthr_kick(t->hs, worker);
 	chans_run(tw, now);
 	return drain(tw, now, out, out_cap);
 }
@@ -646,6 +783,7 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 	struct cw_tunnel_svc *t = ctx;
 	struct tworker *tw = t->w[worker];
 	uint64_t now = cw_mono_ns();
+	uint16_t k;
 	bool more;
 
 	wall_tick(tw, now);
@@ -653,6 +791,11 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 		publish(tw, now);
 	work_take(tw, now);
 	more = redirects_take(tw, now);
+	k = hs_take(tw, now, out, out_cap / 2);
+	if (t->hs) {
+		more |= cw_hsthr_pending(t->hs, worker);
+		cw_hsthr_kick(t->hs, worker);
+	}
 	chans_run(tw, now);
 	if (cw_gw_next_timeout(tw->gw) <= now) {
 		cw_gw_on_timeout(tw->gw, now);
@@ -663,7 +806,7 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 		*next_ns = now;
 	/* Between polls this worker holds no route table: an old one may go. */
 	rcu_quiescent_state();
-	return drain(tw, now, out, out_cap);
+	return k + drain(tw, now, out + k, out_cap - k);
 }
 
 /* ---- routing agents' API requests ---- */
@@ -958,7 +1101,7 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 	t->w[idx] = tw;
 	tw->t = t;
 	tw->idx = idx;
-	tw->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	tw->wake_fd = t->wake_fds[idx];
 	snprintf(name, sizeof(name), "cw_tw%u", idx);
 	tw->work = rte_ring_create(name, CW_TSVC_RING, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "cw_te%u", idx);
@@ -994,7 +1137,10 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 					  .on_session_down = on_session_down,
 					  .on_session_addr = on_session_addr,
 					  .on_dial = on_dial,
-					  .route = on_route};
+					  .route = on_route,
+					  .hs_start = on_hs_start,
+					  .hs_input = on_hs_input};
+	cfg.offload = t->hs != NULL;
 	rc = cw_gw_new(&cfg, &tw->gw);
 	OPENSSL_cleanse(&cfg, sizeof(cfg));
 	if (rc < 0)
@@ -1032,6 +1178,23 @@ static void redir_free(struct cw_tunnel_svc *t)
 	}
 }
 
+/* Before the workers' gateways, which hand their handshakes to them. */
+static int hs_threads_start(struct cw_tunnel_svc *t)
+{
+	struct cw_hsthr_cfg cfg = {.n_threads = t->conf->handshake_threads,
+				   .n_workers = t->n,
+				   .tls = t->tls,
+				   .conn = &t->conn,
+				   .pool = t->dp->pool,
+				   .wake_fds = t->use_wake ? t->wake_fds : NULL,
+				   .max_jobs = CW_TSVC_HS_JOBS};
+
+	if (!cfg.n_threads)
+		return 0;
+	cw_info("tunnel: %u handshake thread(s)", cfg.n_threads);
+	return cw_hsthr_start(&cfg, &t->hs);
+}
+
 int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 {
 	struct cw_tunnel_svc *t = calloc(1, sizeof(*t));
@@ -1045,6 +1208,8 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 	t->n = dp->conf->dp.n_workers;
 	t->use_wake = dp->conf->dp.backend == CW_BACKEND_SOCKET;
 	t->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	for (unsigned i = 0; i < CW_MAX_WORKERS; i++)
+		t->wake_fds[i] = -1;
 	t->conn.idle_timeout_ns = (uint64_t)t->conf->idle_timeout_ms * 1000000u;
 	if (t->event_fd < 0)
 		goto fail;
@@ -1072,6 +1237,15 @@ int cw_tunnel_svc_create(struct cw_dp *dp, struct cw_tunnel_svc **out)
 		goto fail;
 	}
 	for (unsigned i = 0; i < t->n; i++)
+		if ((t->wake_fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+	if ((rc = hs_threads_start(t)) < 0) {
+		cw_err("tunnel: handshake threads: %s", strerror(-rc));
+		goto fail;
+	}
+	for (unsigned i = 0; i < t->n; i++)
 		if ((rc = worker_create(t, i)) < 0) {
 			cw_err("tunnel: worker %u: %s", i, strerror(-rc));
 			goto fail;
@@ -1087,6 +1261,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 {
 	if (!t)
 		return;
+	cw_hsthr_stop(t->hs);
 	for (unsigned i = 0; i < t->n; i++) {
 		struct tworker *tw = t->w[i];
 
@@ -1098,10 +1273,11 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 		cw_token_free(&tw->tokens);
 		rte_ring_free(tw->work);
 		rte_ring_free(tw->events);
-		if (tw->wake_fd >= 0)
-			close(tw->wake_fd);
 		free(tw);
 	}
+	for (unsigned i = 0; i < CW_MAX_WORKERS; i++)
+		if (t->wake_fds[i] >= 0)
+			close(t->wake_fds[i]);
 	redir_free(t);
 	cw_routes_fini(&t->routes);
 	cw_tls_server_ctx_free(t->tls);

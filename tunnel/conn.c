@@ -500,6 +500,14 @@ int cw_conn_gateway_new(const struct cw_conn_cfg *cfg, const struct cw_hs_gatewa
 	return 0;
 }
 
+void cw_conn_set_alloc(struct cw_conn *c, const struct cw_alloc *a)
+{
+	c->a = *a;
+	cw_recovery_set_alloc(&c->rec, a);
+	if (c->hs)
+		cw_hs_set_alloc(c->hs, a);
+}
+
 void cw_conn_free(struct cw_conn *c)
 {
 	if (!c)

@@ -150,6 +150,14 @@ int cw_conn_gateway_new(const struct cw_conn_cfg *cfg, const struct cw_hs_gatewa
 void cw_conn_free(struct cw_conn *c);
 
 /*
+ * Hand @c to another allocator @a (copied), its handshake's included: what
+ * it holds is freed through @a from now on, so @a must free blocks of the
+ * allocator it had (both malloc-based). A gateway session whose handshake
+ * ran on a handshake thread moves to its worker's allocator this way.
+ */
+void cw_conn_set_alloc(struct cw_conn *c, const struct cw_alloc *a);
+
+/*
  * Process datagram @dgram (@len bytes, decrypted in place). Problems with
  * the peer's packets are drops (counted) or a close (cw_conn_state()),
  * never an error return. Returns 0, or -EINVAL for bad arguments.

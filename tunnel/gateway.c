@@ -52,6 +52,7 @@ struct sess {
 	uint8_t od[CW_CID_LEN]; /* the DCID of the agent's first INITIALs */
 	struct sess *od_next, *free_next, *dprev, *dnext;
 	bool in_od, dirty;
+	bool away; /* cfg.offload: its handshake runs elsewhere (c is NULL) */
 	bool handshaking, established, hello, up, resumed;
 	bool close_pending;
 	bool unvalidated; /* the address came with a rebinding, not yet acknowledged */
@@ -220,7 +221,7 @@ static struct sess *by_cid(const struct cw_gw *gw, const uint8_t *cid, int *owne
 	if (slot >= gw->hwm)
 		return NULL;
 	s = slot_get(gw, slot);
-	return s->c && !memcmp(s->cid, cid, CW_CID_LEN) ? s : NULL;
+	return (s->c || s->away) && !memcmp(s->cid, cid, CW_CID_LEN) ? s : NULL;
 }
 
 static struct sess *by_id(const struct cw_gw *gw, uint64_t id)
@@ -232,6 +233,17 @@ static struct sess *by_id(const struct cw_gw *gw, uint64_t id)
 		return NULL;
 	s = slot_get(gw, slot);
 	return s->c && s->session_id == id ? s : NULL;
+}
+
+static struct sess *away_by_id(const struct cw_gw *gw, uint64_t id)
+{
+	uint32_t slot = (uint32_t)(id & CW_CID_SLOT_MAX);
+	struct sess *s;
+
+	if (id >> 56 != gw->cfg.worker || slot >= gw->hwm)
+		return NULL;
+	s = slot_get(gw, slot);
+	return s->away && s->session_id == id ? s : NULL;
 }
 
 /* ---- the handshake map: ODCID -> session ---- */
@@ -1285,6 +1297,51 @@ static void sess_free(struct cw_gw *gw, struct sess *s, bool report)
 		slots_release(gw);
 }
 
+/* A session the handshake of an accepted INITIAL created is now counted. */
+static void sess_born(struct cw_gw *gw, struct sess *s, const struct cw_gw_addr *from,
+		      const struct cw_hs_screen *scr, size_t len)
+{
+	s->addr = *from;
+	s->bytes_in = len;
+	s->handshaking = true;
+	gw->hs_live++;
+	gw->st.hs_started++;
+	gw->st.sessions++;
+	od_add(gw, s, scr->dcid);
+}
+
+/* The slot of a session away that will not come back, or never left. */
+static void away_free(struct cw_gw *gw, struct sess *s)
+{
+	s->away = false;
+	s->handshaking = false;
+	gw->hs_live--;
+	gw->st.sessions--;
+	od_del(gw, s);
+	slot_free(gw, s);
+	if (!gw->st.sessions)
+		slots_release(gw);
+}
+
+/* cfg.offload: the caller runs the handshake; this worker keeps the slot. */
+static void sess_send_away(struct cw_gw *gw, struct sess *s, const struct cw_gw_addr *from,
+			   const struct cw_hs_screen *scr, uint64_t seed, const uint8_t *d,
+			   size_t len)
+{
+	struct cw_gw_hs_job job = {
+	    .session_id = s->session_id, .from = *from, .scr = *scr, .seed = seed};
+
+	memcpy(job.cid, s->cid, CW_CID_LEN);
+	if (gw->cfg.cb.hs_start(gw->cfg.cb.ctx, &job, d, len) < 0) {
+		gw->st.hs_refused++;
+		slot_free(gw, s);
+		return;
+	}
+	s->away = true;
+	gw->st.hs_away++;
+	sess_born(gw, s, from, scr, len);
+}
+
 static void sess_new(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from,
 		     const struct cw_hs_screen *scr, uint8_t *d, size_t len)
 {
@@ -1299,8 +1356,17 @@ static void sess_new(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *fr
 	}
 	if (RAND_bytes((uint8_t *)&nonce, sizeof(nonce)) != 1 ||
 	    RAND_bytes((uint8_t *)&cc.seed, sizeof(cc.seed)) != 1 ||
-	    cw_cid_encode(&gw->cids, gw->cfg.worker, s->slot, nonce, s->cid) < 0 ||
-	    heap_add(gw, s) < 0) {
+	    cw_cid_encode(&gw->cids, gw->cfg.worker, s->slot, nonce, s->cid) < 0) {
+		gw->st.screen_dropped++;
+		slot_free(gw, s);
+		return;
+	}
+	s->session_id = (uint64_t)gw->cfg.worker << 56 | (uint64_t)++gw->seq << 24 | s->slot;
+	if (gw->cfg.offload) {
+		sess_send_away(gw, s, from, scr, cc.seed, d, len);
+		return;
+	}
+	if (heap_add(gw, s) < 0) {
 		gw->st.screen_dropped++;
 		slot_free(gw, s);
 		return;
@@ -1314,14 +1380,7 @@ static void sess_new(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *fr
 		return;
 	}
 	(void)cw_msg_decoder_init(&s->ctl, &gw->a, HELLO_LIMIT); /* a valid limit: cannot fail */
-	s->addr = *from;
-	s->bytes_in = len;
-	s->session_id = (uint64_t)gw->cfg.worker << 56 | (uint64_t)++gw->seq << 24 | s->slot;
-	s->handshaking = true;
-	gw->hs_live++;
-	gw->st.hs_started++;
-	gw->st.sessions++;
-	od_add(gw, s, scr->dcid);
+	sess_born(gw, s, from, scr, len);
 	sess_sync(gw, s, now);
 }
 
@@ -1391,12 +1450,23 @@ static void move(struct cw_gw *gw, struct sess *s, const struct cw_gw_addr *to, 
 static void sess_input(struct cw_gw *gw, struct sess *s, uint64_t now,
 		       const struct cw_gw_addr *from, uint8_t *d, size_t len, bool is_short)
 {
-	const struct cw_conn_stats *cs = cw_conn_stats(s->c);
-	uint64_t dropped = cs->dropped, failed = cs->auth_failed;
+	const struct cw_conn_stats *cs;
+	uint64_t dropped, failed;
 	bool here = addr_eq(from, &s->addr);
 
+	if (s->away) {
+		s->bytes_in += len;
+		if (gw->cfg.cb.hs_input(gw->cfg.cb.ctx, s->session_id, from, d, len) < 0)
+			gw->st.hs_forward_failed++;
+		else
+			gw->st.hs_forwarded++;
+		return;
+	}
 	if (cw_conn_state(s->c) == CW_CONN_CLOSED)
 		return;
+	cs = cw_conn_stats(s->c);
+	dropped = cs->dropped;
+	failed = cs->auth_failed;
 	s->bytes_in += len;
 	if (here)
 		s->amp_rx += len;
@@ -1458,6 +1528,34 @@ int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, u
 		return 0;
 	}
 	sess_input(gw, s, now, from, dgram, len, false);
+	return 0;
+}
+
+int cw_gw_adopt(struct cw_gw *gw, uint64_t now, uint64_t session_id, struct cw_conn *c,
+		uint64_t sent)
+{
+	struct sess *s;
+
+	if (!gw)
+		return -EINVAL;
+	s = away_by_id(gw, session_id);
+	if (!s)
+		return -ENOENT;
+	if (!c) {
+		gw->st.hs_refused++;
+		away_free(gw, s);
+		return 0;
+	}
+	if (heap_add(gw, s) < 0) {
+		cw_conn_free(c);
+		away_free(gw, s);
+		return -ENOMEM;
+	}
+	s->away = false;
+	s->c = c;
+	s->bytes_out += sent;
+	(void)cw_msg_decoder_init(&s->ctl, &gw->a, HELLO_LIMIT); /* a valid limit: cannot fail */
+	sess_sync(gw, s, now);
 	return 0;
 }
 
@@ -1767,6 +1865,7 @@ void cw_gw_set_wall_time(struct cw_gw *gw, int64_t unix_s)
 static bool cfg_ok(const struct cw_gw_cfg *cfg)
 {
 	return cfg && cfg->tls && cfg->tokens && cfg->max_sessions >= 1 &&
+	       (!cfg->offload || (cfg->cb.hs_start && cfg->cb.hs_input)) &&
 	       cfg->max_sessions <= CW_GW_SLOTS_MAX && cfg->n_dict <= CW_GW_DICT_MAX &&
 	       (cfg->dict_ids || !cfg->n_dict) && cfg->retry <= CW_GW_RETRY_UNDER_LOAD &&
 	       (!cfg->version || strlen(cfg->version) <= CW_MSG_VERSION_MAX);

@@ -186,6 +186,19 @@ struct cw_gw_stats {
 	uint64_t body_bytes;   /* decoded bytes of API request bodies */
 	uint64_t routed[CW_GW_N_ROUTES]; /* API requests by route decision */
 	uint64_t vn_sent;		 /* Version Negotiation answers (§15.2) */
+	uint64_t hs_away;		 /* handshakes sent to a handshake thread (cfg.offload) */
+	uint64_t hs_refused;		 /* ... that it could not take or start */
+	uint64_t hs_forwarded;		 /* datagrams passed on to a handshake away */
+	uint64_t hs_forward_failed;	 /* ... dropped instead (the caller's queue was full) */
+};
+
+/* A handshake the caller runs on a handshake thread (cfg.offload; hsdesk.h). */
+struct cw_gw_hs_job {
+	uint64_t session_id;
+	struct cw_gw_addr from;
+	struct cw_hs_screen scr;
+	uint8_t cid[CW_CID_LEN]; /* the session's gateway CID: this worker, its slot */
+	uint64_t seed;		 /* cw_conn_cfg.seed of its connection */
 };
 
 /* Events of a dial stream (cw_gw_callbacks.on_dial). A dial ends with
@@ -231,6 +244,18 @@ struct cw_gw_callbacks {
 	 */
 	int (*route)(void *ctx, const char *verb, size_t verb_len, const char *path,
 		     size_t path_len);
+	/*
+	 * cfg.offload: the accepted INITIAL @dgram (@len bytes, untouched) is
+	 * to start handshake @job on a handshake thread. Return 0 once the
+	 * caller has taken it: the session is away until cw_gw_adopt(). A
+	 * negative errno gives the slot back (counted in hs_refused).
+	 */
+	int (*hs_start)(void *ctx, const struct cw_gw_hs_job *job, const uint8_t *dgram,
+			size_t len);
+	/* cfg.offload: a datagram for session @session_id, which is away.
+	 * Return 0 once taken; a negative errno drops it (hs_forward_failed). */
+	int (*hs_input)(void *ctx, uint64_t session_id, const struct cw_gw_addr *from,
+			const uint8_t *dgram, size_t len);
 };
 
 struct cw_gw_cfg {
@@ -254,6 +279,11 @@ struct cw_gw_cfg {
 	 * NULL: bodies are not decoded. Not thread-safe: this worker's own. */
 	struct cw_compress *compress;
 	uint32_t heartbeat_interval_s; /* HelloAck; 0: 600 */
+	/* Handshakes run on a handshake thread, not here (cb.hs_start,
+	 * cb.hs_input, cw_gw_adopt()): this worker screens INITIALs and checks
+	 * retry tokens, reserves the slot and CID, and passes the session's
+	 * datagrams on until its connection comes back. */
+	bool offload;
 	struct cw_gw_callbacks cb;
 };
 
@@ -283,6 +313,19 @@ void cw_gw_set_wall_time(struct cw_gw *gw, int64_t unix_s);
  */
 int cw_gw_input(struct cw_gw *gw, uint64_t now, const struct cw_gw_addr *from, uint8_t *dgram,
 		size_t len);
+
+/*
+ * The handshake of session @session_id, which cb.hs_start sent away, is
+ * over: @c is its connection, already on this gateway's allocator
+ * (cw_conn_set_alloc()), or NULL when the handshake thread could not start
+ * it (counted in hs_refused; the slot is given back); @sent is what was
+ * sent for it meanwhile (UDP payload bytes). The session goes on here as if
+ * its handshake had run here. Returns 0 (@c is taken), -ENOENT when no such
+ * session is away (@c is not taken), -ENOMEM (@c was freed and so was the
+ * session), -EINVAL.
+ */
+int cw_gw_adopt(struct cw_gw *gw, uint64_t now, uint64_t session_id, struct cw_conn *c,
+		uint64_t sent);
 
 /*
  * Write the next datagram due into @out (@cap >= CW_CONN_DGRAM_MAX), its

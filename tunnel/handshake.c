@@ -252,6 +252,12 @@ void cw_hs_free(struct cw_hs *hs)
 	a.free(a.ctx, hs, sizeof(*hs));
 }
 
+void cw_hs_set_alloc(struct cw_hs *hs, const struct cw_alloc *a)
+{
+	hs->a = *a;
+	cw_recovery_set_alloc(&hs->rec, a);
+}
+
 /* ---- closing ---- */
 
 static bool over(const struct cw_hs *hs)

@@ -185,6 +185,14 @@ int cw_hs_gateway_new(const struct cw_hs_gateway_cfg *cfg, const struct cw_hs_sc
 void cw_hs_free(struct cw_hs *hs);
 
 /*
+ * From now on @hs allocates and frees through @a (copied), blocks it took
+ * from its allocator before included: @a must free those, so both must
+ * draw from the same heap (malloc). For moving a handshake to another
+ * thread: call it on the thread that owns @hs, before it is handed over.
+ */
+void cw_hs_set_alloc(struct cw_hs *hs, const struct cw_alloc *a);
+
+/*
  * Process the long-header packets of @dgram (@len bytes, decrypted in
  * place). Problems with the peer's packets are drops (counted) or a close
  * (see cw_hs_state()), never an error return. Returns the offset of a

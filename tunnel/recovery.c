@@ -112,6 +112,11 @@ int cw_recovery_init(struct cw_recovery *rec, bool is_agent, uint32_t max_sent,
 	return 0;
 }
 
+void cw_recovery_set_alloc(struct cw_recovery *rec, const struct cw_alloc *a)
+{
+	rec->alloc = *a;
+}
+
 void cw_recovery_free(struct cw_recovery *rec)
 {
 	for (int i = 0; i < CW_PNS_COUNT; i++)

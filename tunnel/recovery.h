@@ -163,6 +163,10 @@ int cw_recovery_init(struct cw_recovery *rec, bool is_agent, uint32_t max_sent,
  */
 void cw_recovery_free(struct cw_recovery *rec);
 
+/* Allocate and free through @a (copied) from now on; @a must free what
+ * the allocator before it allocated (cw_conn_set_alloc()). */
+void cw_recovery_set_alloc(struct cw_recovery *rec, const struct cw_alloc *a);
+
 /*
  * Record packet @pn of @space, @size bytes sent at @now, with @flags
  * (CW_SENT_ACK_ELICITING, CW_SENT_IN_FLIGHT) and the caller's @cookie. An

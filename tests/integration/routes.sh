@@ -61,6 +61,8 @@ cert = $tmp/gateway.crt
 key = $tmp/gateway.key
 ca = $tmp/ca.crt
 retry = never
+# Handshakes on the worker itself: the path without handshake threads.
+handshake_threads = 0
 [ingress]
 listen =
 [admin]

@@ -115,5 +115,8 @@ cw_check "at most 4 KiB per idle session ($per B)" test "$per" -le 4096
 wave 2
 cw_check_eq "every handshake a full one, none failed" "$((2 * N)) 0" \
 	"$(cw_metric causeway_handshakes_full_total) $(cw_metric causeway_handshakes_failed_total)"
+# handshake_threads = 1 (the default): none ran on the worker.
+cw_check_eq "every handshake ran on the handshake thread, none refused" "$((2 * N)) 0" \
+	"$(cw_metric causeway_handshakes_offloaded_total) $(cw_metric causeway_handshakes_refused_total)"
 cw_stop_daemon
 cw_summary

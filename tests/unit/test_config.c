@@ -901,6 +901,7 @@ static void test_print_text(void **state)
 				   "max_sessions = 65536\n"
 				   "idle_timeout = 90000\n"
 				   "heartbeat_interval = 600\n"
+				   "handshake_threads = 1\n"
 				   "\n"
 				   "[ingress]\n"
 				   "listen = 127.0.0.1:10265\n"

@@ -22,6 +22,7 @@
 #include "testutil.h"
 #include "tunnel/compress.h"
 #include "tunnel/gateway.h"
+#include "tunnel/hsdesk.h"
 #include "tunnel/msg.h"
 #include "tunnel/msg_body.h"
 
@@ -160,12 +161,31 @@ struct agent {
 	uint8_t last[SIM_MAX_DGRAM];
 };
 
+/* What the gateway passed on to the handshake desk (cfg.offload), queued as
+ * a worker's ring to the handshake thread would hold it. */
+struct hsq_item {
+	bool start;
+	struct cw_gw_hs_job job;
+	uint64_t session_id;
+	struct cw_gw_addr from;
+	size_t len;
+	uint8_t b[SIM_MAX_DGRAM];
+};
+
+#define HSQ 32
+
 struct gwep {
 	struct world *w;
 	int id;
 	struct cw_gw *gw;
 	struct tu_counter mem;
 	struct cw_alloc a;
+	struct cw_hsd *hsd; /* offload: the handshake thread's desk */
+	struct tu_counter hmem;
+	struct cw_alloc ha;
+	struct hsq_item q[HSQ];
+	int qn;
+	size_t bounced, adopted;
 	int ups, downs, addrs;
 	struct cw_gw_session_info up; /* strings copied below */
 	char up_node[CW_MSG_NAME_MAX + 1], up_pool[CW_MSG_NAME_MAX + 1];
@@ -192,6 +212,9 @@ struct world {
 };
 
 static const uint32_t GW_DICTS[2] = {42, 99};
+
+/* Run every test's handshakes on a handshake desk (the second group). */
+static bool offload;
 
 /* ---- the agent: Hello, HelloAck, dial answers ---- */
 
@@ -614,6 +637,93 @@ static struct agent *agent_at(struct world *w, const struct cw_gw_addr *a)
 	return NULL;
 }
 
+/* ---- the handshake desk, run where the gateway's worker runs ---- */
+
+static int hs_queue(struct gwep *g, bool start, uint64_t sid, const struct cw_gw_addr *from,
+		    const uint8_t *d, size_t len)
+{
+	struct hsq_item *it;
+
+	if (g->qn == HSQ)
+		return -ENOBUFS;
+	it = &g->q[g->qn++];
+	it->start = start;
+	it->session_id = sid;
+	it->from = *from;
+	it->len = len;
+	memcpy(it->b, d, len);
+	return 0;
+}
+
+static int hs_start(void *ctx, const struct cw_gw_hs_job *job, const uint8_t *d, size_t len)
+{
+	struct gwep *g = ctx;
+	int r = hs_queue(g, true, job->session_id, &job->from, d, len);
+
+	if (!r)
+		g->q[g->qn - 1].job = *job;
+	return r;
+}
+
+static int hs_input(void *ctx, uint64_t sid, const struct cw_gw_addr *from, const uint8_t *d,
+		    size_t len)
+{
+	return hs_queue(ctx, false, sid, from, d, len);
+}
+
+static struct agent *agent_at(struct world *w, const struct cw_gw_addr *a);
+
+/* Hand finished handshakes to the gateway as tunnel_svc does: the
+ * connection moves to the worker's allocator with what it holds. */
+static void hs_take(struct gwep *g, uint64_t now)
+{
+	struct cw_hsd_done d;
+
+	while (cw_hsd_take(g->hsd, &d) == 0) {
+		cw_conn_set_alloc(d.conn, &g->a);
+		g->mem.bytes += d.bytes;
+		g->mem.blocks += d.blocks;
+		g->hmem.bytes -= d.bytes;
+		g->hmem.blocks -= d.blocks;
+		assert_int_equal(cw_gw_adopt(g->gw, now, d.session_id, d.conn, d.sent), 0);
+		g->adopted++;
+	}
+}
+
+static void hs_pump(struct gwep *g, uint64_t now)
+{
+	uint8_t b[CW_CONN_DGRAM_MAX];
+	struct cw_gw_addr to;
+	struct agent *ag;
+	uint64_t sid;
+	int n;
+
+	/* Items may be added while these run (a datagram given back). */
+	for (int i = 0; i < g->qn; i++) {
+		struct hsq_item *it = &g->q[i];
+
+		if (it->start && cw_hsd_start(g->hsd, now, &it->job, it->b, it->len) < 0)
+			assert_int_equal(cw_gw_adopt(g->gw, now, it->session_id, NULL, 0), 0);
+		if (!it->start && cw_hsd_input(g->hsd, now, it->session_id, &it->from, it->b,
+					       it->len) == -ENOENT) {
+			g->bounced++;
+			assert_int_equal(cw_gw_input(g->gw, now, &it->from, it->b, it->len), 0);
+		}
+		hs_take(g, now);
+	}
+	g->qn = 0;
+	while ((n = cw_hsd_output(g->hsd, now, b, sizeof(b), &sid, &to)) > 0) {
+		assert_int_equal(sid >> 56, WORKER);
+		ag = agent_at(g->w, &to);
+		if (ag)
+			sim_send(g->w->s, g->id, ag->id, b, (size_t)n);
+		else
+			g->unroutable++;
+	}
+	assert_int_equal(n, 0);
+	hs_take(g, now);
+}
+
 static void gw_pump(struct gwep *g, uint64_t now)
 {
 	uint8_t b[CW_CONN_DGRAM_MAX];
@@ -622,6 +732,8 @@ static void gw_pump(struct gwep *g, uint64_t now)
 	int n;
 
 	gw_dial_io(g);
+	if (g->hsd)
+		hs_pump(g, now);
 	while ((n = cw_gw_output(g->gw, now, b, sizeof(b), &to)) > 0) {
 		ag = agent_at(g->w, &to);
 		if (ag)
@@ -648,8 +760,11 @@ static void gw_recv(void *ep, struct sim *s, int from, uint64_t now, const uint8
 static uint64_t gw_next(void *ep)
 {
 	struct gwep *g = ep;
+	uint64_t t = cw_gw_next_timeout(g->gw), h = cw_hsd_next_timeout(g->hsd);
 
-	return cw_gw_next_timeout(g->gw);
+	if (g->qn)
+		return 0; /* the desk's thread would take them at once */
+	return h < t ? h : t;
 }
 
 static void gw_timeout(void *ep, struct sim *s, uint64_t now)
@@ -657,6 +772,10 @@ static void gw_timeout(void *ep, struct sim *s, uint64_t now)
 	struct gwep *g = ep;
 
 	(void)s;
+	if (g->hsd) {
+		cw_hsd_on_timeout(g->hsd, now);
+		hs_take(g, now);
+	}
 	cw_gw_on_timeout(g->gw, now);
 	gw_pump(g, now);
 }
@@ -705,6 +824,17 @@ static void world_init(struct world *w, uint64_t seed, enum cw_gw_retry retry, u
 	};
 	memset(w->cfg.cid_key, 0x3c, sizeof(w->cfg.cid_key));
 	memset(w->cfg.reset_key, 0x7e, sizeof(w->cfg.reset_key));
+	if (offload) {
+		struct cw_hsd_cfg hc = {
+		    .alloc = &w->g.ha, .tls = w->sc, .conn = &w->ccfg, .max_jobs = 8};
+
+		w->cfg.offload = true;
+		w->cfg.cb.hs_start = hs_start;
+		w->cfg.cb.hs_input = hs_input;
+		w->g.ha = (struct cw_alloc){tu_count_alloc, tu_count_free, &w->g.hmem};
+		assert_int_equal(cw_hsd_new(&hc, &w->g.hsd), 0);
+		cw_hsd_set_wall_time(w->g.hsd, T0);
+	}
 	assert_int_equal(cw_gw_new(&w->cfg, &w->g.gw), 0);
 	cw_gw_set_wall_time(w->g.gw, T0);
 }
@@ -766,10 +896,17 @@ static void world_free(struct world *w)
 {
 	for (int i = 0; i < w->nag; i++)
 		agent_free(&w->ag[i]);
+	if (offload)
+		assert_int_equal(w->g.adopted,
+				 cw_gw_stats(w->g.gw)->hs_away - cw_gw_stats(w->g.gw)->hs_refused);
 	cw_gw_free(w->g.gw);
-	/* Every session, stream, dial and table went back to the allocator. */
+	cw_hsd_free(w->g.hsd);
+	/* Every session, stream, dial and table went back to the allocator;
+	 * with a desk, what it allocated was moved to the gateway's. */
 	assert_int_equal(w->g.mem.blocks, 0);
 	assert_int_equal(w->g.mem.bytes, 0);
+	assert_int_equal(w->g.hmem.blocks, 0);
+	assert_int_equal(w->g.hmem.bytes, 0);
 	sim_free(w->s);
 	cw_tls_client_ctx_free(w->cc);
 	cw_tls_server_ctx_free(w->sc);
@@ -882,6 +1019,12 @@ static void test_hello(void **state)
 	assert_int_equal(stats(&w)->hs_full, 1);
 	assert_int_equal(stats(&w)->hs_resumed, 0);
 	assert_int_equal(stats(&w)->sessions, 1);
+	/* On a desk: the INITIAL and the agent's handshake flight went there,
+	 * and the connection came back once. */
+	assert_int_equal(stats(&w)->hs_away, offload ? 1 : 0);
+	assert_true(offload ? stats(&w)->hs_forwarded >= 1 : stats(&w)->hs_forwarded == 0);
+	assert_int_equal(w.g.adopted, offload ? 1 : 0);
+	assert_int_equal(cw_hsd_jobs(w.g.hsd), 0);
 	/* A Heartbeat is counted; an API request is refused, not left hanging. */
 	send_heartbeat(ag, 1);
 	assert_int_equal(cw_conn_stream_open(ag->c, &id), 0);
@@ -1143,6 +1286,47 @@ static void test_initial_again(void **state)
 	assert_int_equal(stats(&w)->sessions, 1);
 	assert_int_equal(stats(&w)->screen_dropped, 0);
 	assert_int_equal(other->rx_count, 0);
+	world_free(&w);
+}
+
+static bool both_acked(const void *p)
+{
+	const struct agent *ag = p;
+
+	return ag[0].got_ack && ag[1].got_ack;
+}
+
+/* A desk with room for one handshake: the second INITIAL is refused there,
+ * its slot comes back, and the agent's next INITIAL gets in. */
+static void test_desk_full(void **state)
+{
+	struct cw_hsd_cfg hc = {.max_jobs = 1};
+	struct world w;
+
+	(void)state;
+	if (!offload)
+		skip();
+	world_init(&w, 31, CW_GW_RETRY_NEVER, 0);
+	cw_hsd_free(w.g.hsd);
+	hc.alloc = &w.g.ha;
+	hc.tls = w.sc;
+	hc.conn = &w.ccfg;
+	assert_int_equal(cw_hsd_new(&hc, &w.g.hsd), 0);
+	cw_hsd_set_wall_time(w.g.hsd, T0);
+	agent_add(&w, NULL);
+	agent_add(&w, NULL);
+	agent_connect(&w.ag[0], NULL, 0);
+	agent_connect(&w.ag[1], NULL, 0);
+	run_for(&w, 15 * MS); /* both INITIALs in, no answer back yet */
+	assert_int_equal(stats(&w)->hs_away, 2);
+	assert_int_equal(stats(&w)->hs_refused, 1);
+	assert_int_equal(stats(&w)->sessions, 1);
+	assert_int_equal(cw_hsd_jobs(w.g.hsd), 1);
+	assert_true(run_until(&w, both_acked, w.ag, 10 * SEC));
+	assert_int_equal(stats(&w)->hs_full, 2);
+	assert_int_equal(stats(&w)->sessions, 2);
+	assert_int_equal(stats(&w)->hs_away, 3);
+	assert_int_equal(w.g.adopted, 2);
 	world_free(&w);
 }
 
@@ -1847,6 +2031,7 @@ int main(void)
 	    cmocka_unit_test(test_initial_again),
 	    cmocka_unit_test(test_under_load),
 	    cmocka_unit_test(test_resumed),
+	    cmocka_unit_test(test_desk_full),
 	    cmocka_unit_test(test_name_mismatch),
 	    cmocka_unit_test(test_hello_timeout),
 	    cmocka_unit_test(test_control_stream_error),
@@ -1863,5 +2048,9 @@ int main(void)
 	    cmocka_unit_test(test_flood),
 	};
 
-	return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
+	int rc = cmocka_run_group_tests_name("local handshakes", tests, setup_pki, teardown_pki);
+
+	offload = true;
+	return rc |
+	       cmocka_run_group_tests_name("handshakes on a desk", tests, setup_pki, teardown_pki);
 }
