@@ -42,6 +42,8 @@ enum cw_tctr {
 	CW_TCTR_HS_FULL,
 	CW_TCTR_HS_RESUMED,
 	CW_TCTR_HS_FAILED,
+	CW_TCTR_HS_OFFLOADED,  /* handshakes passed to a handshake thread */
+	CW_TCTR_HS_REFUSED,    /* ... that it could not take or start */
 	CW_TCTR_REDIRECT_OUT,  /* datagrams handed to their session's worker */
 	CW_TCTR_REDIRECT_IN,   /* ... taken from other workers */
 	CW_TCTR_REDIRECT_FULL, /* ... dropped: the ring to the owner was full */

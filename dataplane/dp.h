@@ -39,6 +39,7 @@ struct cw_dp {
 	unsigned n_workers;
 	unsigned lcores[CW_MAX_WORKERS]; /* lcore of each worker */
 	void *workers[CW_MAX_WORKERS];	 /* struct cw_worker or cw_sock_worker */
+	bool rcu_workers;		 /* workers are QSBR readers (the tunnel runs) */
 	struct cw_counters *counters;	 /* n_workers blocks, one per worker */
 	struct rte_mempool *pool;	 /* packet buffers */
 	struct rte_mempool *indirect;	 /* fragment headers pointing into payloads */

@@ -263,6 +263,7 @@ static void workers_launch(struct cw_dp *dp, bool rcu)
 	lcore_function_t *fn =
 	    dp->conf->dp.backend == CW_BACKEND_SOCKET ? cw_sock_worker_main : cw_worker_main;
 
+	dp->rcu_workers = rcu;
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		l[i] = (struct launch){fn, dp->workers[i]};
 		if (rcu)

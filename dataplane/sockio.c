@@ -13,6 +13,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <urcu-qsbr.h>
 
 #include "log.h"
 
@@ -561,7 +562,7 @@ static void sock_idle(struct cw_sock_worker *w, uint64_t next)
 	struct pollfd p[2 * CW_MAX_HANDLERS];
 	bool wake[2 * CW_MAX_HANDLERS];
 	uint64_t now = cw_mono_ns(), v;
-	int ms = CW_SOCK_IDLE_MS;
+	int ms = CW_SOCK_IDLE_MS, rc;
 	unsigned n = 0;
 
 	if (next <= now)
@@ -578,7 +579,14 @@ static void sock_idle(struct cw_sock_worker *w, uint64_t next)
 			p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
 		}
 	}
-	if (poll(p, n, ms) <= 0)
+	/* Asleep this worker holds no RCU reference: grace periods need not
+	 * wait for it to wake. */
+	if (w->dp->rcu_workers)
+		rcu_thread_offline();
+	rc = poll(p, n, ms);
+	if (w->dp->rcu_workers)
+		rcu_thread_online();
+	if (rc <= 0)
 		return;
 	for (unsigned i = 0; i < n; i++)
 		if (wake[i] && (p[i].revents & POLLIN) && read(p[i].fd, &v, sizeof(v)) < 0 &&

@@ -731,6 +731,8 @@ static void publish(struct tworker *tw, uint64_t now)
 	    [CW_TCTR_HS_FULL] = g->hs_full,
 	    [CW_TCTR_HS_RESUMED] = g->hs_resumed,
 	    [CW_TCTR_HS_FAILED] = g->hs_failed,
+	    [CW_TCTR_HS_OFFLOADED] = g->hs_away,
+	    [CW_TCTR_HS_REFUSED] = g->hs_refused,
 	    [CW_TCTR_REDIRECT_OUT] = tw->rs.out,
 	    [CW_TCTR_REDIRECT_IN] = tw->rs.in,
 	    [CW_TCTR_REDIRECT_FULL] = tw->rs.full,
