@@ -224,7 +224,8 @@ static struct sess *by_cid(const struct cw_gw *gw, const uint8_t *cid, int *owne
 	return (s->c || s->away) && !memcmp(s->cid, cid, CW_CID_LEN) ? s : NULL;
 }
 
-static struct sess *by_id(const struct cw_gw *gw, uint64_t id)
+/* The slot session id @id names if it holds that session, else NULL. */
+static struct sess *slot_of_id(const struct cw_gw *gw, uint64_t id)
 {
 	uint32_t slot = (uint32_t)(id & CW_CID_SLOT_MAX);
 	struct sess *s;
@@ -232,18 +233,23 @@ static struct sess *by_id(const struct cw_gw *gw, uint64_t id)
 	if (id >> 56 != gw->cfg.worker || slot >= gw->hwm)
 		return NULL;
 	s = slot_get(gw, slot);
-	return s->c && s->session_id == id ? s : NULL;
+	return s->session_id == id ? s : NULL;
 }
 
+/* The live session @id, its handshake here and its connection held. */
+static struct sess *by_id(const struct cw_gw *gw, uint64_t id)
+{
+	struct sess *s = slot_of_id(gw, id);
+
+	return s && s->c ? s : NULL;
+}
+
+/* Session @id while its handshake is away (cfg.offload). */
 static struct sess *away_by_id(const struct cw_gw *gw, uint64_t id)
 {
-	uint32_t slot = (uint32_t)(id & CW_CID_SLOT_MAX);
-	struct sess *s;
+	struct sess *s = slot_of_id(gw, id);
 
-	if (id >> 56 != gw->cfg.worker || slot >= gw->hwm)
-		return NULL;
-	s = slot_get(gw, slot);
-	return s->away && s->session_id == id ? s : NULL;
+	return s && s->away ? s : NULL;
 }
 
 /* ---- the handshake map: ODCID -> session ---- */

@@ -673,6 +673,17 @@ static int hs_input(void *ctx, uint64_t sid, const struct cw_gw_addr *from, cons
 
 static struct agent *agent_at(struct world *w, const struct cw_gw_addr *a);
 
+/* A datagram of the gateway's to whichever agent is at @to. */
+static void gw_send(struct gwep *g, const struct cw_gw_addr *to, const uint8_t *b, int n)
+{
+	struct agent *ag = agent_at(g->w, to);
+
+	if (ag)
+		sim_send(g->w->s, g->id, ag->id, b, (size_t)n);
+	else
+		g->unroutable++;
+}
+
 /* Hand finished handshakes to the gateway as tunnel_svc does: the
  * connection moves to the worker's allocator with what it holds. */
 static void hs_take(struct gwep *g, uint64_t now)
@@ -694,7 +705,6 @@ static void hs_pump(struct gwep *g, uint64_t now)
 {
 	uint8_t b[CW_CONN_DGRAM_MAX];
 	struct cw_gw_addr to;
-	struct agent *ag;
 	uint64_t sid;
 	int n;
 
@@ -714,11 +724,7 @@ static void hs_pump(struct gwep *g, uint64_t now)
 	g->qn = 0;
 	while ((n = cw_hsd_output(g->hsd, now, b, sizeof(b), &sid, &to)) > 0) {
 		assert_int_equal(sid >> 56, WORKER);
-		ag = agent_at(g->w, &to);
-		if (ag)
-			sim_send(g->w->s, g->id, ag->id, b, (size_t)n);
-		else
-			g->unroutable++;
+		gw_send(g, &to, b, n);
 	}
 	assert_int_equal(n, 0);
 	hs_take(g, now);
@@ -728,19 +734,13 @@ static void gw_pump(struct gwep *g, uint64_t now)
 {
 	uint8_t b[CW_CONN_DGRAM_MAX];
 	struct cw_gw_addr to;
-	struct agent *ag;
 	int n;
 
 	gw_dial_io(g);
 	if (g->hsd)
 		hs_pump(g, now);
-	while ((n = cw_gw_output(g->gw, now, b, sizeof(b), &to)) > 0) {
-		ag = agent_at(g->w, &to);
-		if (ag)
-			sim_send(g->w->s, g->id, ag->id, b, (size_t)n);
-		else
-			g->unroutable++;
-	}
+	while ((n = cw_gw_output(g->gw, now, b, sizeof(b), &to)) > 0)
+		gw_send(g, &to, b, n);
 	assert_int_equal(n, 0);
 }
 
