@@ -9,9 +9,10 @@
  *     session-bench bulk [--bytes N] [--check] [--split]
  *     session-bench msgs [--size N] [--objects DIR] [--count N]
  *                        [--precompressed] [--check] [--split]
+ *     session-bench reqs [--count N]
  *     session-bench handshakes (--full | --resumed) [--count N]
  *     session-bench idle [--sessions N] [--resumed] [--burst N]
- *     common: [--json] [--dict FILE] [--step-ns NS]
+ *     common: [--json] [--dict FILE] [--step-ns NS] [--pool]
  *
  * bulk: --bytes (64 MiB) agent -> gateway on one API stream, checked by
  * count and checksum. msgs: ApiResponse Envelopes gateway -> agent on 4
@@ -21,7 +22,12 @@
  * --precompressed: fan-out of one object), decoded and decompressed by
  * the agent; the bodies are the
  * *.json files of --objects within a quarter of --size bytes, or Leases
- * synthesized at exactly --size bytes. handshakes: --count sessions
+ * synthesized at exactly --size bytes. reqs: --count (100,000) requests
+ * agent -> gateway, REQ_INFLIGHT (4) at a time, each on a new API
+ * stream: an ApiRequest (GET of a secret) and FIN, decoded by the gateway,
+ * which answers an ApiResponse (403, a Kubernetes Status) and FIN, decoded
+ * by the agent; a stream and a decoder are opened and freed per request on
+ * each side, as in the gateway (routing left out). handshakes: --count sessions
  * connected to confirmation and freed, the gateway side through
  * cw_hs_screen() and cw_conn_gateway_new(). idle: --sessions pairs
  * connected, a Hello-sized exchange on stream 0 (and --burst bytes of an
@@ -37,6 +43,10 @@
  * moment when neither side had anything to send before a timer (ACK
  * delay, PTO, pacing): the clock then jumps to that timer. The CPU figures
  * are CLOCK_PROCESS_CPUTIME_ID around the timed part only.
+ *
+ * --pool gives each side a caching allocator (tunnel/pool.h) over its
+ * counted malloc, as a worker would use for its gateway; idle trims the
+ * gateway's before counting, so its figures are what the sessions hold.
  *
  * --split times each side's calls (CLOCK_MONOTONIC, a few per packet) to
  * give the gateway's share of the CPU; it costs some throughput, so the
@@ -68,6 +78,7 @@
 #include "tunnel/conn.h"
 #include "tunnel/msg.h"
 #include "tunnel/msg_body.h"
+#include "tunnel/pool.h"
 
 #define NEVER	    UINT64_MAX
 #define SEC	    UINT64_C(1000000000)
@@ -225,7 +236,7 @@ static uint64_t xorshift(uint64_t *s)
 /* ---- certificates, contexts, pairs ---- */
 
 struct opts {
-	bool json, check, split, precompressed, resumed, full;
+	bool json, check, split, precompressed, resumed, full, pool;
 	uint64_t bytes, count, sessions, step, burst;
 	size_t size;
 	const char *objects, *dict;
@@ -240,7 +251,9 @@ struct bench {
 	struct cw_token_keys tk;
 	struct cw_aead retry;
 	struct counter ag_mem, gw_mem;
-	struct cw_alloc ag_a, gw_a;
+	struct cw_alloc ag_count, gw_count; /* malloc, counted in ag_mem, gw_mem */
+	struct cw_pool ag_pool, gw_pool;    /* --pool: over ag_count, gw_count */
+	struct cw_alloc ag_a, gw_a;	    /* what each side's conns allocate from */
 	int64_t wall;
 	uint64_t now, cid_seq;
 	uint64_t gw_cpu; /* thread CPU ns inside gateway calls (handshakes) */
@@ -287,12 +300,24 @@ static void bench_init(struct bench *b, const struct opts *o)
 	memset(key, 0x5a, sizeof(key));
 	check(cw_token_init(&b->tk, key, 0, 0), "token keys");
 	check(cw_retry_init(&b->retry), "retry AEAD");
-	b->ag_a = (struct cw_alloc){count_alloc, count_free, &b->ag_mem};
-	b->gw_a = (struct cw_alloc){count_alloc, count_free, &b->gw_mem};
+	b->ag_count = (struct cw_alloc){count_alloc, count_free, &b->ag_mem};
+	b->gw_count = (struct cw_alloc){count_alloc, count_free, &b->gw_mem};
+	b->ag_a = b->ag_count;
+	b->gw_a = b->gw_count;
+	if (o->pool) {
+		cw_pool_init(&b->ag_pool, &b->ag_count, 0);
+		cw_pool_init(&b->gw_pool, &b->gw_count, 0);
+		b->ag_a = *cw_pool_alloc(&b->ag_pool);
+		b->gw_a = *cw_pool_alloc(&b->gw_pool);
+	}
 }
 
 static void bench_free(struct bench *b)
 {
+	if (b->o->pool) {
+		cw_pool_trim(&b->ag_pool);
+		cw_pool_trim(&b->gw_pool);
+	}
 	cw_tls_server_ctx_free(b->sc);
 	cw_tls_client_ctx_free(b->cc);
 	cw_token_free(&b->tk);
@@ -526,6 +551,19 @@ static void out_num(struct out *o, const char *key, double v, int prec, const ch
 		printf(", \"%s\": %.*f", key, prec, v);
 	else
 		printf("  %-28s %14.*f %s\n", key, prec, v, unit);
+}
+
+/* --pool: how often each side's pool served an allocation itself. */
+static void out_pool(struct out *o, const struct bench *b)
+{
+	const struct cw_pool_stats *g = cw_pool_stats(&b->gw_pool), *a = cw_pool_stats(&b->ag_pool);
+
+	if (!b->o->pool)
+		return;
+	out_num(o, "pool_hits_gateway", (double)g->hits, 0, "gateway allocations from its pool");
+	out_num(o, "pool_misses_gateway", (double)g->misses, 0, "gateway allocations from malloc");
+	out_num(o, "pool_hits_agent", (double)a->hits, 0, "agent allocations from its pool");
+	out_num(o, "pool_misses_agent", (double)a->misses, 0, "agent allocations from malloc");
 }
 
 static void out_end(struct out *o)
@@ -833,6 +871,7 @@ static int run_bulk(struct bench *b)
 	out_wait(&o, &tm);
 	out_num(&o, "peak_kib_agent", (double)b->ag_mem.peak / 1024, 1, "KiB (cw_alloc)");
 	out_num(&o, "peak_kib_gateway", (double)b->gw_mem.peak / 1024, 1, "KiB (cw_alloc)");
+	out_pool(&o, b);
 	out_end(&o);
 	pair_free(&p);
 	free(k.pat);
@@ -1293,6 +1332,7 @@ static int run_msgs(struct bench *b)
 	out_msgs(&o, m, cpu);
 	out_flow(&o, &f, true, cpu, (double)m->got, "messages/s (gateway side alone)");
 	out_wait(&o, &tm);
+	out_pool(&o, b);
 	out_end(&o);
 	if (m->bad || m->body == 0) {
 		fprintf(stderr, "session-bench: msgs: %zu bodies differ\n", m->bad);
@@ -1302,6 +1342,260 @@ static int run_msgs(struct bench *b)
 	msgs_free(m);
 	free(m);
 	return rc;
+}
+
+/* ---- reqs ---- */
+
+/* A request as an agent's edge hub forwards one, and the gateway's refusal. */
+#define REQ_PATH "/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef"
+#define REQ_STATUS                                                                                 \
+	"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","                       \
+	"\"reason\":\"Forbidden\",\"code\":403}"
+#define REQ_INFLIGHT 4 /* reqs: requests outstanding at once */
+#define REQ_SLOTS    (2 * REQ_INFLIGHT)
+
+/* One stream being read: allocated per request on each side, as the
+ * gateway does (its struct api). */
+struct rq {
+	uint64_t id;
+	struct cw_msg_decoder dec;
+};
+
+struct rq_side {
+	struct cw_conn *c;
+	const struct cw_alloc *a;
+	struct rq *slot[REQ_SLOTS];
+};
+
+struct reqs {
+	struct rq_side ag, gw;
+	uint8_t req[256], resp[256], rbuf[4096];
+	size_t req_len, resp_len;
+	uint64_t total, sent, answered, got;
+	unsigned inflight;
+};
+
+static int rq_get(struct rq_side *s, uint64_t id, struct rq **out)
+{
+	int free_at = -1;
+	struct rq *q;
+	int e;
+
+	for (int i = 0; i < REQ_SLOTS; i++) {
+		if (s->slot[i] && s->slot[i]->id == id) {
+			*out = s->slot[i];
+			return 0;
+		}
+		if (!s->slot[i] && free_at < 0)
+			free_at = i;
+	}
+	if (free_at < 0)
+		return -ENOSPC;
+	q = s->a->alloc(s->a->ctx, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->id = id;
+	if ((e = cw_msg_decoder_init(&q->dec, s->a, CW_MSG_SIZE_DEFAULT)) < 0) {
+		s->a->free(s->a->ctx, q, sizeof(*q));
+		return e;
+	}
+	s->slot[free_at] = *out = q;
+	return 0;
+}
+
+static void rq_put(struct rq_side *s, struct rq *q)
+{
+	for (int i = 0; i < REQ_SLOTS; i++)
+		if (s->slot[i] == q)
+			s->slot[i] = NULL;
+	cw_msg_decoder_free(&q->dec);
+	s->a->free(s->a->ctx, q, sizeof(*q));
+}
+
+/* Gateway: an ApiRequest read whole is answered and the stream finished. */
+static int reqs_answer(struct reqs *r, struct rq *q, const cw_envelope *env)
+{
+	size_t n;
+	int e;
+
+	if (env->msg_case != CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST)
+		return -EBADMSG;
+	e = cw_conn_stream_write(r->gw.c, q->id, r->resp, r->resp_len, &n);
+	if (e < 0 || n != r->resp_len)
+		return e < 0 ? e : -EAGAIN;
+	r->answered++;
+	return cw_conn_stream_finish(r->gw.c, q->id);
+}
+
+/* Agent: the answer to one of its requests. */
+static int reqs_check(struct reqs *r, const cw_envelope *env)
+{
+	if (env->msg_case != CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE ||
+	    env->api_response->status != 403 || !env->api_response->body ||
+	    env->api_response->body->data.len != sizeof(REQ_STATUS) - 1)
+		return -EBADMSG;
+	r->got++;
+	r->inflight--;
+	return 0;
+}
+
+/* Everything readable on stream @id of side @s, each message handled. */
+static int reqs_read(struct reqs *r, struct rq_side *s, uint64_t id)
+{
+	cw_envelope *env;
+	struct rq *q;
+	uint64_t code;
+	ptrdiff_t k;
+	size_t n;
+	bool fin;
+	int e;
+
+	if ((e = rq_get(s, id, &q)) < 0)
+		return e;
+	for (;;) {
+		e = cw_conn_stream_read(s->c, id, r->rbuf, sizeof(r->rbuf), &n, &fin, &code);
+		if (e == -EAGAIN)
+			return 0;
+		for (size_t off = 0; e == 0 && off < n; off += (size_t)k) {
+			k = cw_msg_decode(&q->dec, r->rbuf + off, n - off, &env);
+			if (k < 0)
+				return (int)k;
+			if (env) {
+				e = s == &r->gw ? reqs_answer(r, q, env) : reqs_check(r, env);
+				cw_msg_free(&q->dec, env);
+			}
+		}
+		if (e == 0 && fin)
+			e = cw_msg_decoder_finish(&q->dec);
+		if (e < 0 || fin) {
+			rq_put(s, q);
+			return e;
+		}
+	}
+}
+
+static int reqs_events(struct reqs *r, struct rq_side *s)
+{
+	uint64_t id;
+	unsigned ev;
+	int e;
+
+	while (cw_conn_next_event(s->c, &id, &ev) == 0)
+		if (ev & CW_STREAM_EV_READABLE && (e = reqs_read(r, s, id)) < 0)
+			return e;
+	return 0;
+}
+
+/* Agent: read the answers, then open requests up to REQ_INFLIGHT. */
+static int reqs_produce(struct flow *f)
+{
+	struct reqs *r = f->app;
+	uint64_t id;
+	size_t n;
+	int e;
+
+	if ((e = reqs_events(r, &r->ag)) < 0)
+		return e;
+	while (r->inflight < REQ_INFLIGHT && r->sent < r->total) {
+		e = cw_conn_stream_open(r->ag.c, &id);
+		if (e == -EAGAIN)
+			return 0;
+		if (e < 0 || (e = cw_conn_stream_write(r->ag.c, id, r->req, r->req_len, &n)) < 0)
+			return e;
+		if (n != r->req_len)
+			return -EAGAIN;
+		if ((e = cw_conn_stream_finish(r->ag.c, id)) < 0)
+			return e;
+		r->sent++;
+		r->inflight++;
+	}
+	return 0;
+}
+
+static int reqs_consume(struct flow *f)
+{
+	struct reqs *r = f->app;
+
+	return reqs_events(r, &r->gw);
+}
+
+static bool reqs_done(const struct flow *f)
+{
+	const struct reqs *r = f->app;
+
+	return r->got == r->total;
+}
+
+static void reqs_init(struct reqs *r, struct bench *b, struct pair *p)
+{
+	Causeway__V1__ApiRequest rq = CAUSEWAY__V1__API_REQUEST__INIT;
+	Causeway__V1__ApiResponse rs = CAUSEWAY__V1__API_RESPONSE__INIT;
+	Causeway__V1__Header h = CAUSEWAY__V1__HEADER__INIT, *hp[1] = {&h};
+	Causeway__V1__Body body = CAUSEWAY__V1__BODY__INIT;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+	ptrdiff_t len;
+
+	memset(r, 0, sizeof(*r));
+	r->ag = (struct rq_side){.c = p->ag, .a = &b->ag_a};
+	r->gw = (struct rq_side){.c = p->gw, .a = &b->gw_a};
+	r->total = b->o->count;
+	rq.verb = "GET";
+	rq.path = REQ_PATH;
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
+	env.api_request = &rq;
+	len = cw_msg_encode(&env, CW_MSG_SIZE_DEFAULT, r->req, sizeof(r->req));
+	check((int)len, "encode ApiRequest");
+	r->req_len = (size_t)len;
+	h.name = "content-type";
+	h.value = "application/json";
+	body.data.data = (uint8_t *)REQ_STATUS;
+	body.data.len = sizeof(REQ_STATUS) - 1;
+	rs.status = 403;
+	rs.n_headers = 1;
+	rs.headers = hp;
+	rs.body = &body;
+	env = (cw_envelope)CAUSEWAY__V1__ENVELOPE__INIT;
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE;
+	env.api_response = &rs;
+	len = cw_msg_encode(&env, CW_MSG_SIZE_DEFAULT, r->resp, sizeof(r->resp));
+	check((int)len, "encode ApiResponse");
+	r->resp_len = (size_t)len;
+}
+
+static int run_reqs(struct bench *b)
+{
+	struct reqs r;
+	struct pair p;
+	struct flow f;
+	struct timing tm;
+	struct out o;
+	uint64_t id;
+	double cpu;
+
+	flow_pair(b, &p);
+	check(cw_conn_stream_open(p.ag, &id), "open stream 0");
+	reqs_init(&r, b, &p);
+	f = (struct flow){b, p.ag, p.gw, reqs_produce, reqs_consume, reqs_done, &r, 0, {0}, 0};
+	timing_start(&tm);
+	flow_run(&f);
+	cpu = timing_stop(&tm);
+	out_begin(&o, b->o->json, "reqs",
+		  "agent -> gateway ApiRequests, one stream each, answered 403 by the gateway");
+	out_num(&o, "requests", (double)r.got, 0, "answers read by the agent");
+	out_num(&o, "reqs_per_s", (double)r.got / cpu, 0, "requests/s per core of CPU");
+	out_num(&o, "ns_per_req", cpu * 1e9 / (double)r.got, 0, "ns of CPU per request");
+	out_flow(&o, &f, false, cpu, (double)r.got, "requests/s (gateway side alone)");
+	out_wait(&o, &tm);
+	out_pool(&o, b);
+	out_end(&o);
+	pair_free(&p);
+	for (int i = 0; i < REQ_SLOTS; i++) {
+		if (r.ag.slot[i])
+			rq_put(&r.ag, r.ag.slot[i]);
+		if (r.gw.slot[i])
+			rq_put(&r.gw, r.gw.slot[i]);
+	}
+	return r.answered == r.total ? 0 : 1;
 }
 
 /* ---- handshakes ---- */
@@ -1374,6 +1668,7 @@ static int run_handshakes(struct bench *b)
 	out_num(&o, "per_gateway_core", (double)n / gw, 0, "handshakes/s (gateway side alone)");
 	out_num(&o, "gateway_us_each", gw * 1e6 / (double)n, 1, "us of gateway CPU each");
 	out_wait(&o, &tm);
+	out_pool(&o, b);
 	out_end(&o);
 	if (res != (resume ? n : 0)) {
 		fprintf(stderr, "session-bench: %" PRIu64 " of %" PRIu64 " resumed\n", res, n);
@@ -1505,6 +1800,12 @@ static struct cw_conn **idle_open(struct bench *b, uint64_t n, bool resume)
 	return gws;
 }
 
+static void gw_pool_trim(struct bench *b)
+{
+	if (b->o->pool)
+		cw_pool_trim(&b->gw_pool);
+}
+
 static int run_idle(struct bench *b)
 {
 	uint64_t n = b->o->sessions;
@@ -1519,10 +1820,14 @@ static int run_idle(struct bench *b)
 		keep_ticket(p.ag);
 		pair_free(&p);
 	}
+	/* --pool: what the gateway's pool caches is not held by a session;
+	 * trimmed, the counter shows what the sessions hold. */
+	gw_pool_trim(b);
 	b->gw_mem.track = true;
 	ossl0 = ossl_live;
 	gws = idle_open(b, n, b->o->resumed);
 	ossl1 = ossl_live;
+	gw_pool_trim(b);
 	per = (double)b->gw_mem.bytes / (double)n;
 	out_begin(&o, b->o->json, "idle",
 		  "gateway memory per idle confirmed session, agents freed");
@@ -1538,6 +1843,7 @@ static int run_idle(struct bench *b)
 	for (uint64_t i = 0; i < n; i++)
 		cw_conn_free(gws[i]);
 	free(gws);
+	gw_pool_trim(b);
 	out_num(&o, "openssl_left_bytes", ((double)ossl_live - (double)ossl0) / (double)n, 1,
 		"per session still held by OpenSSL after freeing them");
 	out_num(&o, "cw_alloc_left", (double)b->gw_mem.bytes, 0, "bytes after freeing them");
@@ -1551,9 +1857,10 @@ static const char usage[] =
     "usage: session-bench bulk [--bytes N[K|M|G]] [--check] [--split]\n"
     "       session-bench msgs [--size N] [--objects DIR] [--count N] [--precompressed]\n"
     "                          [--check] [--split]\n"
+    "       session-bench reqs [--count N]\n"
     "       session-bench handshakes --full|--resumed [--count N]\n"
     "       session-bench idle [--sessions N] [--resumed] [--burst N[K|M]]\n"
-    "       common: [--json] [--dict FILE] [--step-ns NS]\n";
+    "       common: [--json] [--dict FILE] [--step-ns NS] [--pool]\n";
 
 static int parse_size(const char *s, uint64_t *v)
 {
@@ -1626,6 +1933,9 @@ static int parse_opt(int c, struct opts *o)
 	case 'j':
 		o->json = true;
 		return 0;
+	case 'P':
+		o->pool = true;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -1634,21 +1944,14 @@ static int parse_opt(int c, struct opts *o)
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-	    {"bytes", required_argument, NULL, 'b'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"sessions", required_argument, NULL, 'S'},
-	    {"size", required_argument, NULL, 'z'},
-	    {"step-ns", required_argument, NULL, 't'},
-	    {"objects", required_argument, NULL, 'o'},
-	    {"dict", required_argument, NULL, 'd'},
-	    {"check", no_argument, NULL, 'c'},
-	    {"split", no_argument, NULL, 's'},
-	    {"precompressed", no_argument, NULL, 'p'},
-	    {"full", no_argument, NULL, 'f'},
-	    {"resumed", no_argument, NULL, 'r'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"burst", required_argument, NULL, 'B'},
-	    {NULL, 0, NULL, 0},
+	    {"bytes", required_argument, NULL, 'b'},	{"count", required_argument, NULL, 'n'},
+	    {"sessions", required_argument, NULL, 'S'}, {"size", required_argument, NULL, 'z'},
+	    {"step-ns", required_argument, NULL, 't'},	{"objects", required_argument, NULL, 'o'},
+	    {"dict", required_argument, NULL, 'd'},	{"check", no_argument, NULL, 'c'},
+	    {"split", no_argument, NULL, 's'},		{"precompressed", no_argument, NULL, 'p'},
+	    {"full", no_argument, NULL, 'f'},		{"resumed", no_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},		{"burst", required_argument, NULL, 'B'},
+	    {"pool", no_argument, NULL, 'P'},		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -1685,11 +1988,15 @@ int main(int argc, char **argv)
 		o.count = o.resumed ? 4000 : 1000;
 	if (!strcmp(cmd, "msgs") && !o.count)
 		o.count = 200000;
+	if (!strcmp(cmd, "reqs") && !o.count)
+		o.count = 100000;
 	bench_init(&b, &o);
 	if (!strcmp(cmd, "bulk"))
 		rc = run_bulk(&b);
 	else if (!strcmp(cmd, "msgs"))
 		rc = run_msgs(&b);
+	else if (!strcmp(cmd, "reqs"))
+		rc = run_reqs(&b);
 	else if (!strcmp(cmd, "handshakes") && (o.full || o.resumed))
 		rc = run_handshakes(&b);
 	else if (!strcmp(cmd, "idle"))
