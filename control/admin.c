@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 #include <urcu-qsbr.h>
 
+#include "control/apiserve.h"
 #include "control/plane.h"
 #include "control/route.h"
 #include "dataplane/counters.h"
@@ -195,6 +196,29 @@ static void render_tunnel(struct evbuffer *b, const struct cw_gw_stats *g)
 	       "Agent API request bodies that did not decompress", g->body_failed);
 }
 
+/* Agents' API requests that reached the control thread (apiserve.h). */
+static void render_api(struct evbuffer *b, const struct cw_apiserve *api)
+{
+	const struct cw_apiserve_stats *s;
+
+	if (!api)
+		return;
+	s = cw_apiserve_stats(api);
+	family(b, "causeway_api_forwarded_total",
+	       "Agent API requests handed to the control thread, by route action", "counter");
+	for (unsigned a = 0; a < CW_GW_N_ROUTES; a++)
+		if (a != CW_GW_ROUTE_DENY)
+			evbuffer_add_printf(b, "causeway_api_forwarded_total{action=\"%s\"} %llu\n",
+					    cw_route_action_name(a),
+					    (unsigned long long)s->requests[a]);
+	metric(b, "causeway_api_forwarded_body_bytes_total",
+	       "Decoded body bytes of API requests handed to the control thread", s->body_bytes);
+	metric(b, "causeway_api_unavailable_total",
+	       "API requests answered UPSTREAM_UNAVAILABLE: nothing serves their route",
+	       s->unavailable);
+	metric(b, "causeway_api_cancelled_total", "API requests the agent cancelled", s->cancelled);
+}
+
 static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)
 {
 	static const char name[] = "causeway_ingress_answers_total";
@@ -246,6 +270,7 @@ static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
 	render_tunnel(b, &g);
 	render_redirects(b, &pd->st, nw);
 	render_ingress(b, &p->st);
+	render_api(b, p->api);
 }
 
 static void pending_finish(struct pending *pd)

@@ -85,10 +85,35 @@ struct cw_chan *cw_chan_new(void)
 	return c;
 }
 
+struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *api), size_t up_size)
+{
+	struct cw_chan *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->up.size = up_size;
+	c->up.buf = malloc(up_size);
+	if (!c->up.buf) {
+		free(c);
+		return NULL;
+	}
+	c->api = api;
+	c->api_free = api_free;
+	atomic_init(&c->refs, 2);
+	return c;
+}
+
+void cw_chan_get(struct cw_chan *c)
+{
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
 void cw_chan_put(struct cw_chan *c)
 {
 	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	if (c->api_free)
+		c->api_free(c->api);
 	free(c->up.buf);
 	free(c->down.buf);
 	free(c);

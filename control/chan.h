@@ -19,9 +19,13 @@
  *
  * Lifetime: a reference count of 2 at creation, one per side, both
  * dropped on the control thread: the worker's when the control thread has
- * seen @gone (so the worker never frees a channel that may still sit in
- * the control thread's ring), the control thread's own when the client
- * connection is closed. The last one frees it.
+ * seen @gone, the control thread's own when the client connection is
+ * closed (an API channel's: when its answer is complete). Besides, every
+ * entry in a ring of work holds a reference, taken by the side that
+ * queues it (cw_chan_mark() said to) and dropped by the side that took it
+ * out once done with it, and so does a worker's list of channels with
+ * work: a channel is never freed while a ring or a list still names it.
+ * The last reference frees it, on whichever thread drops it.
  */
 #ifndef CW_CHAN_H
 #define CW_CHAN_H
@@ -100,9 +104,15 @@ struct cw_chan {
 	_Atomic bool gone;     /* the stream is over; nothing more will come */
 	_Atomic bool queued_c; /* in the control thread's ring of work */
 
+	/* An agent's API request (cw_chan_new_api()), freed with the channel
+	 * by api_free on the thread that drops the last reference. */
+	void *api;
+	void (*api_free)(void *api);
+
 	/* The control thread's own. */
 	void *cuser;
-	bool wput; /* the worker's reference was dropped */
+	bool cstarted; /* an API channel's request was taken up */
+	bool wput;     /* the worker's reference was dropped */
 
 	/* The worker's own. */
 	uint64_t stream;
@@ -113,6 +123,17 @@ struct cw_chan {
 
 /* A channel with both rings, refs 2. NULL when out of memory. */
 struct cw_chan *cw_chan_new(void);
+
+/*
+ * An API channel (control/apiserve.h), refs 2: request @api (freed with
+ * the channel through @api_free), an "up" ring of @up_size bytes (a power
+ * of two) for the answer, and no room in "down": after its request the
+ * agent sends nothing. NULL when out of memory.
+ */
+struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *api), size_t up_size);
+
+/* Take one more reference. */
+void cw_chan_get(struct cw_chan *c);
 
 /* Drop one reference; the last frees the channel. */
 void cw_chan_put(struct cw_chan *c);

@@ -8,6 +8,7 @@
 #include <urcu-qsbr.h>
 
 #include "control/admin.h"
+#include "control/apiserve.h"
 #include "control/ingress.h"
 #include "dataplane/log.h"
 #include "dataplane/tunnel_svc.h"
@@ -101,7 +102,10 @@ static void on_tev(void *ctx, const struct cw_tev *ev)
 		session_addr(p, ev);
 		break;
 	case CW_TEV_CHAN:
-		cw_ingress_chan_event(p->ingress, ev->chan);
+		if (ev->chan->api)
+			cw_apiserve_event(p->api, ev->chan);
+		else
+			cw_ingress_chan_event(p->ingress, ev->chan);
 		break;
 	case CW_TEV_STATS:
 		cw_admin_stats_part(p->admin, ev->req);
@@ -163,6 +167,8 @@ int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tu
 					 EV_READ | EV_PERSIST, on_tunnel, p);
 		if (!p->ev_tunnel || event_add(p->ev_tunnel, NULL) < 0)
 			return -ENOMEM;
+		if ((rc = cw_apiserve_new(tsvc, &p->api)) < 0)
+			return rc;
 		if (conf->ingress.listen.port && (rc = cw_ingress_new(p, &p->ingress)) < 0)
 			return rc;
 	}
@@ -184,6 +190,7 @@ void cw_plane_stop(struct cw_plane *p)
 void cw_plane_fini(struct cw_plane *p)
 {
 	cw_ingress_free(p->ingress);
+	cw_apiserve_free(p->api);
 	cw_admin_free(p->admin);
 	if (p->ev_tunnel)
 		event_free(p->ev_tunnel);

@@ -24,6 +24,7 @@
 #include "hsthread.h"
 #include "log.h"
 #include "tunnel/compress.h"
+#include "tunnel/pool.h"
 
 #define CW_TSVC_RING	    65536	   /* entries of each ring, power of two */
 #define CW_TSVC_DICT_MAX    (1u << 20)	   /* bytes of a dictionary file read */
@@ -31,6 +32,7 @@
 #define CW_TSVC_REDIR_BURST 32		   /* taken from one ring at a time */
 #define CW_TSVC_DEQ	    64		   /* ring entries taken per poll */
 #define CW_TSVC_HS_JOBS	    4096	   /* handshakes in progress per handshake thread */
+#define CW_TSVC_API_RING    (64u << 10)	   /* bytes of an API answer in flight */
 #define CW_TSVC_DIAL_RESET  0x09	   /* CONNECTION_RESET (PROTOCOL.md §12.4) */
 #define TAG_CMD		    ((uintptr_t)1) /* low pointer bit in the rings */
 
@@ -62,6 +64,7 @@ struct tworker {
 	uint64_t events_lost;	       /* the event ring was full */
 	uint64_t mem;		       /* bytes the gateway holds (sessions, tables) */
 	struct cw_alloc alloc;	       /* malloc, counted in mem */
+	struct cw_pool pool;	       /* the gateway's allocator: caches over alloc */
 	struct cw_compress *compress;  /* request bodies; NULL without a dictionary */
 	uint64_t publish_next;	       /* @now at which the counters are due again */
 	struct cw_tsvc_redir_stats rs; /* datagrams handed to their owners */
@@ -102,20 +105,27 @@ static void wake(int fd)
 
 /* ---- worker -> control ---- */
 
-static void post_event(struct tworker *tw, void *obj)
+static bool post_event(struct tworker *tw, void *obj)
 {
 	if (rte_ring_sp_enqueue(tw->events, obj) < 0) {
 		tw->events_lost++;
 		cw_err("tunnel worker %u: event ring full, event lost", tw->idx);
-		return;
+		return false;
 	}
 	wake(tw->t->event_fd);
+	return true;
 }
 
+/* The ring entry holds a reference (chan.h). */
 static void notify_control(struct tworker *tw, struct cw_chan *c)
 {
-	if (cw_chan_mark(c, false))
-		post_event(tw, (void *)((uintptr_t)c | TAG_CMD));
+	if (!cw_chan_mark(c, false))
+		return;
+	cw_chan_get(c);
+	if (!post_event(tw, (void *)((uintptr_t)c | TAG_CMD))) {
+		cw_chan_unmark(c, false);
+		cw_chan_put(c);
+	}
 }
 
 static struct cw_tev *tev_new(struct tworker *tw, enum cw_tev_type type, uint64_t session_id)
@@ -152,7 +162,8 @@ static void on_session_up(void *ctx, const struct cw_gw_session_info *info)
 	memcpy(ev->allowed_ports, info->allowed_ports, sizeof(ev->allowed_ports));
 	ev->resumed = info->resumed;
 	ev->slot = info->slot;
-	post_event(tw, ev);
+	if (!post_event(tw, ev))
+		free(ev);
 }
 
 static void on_session_down(void *ctx, uint64_t session_id, const char *node, enum cw_conn_end end,
@@ -166,7 +177,8 @@ static void on_session_down(void *ctx, uint64_t session_id, const char *node, en
 	copy_str(ev->node, sizeof(ev->node), node);
 	ev->end = end;
 	ev->code = code;
-	post_event(tw, ev);
+	if (!post_event(tw, ev))
+		free(ev);
 }
 
 static void on_session_addr(void *ctx, uint64_t session_id, const char *node,
@@ -179,7 +191,8 @@ static void on_session_addr(void *ctx, uint64_t session_id, const char *node,
 		return;
 	copy_str(ev->node, sizeof(ev->node), node);
 	ev->addr = *addr;
-	post_event(tw, ev);
+	if (!post_event(tw, ev))
+		free(ev);
 }
 
 /* ---- dial channels on the worker ---- */
@@ -189,6 +202,7 @@ static void chan_list(struct tworker *tw, struct cw_chan *c)
 {
 	if (c->wlisted)
 		return;
+	cw_chan_get(c); /* the list's, dropped in chans_run() */
 	c->wlisted = true;
 	c->wnext = tw->listed;
 	tw->listed = c;
@@ -337,6 +351,7 @@ static void chans_run(struct tworker *tw, uint64_t now)
 		tw->listed = c->wnext;
 		c->wlisted = false;
 		chan_work(tw, c, now);
+		cw_chan_put(c);
 	}
 }
 
@@ -357,7 +372,8 @@ static void cmd_run(struct tworker *tw, struct tcmd *cmd, uint64_t now)
 	ev = tev_new(tw, CW_TEV_STATS, 0);
 	if (ev) {
 		ev->req = cmd->req;
-		post_event(tw, ev);
+		if (!post_event(tw, ev))
+			free(ev);
 	}
 	free(cmd);
 }
@@ -418,6 +434,7 @@ static void work_take(struct tworker *tw, uint64_t now)
 
 			cw_chan_unmark(c, true);
 			chan_list(tw, c);
+			cw_chan_put(c); /* the ring entry's */
 		}
 	}
 }
@@ -571,7 +588,8 @@ static void hs_adopt(struct tworker *tw, const struct cw_hsmsg *msg, uint64_t no
 	int rc;
 
 	if (msg->conn) {
-		cw_conn_set_alloc(msg->conn, &tw->alloc);
+		cw_conn_set_alloc(msg->conn, cw_pool_alloc(&tw->pool));
+		cw_pool_adopt(&tw->pool, msg->bytes);
 		tw->mem += msg->bytes;
 	}
 	rc = cw_gw_adopt(tw->gw, now, msg->session_id, msg->conn, msg->sent);
@@ -584,6 +602,32 @@ static void hs_adopt(struct tworker *tw, const struct cw_hsmsg *msg, uint64_t no
 }
 
 static void redirect(struct tworker *tw, struct cw_dgram *d, unsigned owner);
+
+/* ---- agents' API requests for the control thread (control/apiserve.h) ---- */
+
+static void api_req_free(void *r)
+{
+	cw_gw_api_req_free(r);
+}
+
+/* The request goes to the control thread by pointer; the answer comes back
+ * in the channel's "up" ring and is written to the stream as it comes. */
+static int on_api_open(void *ctx, struct cw_gw_api_req *req, void **user)
+{
+	struct tworker *tw = ctx;
+	struct cw_chan *c = cw_chan_new_api(req, api_req_free, CW_TSVC_API_RING);
+
+	if (!c)
+		return -ENOMEM;
+	c->session_id = req->session_id;
+	c->worker = tw->idx;
+	c->stream = req->stream;
+	c->opened = true;
+	atomic_store_explicit(&c->result, CW_CHAN_OK, memory_order_release);
+	*user = c;
+	notify_control(tw, c);
+	return 0;
+}
 
 /* What the handshake threads sent this worker; datagrams to send go to @out
  * (at most @cap). */
@@ -744,12 +788,15 @@ static void publish(struct tworker *tw, uint64_t now)
 	    [CW_TCTR_ROUTE_HUB] = g->routed[CW_GW_ROUTE_HUB],
 	    [CW_TCTR_ROUTE_UPSTREAM] = g->routed[CW_GW_ROUTE_UPSTREAM],
 	    [CW_TCTR_ROUTE_DENY] = g->routed[CW_GW_ROUTE_DENY],
-	    [CW_TCTR_MEMORY] = tw->mem,
+	    [CW_TCTR_MEMORY] = tw->mem - cw_pool_stats(&tw->pool)->cached,
 	};
 
 	tw->publish_next = now + CW_TCTR_PUBLISH_NS;
 	for (unsigned i = 0; i < CW_TCTR_MAX; i++)
 		cw_ctr_set(c[i], v[i]);
+	/* No sessions left: what the pool caches goes back to malloc. */
+	if (g->sessions == 0)
+		cw_pool_trim(&tw->pool);
 }
 
 /* The gateway's allocator: malloc, counted, so that the operator sees what
@@ -911,6 +958,7 @@ unsigned cw_tunnel_svc_events(struct cw_tunnel_svc *t,
 					ev.chan = (struct cw_chan *)(v & ~TAG_CMD);
 					cw_chan_unmark(ev.chan, false);
 					chan_event(ev.chan, &ev, fn, ctx);
+					cw_chan_put(ev.chan); /* the ring entry's */
 				} else {
 					fn(ctx, objs[j]);
 					free(objs[j]);
@@ -937,9 +985,12 @@ int cw_tunnel_svc_kick(struct cw_tunnel_svc *t, struct cw_chan *c)
 
 	if (!cw_chan_mark(c, true))
 		return 0;
+	cw_chan_get(c); /* the ring entry's */
 	rc = work_post(t, c->worker, c);
-	if (rc < 0)
+	if (rc < 0) {
 		cw_chan_unmark(c, true);
+		cw_chan_put(c);
+	}
 	return rc;
 }
 
@@ -1115,9 +1166,10 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 	if (rc < 0)
 		return rc;
 	tw->alloc = (struct cw_alloc){count_alloc, count_free, tw};
+	cw_pool_init(&tw->pool, &tw->alloc, 0);
 	if ((rc = compress_new(tw)) < 0)
 		return rc;
-	cfg.alloc = &tw->alloc;
+	cfg.alloc = cw_pool_alloc(&tw->pool);
 	cfg.compress = tw->compress;
 	cfg.worker = (uint8_t)idx;
 	cfg.n_workers = (uint8_t)t->n;
@@ -1140,6 +1192,7 @@ static int worker_create(struct cw_tunnel_svc *t, unsigned idx)
 					  .on_session_addr = on_session_addr,
 					  .on_dial = on_dial,
 					  .route = on_route,
+					  .api_open = on_api_open,
 					  .hs_start = on_hs_start,
 					  .hs_input = on_hs_input};
 	cfg.offload = t->hs != NULL;
@@ -1270,6 +1323,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 		if (!tw)
 			continue;
 		cw_gw_free(tw->gw);
+		cw_pool_trim(&tw->pool);
 		cw_compress_free(tw->compress);
 		rte_pktmbuf_free(tw->spare);
 		cw_token_free(&tw->tokens);

@@ -927,7 +927,9 @@ static struct api *api_new(struct cw_gw *gw, struct sess *s, uint64_t id)
 		return NULL;
 	memset(a, 0, sizeof(*a));
 	a->id = id;
-	(void)cw_msg_decoder_init(&a->dec, &gw->a, CW_MSG_SIZE_DEFAULT); /* valid: cannot fail */
+	/* malloc, not the worker's allocator: a request handed over is freed
+	 * on another thread. */
+	(void)cw_msg_decoder_init(&a->dec, cw_alloc_default(), CW_MSG_SIZE_DEFAULT);
 	a->next = s->apis;
 	s->apis = a;
 	return a;
@@ -1009,14 +1011,99 @@ static int api_body(struct cw_gw *gw, const struct sess *s, const Causeway__V1__
 	return 0;
 }
 
+void cw_gw_api_req_free(struct cw_gw_api_req *r)
+{
+	if (!r)
+		return;
+	cw_msg_free(&r->dec, r->env);
+	cw_msg_decoder_free(&r->dec);
+	free(r->body_buf);
+	free(r);
+}
+
+/* The request of @a, its decoder and @env moved into a cw_gw_api_req;
+ * @a keeps a fresh decoder. NULL when out of memory. */
+static struct cw_gw_api_req *api_req_new(const struct sess *s, struct api *a, cw_envelope *env)
+{
+	struct cw_gw_api_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->session_id = s->session_id;
+	r->stream = a->id;
+	r->dict_id = s->dict_id;
+	r->peer_msg_max = s->peer_msg_max ? s->peer_msg_max : CW_MSG_SIZE_FLOOR;
+	memcpy(r->node_buf, s->node, sizeof(r->node_buf));
+	r->node = r->node_buf;
+	r->rq = env->api_request;
+	r->env = env;
+	r->dec = a->dec;
+	(void)cw_msg_decoder_init(&a->dec, cw_alloc_default(), CW_MSG_SIZE_DEFAULT);
+	return r;
+}
+
+/* The body of a request handed over: decoded into an allocation of its own
+ * (malloc: freed on any thread). */
+static int api_req_body(struct cw_gw *gw, const struct sess *s, struct cw_gw_api_req *r)
+{
+	size_t len;
+	int rc =
+	    cw_msg_body_unpack_alloc(gw->cfg.compress, s->dict_id, r->rq->body, CW_MSG_SIZE_DEFAULT,
+				     cw_alloc_default(), &r->body_buf, &len);
+
+	if (rc < 0)
+		return rc;
+	r->body = r->body_buf;
+	r->body_len = len;
+	gw->st.body_bytes += len;
+	return 0;
+}
+
+/*
+ * Hand request @r to the caller; its stream goes on as a channel (a dial
+ * record already past its result). Returns 0, or -ENOMEM / the caller's
+ * refusal (@r is still ours).
+ */
+static int api_forward(struct cw_gw *gw, struct sess *s, struct cw_gw_api_req *r)
+{
+	struct dial *d = gw->a.alloc(gw->a.ctx, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	memset(d, 0, sizeof(*d));
+	d->id = r->stream;
+	d->result = d->ok = true;
+	rc = gw->cfg.cb.api_open(gw->cfg.cb.ctx, r, &d->user);
+	if (rc < 0) {
+		gw->a.free(gw->a.ctx, d, sizeof(*d));
+		return rc;
+	}
+	d->next = s->dials;
+	s->dials = d;
+	gw->st.api_forwarded++;
+	return 0;
+}
+
+static int route_of(struct cw_gw *gw, const Causeway__V1__ApiRequest *rq)
+{
+	return gw->cfg.cb.route ? gw->cfg.cb.route(gw->cfg.cb.ctx, rq->verb, strlen(rq->verb),
+						   rq->path, strlen(rq->path))
+				: -ENOENT;
+}
+
 /*
  * The request is whole: route it by method and path. Denied requests get
- * their 403 here; hub and upstream are not served by this gateway yet, so
- * they get Error{REFUSED} and the agent serves from its cache.
+ * their 403 here; hub and upstream requests go to the caller, request and
+ * body handed over (api_open); without a taker they get Error{REFUSED} and
+ * the agent serves from its cache. Returns true when @env is no longer
+ * @a's to free.
  */
-static void api_request(struct cw_gw *gw, struct sess *s, uint64_t id, const cw_envelope *env)
+static bool api_request(struct cw_gw *gw, struct sess *s, struct api *a, cw_envelope *env)
 {
 	const Causeway__V1__ApiRequest *rq = env->api_request;
+	struct cw_gw_api_req *req = NULL;
+	uint64_t id = a->id;
 	int r;
 
 	if (env->msg_case != CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST) {
@@ -1025,23 +1112,29 @@ static void api_request(struct cw_gw *gw, struct sess *s, uint64_t id, const cw_
 			     env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG__NOT_SET
 				 ? CW_SE_UNSUPPORTED
 				 : CW_SE_UNEXPECTED_MESSAGE);
-		return;
+		return false;
 	}
-	if (rq->body && gw->cfg.compress && api_body(gw, s, rq->body) < 0) {
+	r = route_of(gw, rq);
+	if ((r == CW_GW_ROUTE_HUB || r == CW_GW_ROUTE_UPSTREAM) && gw->cfg.cb.api_open &&
+	    (req = api_req_new(s, a, env)))
+		req->route = (enum cw_gw_route)r;
+	if (rq->body && gw->cfg.compress &&
+	    (req ? api_req_body(gw, s, req) : api_body(gw, s, rq->body)) < 0) {
 		gw->st.body_failed++;
 		abort_stream(s, id, CW_SE_DECOMPRESSION_FAILED);
-		return;
+		goto refused;
 	}
-	r = gw->cfg.cb.route ? gw->cfg.cb.route(gw->cfg.cb.ctx, rq->verb, strlen(rq->verb),
-						rq->path, strlen(rq->path))
-			     : -ENOENT;
 	if (r >= 0 && r < CW_GW_N_ROUTES)
 		gw->st.routed[r]++;
 	if (r == CW_GW_ROUTE_DENY)
 		api_deny(s, id);
+	else if (req && api_forward(gw, s, req) == 0)
+		return true;
 	else
-		api_error(gw, s, id, CW_SE_REFUSED,
-			  "API requests are not served by this gateway yet");
+		api_error(gw, s, id, CW_SE_REFUSED, "API requests are not served by this gateway");
+refused:
+	cw_gw_api_req_free(req);
+	return req != NULL;
 }
 
 /* Read the request of @a; once it is whole, answer and forget @a. */
@@ -1074,8 +1167,8 @@ static void api_read(struct cw_gw *gw, struct sess *s, struct api *a)
 		abort_stream(s, id,
 			     k == -EMSGSIZE ? CW_SE_MESSAGE_TOO_LARGE : CW_SE_MESSAGE_DECODE_ERROR);
 	} else if (env) {
-		api_request(gw, s, id, env);
-		cw_msg_free(&a->dec, env);
+		if (!api_request(gw, s, a, env))
+			cw_msg_free(&a->dec, env);
 	} else {
 		return; /* the rest of the request is still to come */
 	}
@@ -1244,7 +1337,7 @@ static void sess_events(struct cw_gw *gw, struct sess *s, uint64_t now)
 	while (cw_conn_next_event(s->c, &id, &ev) == 0) {
 		if (id == CW_STREAMS_CONTROL_ID)
 			ctl_read(gw, s, now);
-		else if ((id & 3) == 1)
+		else if ((id & 3) == 1 || dial_find(s, id)) /* dial or forwarded API stream */
 			dial_event(gw, s, id, ev);
 		else
 			api_stream(gw, s, id, ev);

@@ -43,11 +43,15 @@
  * ApiResponse 403 with a Kubernetes Status body, then FIN. With a
  * compression context (cfg.compress) the request's body is decoded first
  * (§14); one that does not decode aborts the stream with
- * DECOMPRESSION_FAILED (body_failed). The hub and the
- * upstream are not served here yet: those requests, and every request when
- * there is no route callback, get Error{REFUSED} and FIN (api_refused). A
- * malformed request, or another message in its place, aborts the stream
- * (api_bad). PeerProbe results on stream 0 are accepted and ignored.
+ * DECOMPRESSION_FAILED (body_failed). Requests for the hub and the
+ * upstream are handed whole to the caller (cw_gw_callbacks.api_open, a
+ * cw_gw_api_req: the decoded message and body, not copied), who answers on
+ * the stream with the channel calls of dial streams (cw_gw_dial_write(),
+ * _finish(), _reset(), events through on_dial); without api_open, or when
+ * it refuses, and when there is no route callback, they get Error{REFUSED}
+ * and FIN (api_refused). A malformed request, or another message in its
+ * place, aborts the stream (api_bad). PeerProbe results on stream 0 are
+ * accepted and ignored.
  *
  * A new address (§11.5) gets a PING in the next packet, and when the IP
  * address changed the session's congestion control and RTT estimate start
@@ -63,7 +67,9 @@
  * last one goes), the deadline heap (8 bytes per slot in use), and per
  * session its connection (conn.h), control-stream decoder and dial records;
  * with cfg.compress, a 64 KiB buffer for request bodies once one arrives
- * (larger ones are decoded into an allocation of their own).
+ * (larger ones are decoded into an allocation of their own). API requests
+ * are decoded with malloc (cw_alloc_default()), not cfg.alloc, because a
+ * request handed over is freed on another thread (cw_gw_api_req_free()).
  */
 #ifndef CW_GATEWAY_H
 #define CW_GATEWAY_H
@@ -76,6 +82,7 @@
 #include "cid.h"
 #include "conn.h"
 #include "handshake.h"
+#include "msg.h"
 #include "reset.h"
 #include "tls.h"
 #include "token.h"
@@ -179,11 +186,12 @@ struct cw_gw_stats {
 	uint64_t slots_full; /* accepted INITIALs dropped for want of a slot */
 	uint64_t wrong_addr; /* long-header datagrams of an attempt from another address (§11.5) */
 	uint64_t heartbeats;
-	uint64_t agent_closes; /* Close messages from agents (§11.3) */
-	uint64_t api_refused;  /* agent API streams answered Error{REFUSED} (not served yet) */
-	uint64_t api_bad;      /* API streams aborted: malformed or not an ApiRequest */
-	uint64_t body_failed;  /* API request bodies that did not decode (§14) */
-	uint64_t body_bytes;   /* decoded bytes of API request bodies */
+	uint64_t agent_closes;		 /* Close messages from agents (§11.3) */
+	uint64_t api_refused;		 /* agent API streams answered Error{REFUSED} */
+	uint64_t api_forwarded;		 /* ... handed to the caller (api_open) */
+	uint64_t api_bad;		 /* API streams aborted: malformed or not an ApiRequest */
+	uint64_t body_failed;		 /* API request bodies that did not decode (§14) */
+	uint64_t body_bytes;		 /* decoded bytes of API request bodies */
 	uint64_t routed[CW_GW_N_ROUTES]; /* API requests by route decision */
 	uint64_t vn_sent;		 /* Version Negotiation answers (§15.2) */
 	uint64_t hs_away;		 /* handshakes sent to a handshake thread (cfg.offload) */
@@ -200,6 +208,34 @@ struct cw_gw_hs_job {
 	uint8_t cid[CW_CID_LEN]; /* the session's gateway CID: this worker, its slot */
 	uint64_t seed;		 /* cw_conn_cfg.seed of its connection */
 };
+
+/*
+ * An agent's API request for the hub or the upstream, handed over whole
+ * (cw_gw_callbacks.api_open): the decoded message and body are the ones
+ * the gateway decoded, not copies. Any thread may read it and must free it
+ * with cw_gw_api_req_free() once done; the stream lives on without it.
+ */
+struct cw_gw_api_req {
+	uint64_t session_id;
+	uint64_t stream;	/* answer on it: cw_gw_dial_write() and the rest */
+	enum cw_gw_route route; /* CW_GW_ROUTE_HUB or CW_GW_ROUTE_UPSTREAM */
+	uint32_t dict_id;	/* the session's dictionary for bodies (§14); 0: none */
+	uint32_t peer_msg_max;	/* the agent's max_message_size (§9.6) */
+	const char *node;	/* the session's node name */
+	const Causeway__V1__ApiRequest *rq;
+	/* The decoded body (§14); NULL when there is none, or when the gateway
+	 * has no compression context (cfg.compress): then rq->body as sent. */
+	const uint8_t *body;
+	size_t body_len;
+	/* What holds the above; the gateway's. */
+	struct cw_msg_decoder dec;
+	cw_envelope *env;
+	uint8_t *body_buf;
+	char node_buf[CW_TLS_NODE_NAME_MAX + 1];
+};
+
+/* Free @r and what it holds, on any thread (NULL: no-op). */
+void cw_gw_api_req_free(struct cw_gw_api_req *r);
 
 /* Events of a dial stream (cw_gw_callbacks.on_dial). A dial ends with
  * exactly one GONE: when its stream is over both ways (FIN or reset, and
@@ -244,6 +280,15 @@ struct cw_gw_callbacks {
 	 */
 	int (*route)(void *ctx, const char *verb, size_t verb_len, const char *path,
 		     size_t path_len);
+	/*
+	 * An API request routed to the hub or the upstream. Return 0 and set
+	 * *@user to take @req (free it with cw_gw_api_req_free()): its stream
+	 * is then answered like a dial stream after an ok RESULT, with @user
+	 * in its on_dial events (READABLE only says the agent's FIN, WRITABLE,
+	 * RESET if the agent cancels, GONE). A negative errno leaves @req to
+	 * the gateway, which answers Error{REFUSED}. NULL: refused.
+	 */
+	int (*api_open)(void *ctx, struct cw_gw_api_req *req, void **user);
 	/*
 	 * cfg.offload: the accepted INITIAL @dgram (@len bytes, untouched) is
 	 * to start handshake @job on a handshake thread. Return 0 once the

@@ -6,8 +6,10 @@
 #   cw-api-client (edge-1, edge-2: agent sessions sending API requests)
 #     --UDP 127.0.0.1--> causewayd tunnel: every request routed by [route]
 #
-# Two route files that disagree on /api/v1/pods (A: upstream, not served
-# yet, so Error REFUSED; B: deny, so 403) are swapped in with SIGHUP while
+# Two route files that disagree on /api/v1/pods (A: upstream, which the
+# worker hands to the control thread over the rings, where no upstream is
+# configured, so Error UPSTREAM_UNAVAILABLE; B: deny, so 403) are swapped
+# in with SIGHUP while
 # the client keeps requests in flight. Checks: no request is lost or left
 # unanswered across the reloads, both answers are seen, secrets are denied
 # by both; the gateway's per-action counters add up to what the client
@@ -108,8 +110,8 @@ cw_section "routes of file A"
 run secrets-a "$SECRETS" 1
 cw_check_eq "secrets denied (403)" "$(cw_json "$out" sent)" "$(cw_json "$out" status.403)"
 run pods-a "$PODS" 1
-cw_check_eq "pods refused (upstream: not served yet)" "$(cw_json "$out" sent)" \
-	"$(cw_json "$out" errors.7)"
+cw_check_eq "pods: upstream, answered by the control thread (none configured)" \
+	"$(cw_json "$out" sent)" "$(cw_json "$out" errors.11)"
 
 cw_section "reloads under traffic"
 client "$PODS" --seconds 6 >"$tmp/client2.json" 2>"$tmp/client2.log" &
@@ -149,9 +151,9 @@ cw_check_eq "client exit status (0: nothing lost)" 0 "$rc"
 cw_check_eq "no request lost across $reloads reloads" 0 "$(cw_json "$out" lost)"
 cw_check_eq "every request answered" "$(cw_json "$out" sent)" "$(cw_json "$out" answered)"
 cw_check "pods denied under B" test "$(cw_json "$out" status.403)" -gt 0
-cw_check "pods refused under A" test "$(cw_json "$out" errors.7)" -gt 0
+cw_check "pods upstream under A" test "$(cw_json "$out" errors.11)" -gt 0
 cw_check_eq "no other answer" "$(cw_json "$out" sent)" \
-	"$(($(cw_json "$out" status.403) + $(cw_json "$out" errors.7)))"
+	"$(($(cw_json "$out" status.403) + $(cw_json "$out" errors.11)))"
 cw_check_eq "every reload applied" 12 "$(grep -c 'routes: 1 rules, default upstream' "$tmp/causewayd.log")"
 
 cw_section "a broken rule changes nothing"
@@ -162,16 +164,20 @@ cw_check "reload refused with the rule's line" \
 	grep -q "reload refused, configuration unchanged: $tmp/causeway.conf:[0-9]*: key 'rule': pattern" \
 	"$tmp/causewayd.log"
 run pods-after "$PODS" 1
-cw_check_eq "file A's routes still in force (pods refused)" "$(cw_json "$out" sent)" \
-	"$(cw_json "$out" errors.7)"
+cw_check_eq "file A's routes still in force (pods upstream)" "$(cw_json "$out" sent)" \
+	"$(cw_json "$out" errors.11)"
 
 cw_section "counters"
 deny=$(cw_metric 'causeway_api_requests_total{action="deny"}')
 up=$(cw_metric 'causeway_api_requests_total{action="upstream"}')
 hub=$(cw_metric 'causeway_api_requests_total{action="hub"}')
-refused=$(cw_metric causeway_api_refused_total)
 cw_check_eq "every request the clients sent was routed once" "$sent" "$((deny + up + hub))"
 cw_check_eq "no request routed to the hub" 0 "$hub"
-cw_check_eq "refused = routed upstream" "$up" "$refused"
+# Each went to the control thread over the rings and its answer came back.
+cw_check_eq "upstream requests handed to the control thread" "$up" \
+	"$(cw_metric 'causeway_api_forwarded_total{action="upstream"}')"
+cw_check_eq "... answered UPSTREAM_UNAVAILABLE there" "$up" \
+	"$(cw_metric causeway_api_unavailable_total)"
+cw_check_eq "none refused on the worker" 0 "$(cw_metric causeway_api_refused_total)"
 cw_stop_daemon
 cw_summary

@@ -1190,14 +1190,15 @@ static void test_api_routes(void **state)
 	api_call(&w, ag, &env, false);
 	assert_int_equal(ag->api_err, CW_SE_REFUSED);
 	assert_int_equal(stats(&w)->body_bytes, 16);
-	/* ... one that does not decode aborts the stream, unrouted. */
+	/* ... one that does not decode aborts the stream: looked up (the route
+	 * says where the body goes), not counted as routed. */
 	body.encoding = CAUSEWAY__V1__ENCODING__ZSTD;
 	body.uncompressed_len = 100;
 	body.data.data = (uint8_t *)junk;
 	body.data.len = sizeof(junk);
 	api_call(&w, ag, &env, false);
 	assert_int_equal(ag->reset_code, CW_SE_DECOMPRESSION_FAILED);
-	assert_int_equal(route_log.calls, 5);
+	assert_int_equal(route_log.calls, 6);
 	assert_int_equal(stats(&w)->body_failed, 1);
 
 	assert_int_equal(stats(&w)->routed[CW_GW_ROUTE_DENY], 1);
@@ -1287,6 +1288,139 @@ static void test_initial_again(void **state)
 	assert_int_equal(stats(&w)->screen_dropped, 0);
 	assert_int_equal(other->rx_count, 0);
 	world_free(&w);
+}
+
+/* ---- API requests handed over (api_open) ---- */
+
+static struct {
+	struct cw_gw_api_req *req;
+	struct gdial d;
+	int opened;
+	bool refuse;
+} fwd;
+
+static int api_take(void *ctx, struct cw_gw_api_req *req, void **user)
+{
+	(void)ctx;
+	if (fwd.refuse)
+		return -EBUSY;
+	assert_null(fwd.req);
+	fwd.req = req;
+	fwd.opened++;
+	fwd.d = (struct gdial){.session_id = req->session_id, .stream = req->stream, .ok = true};
+	*user = &fwd.d;
+	return 0;
+}
+
+/* The control thread's part: ApiResponse 200 with @body, then FIN. */
+static void api_answer(struct world *w, const char *body)
+{
+	Causeway__V1__ApiResponse r = CAUSEWAY__V1__API_RESPONSE__INIT;
+	Causeway__V1__Header h = CAUSEWAY__V1__HEADER__INIT, *hs[1] = {&h};
+	Causeway__V1__Body b = CAUSEWAY__V1__BODY__INIT;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+	uint8_t buf[1024];
+	ptrdiff_t n;
+	size_t wr;
+
+	h.name = "content-type";
+	h.value = "application/json";
+	cw_msg_body_identity(&b, body, strlen(body));
+	r.status = 200;
+	r.n_headers = 1;
+	r.headers = hs;
+	r.body = &b;
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE;
+	env.api_response = &r;
+	n = cw_msg_encode(&env, fwd.req->peer_msg_max, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(
+	    cw_gw_dial_write(w->g.gw, fwd.d.session_id, fwd.d.stream, buf, (size_t)n, &wr), 0);
+	assert_int_equal(wr, (size_t)n);
+	assert_int_equal(cw_gw_dial_finish(w->g.gw, fwd.d.session_id, fwd.d.stream), 0);
+	gw_pump(&w->g, sim_now(w->s));
+}
+
+/*
+ * Hub and upstream requests are handed over whole: the decoded message and
+ * body by pointer, the session's figures with them; the taker answers on
+ * the stream as on a dial stream, and learns when the agent cancels. A
+ * refusal, or a deny route, does not reach it.
+ */
+static void test_api_forward(void **state)
+{
+	Causeway__V1__Body body = CAUSEWAY__V1__BODY__INIT;
+	Causeway__V1__ApiRequest rq;
+	cw_envelope env;
+	struct world w;
+	struct agent *ag;
+	struct cw_compress *cz;
+	uint64_t id;
+
+	(void)state;
+	memset(&fwd, 0, sizeof(fwd));
+	world_init(&w, 5, CW_GW_RETRY_NEVER, 0);
+	cw_gw_free(w.g.gw);
+	w.cfg.cb.route = route_by_path;
+	w.cfg.cb.api_open = api_take;
+	assert_int_equal(cw_compress_init(&cz, NULL, 0), 0);
+	w.cfg.compress = cz;
+	assert_int_equal(cw_gw_new(&w.cfg, &w.g.gw), 0);
+	cw_gw_set_wall_time(w.g.gw, T0);
+	ag = connect_up(&w, NULL);
+	memset(&route_log, 0, sizeof(route_log));
+
+	api_request_env(&env, &rq, "POST", "/api/v1/namespaces/a/events");
+	cw_msg_body_identity(&body, "{\"kind\":\"Event\"}", 16);
+	rq.body = &body;
+	id = api_call(&w, ag, &env, true);
+	assert_int_equal(fwd.opened, 1);
+	assert_int_equal(fwd.req->stream, id);
+	assert_int_equal(fwd.req->session_id, w.g.up.session_id);
+	assert_int_equal(fwd.req->route, CW_GW_ROUTE_UPSTREAM);
+	assert_string_equal(fwd.req->node, "node-a");
+	assert_string_equal(fwd.req->rq->verb, "POST");
+	assert_string_equal(fwd.req->rq->path, "/api/v1/namespaces/a/events");
+	assert_int_equal(fwd.req->body_len, 16);
+	assert_memory_equal(fwd.req->body, "{\"kind\":\"Event\"}", 16);
+	assert_false(ag->api_fin); /* waiting for the taker */
+	assert_int_equal(stats(&w)->api_forwarded, 1);
+	assert_int_equal(stats(&w)->api_refused, 0);
+	api_answer(&w, "{\"kind\":\"Event\",\"metadata\":{\"name\":\"e1\"}}");
+	run_for(&w, 1 * SEC);
+	assert_true(ag->api_fin);
+	assert_int_equal(ag->api_status, 200);
+	assert_string_equal(ag->api_body, "{\"kind\":\"Event\",\"metadata\":{\"name\":\"e1\"}}");
+	assert_int_equal(fwd.d.gone, 1); /* both ways over */
+	assert_int_equal(fwd.d.resets, 0);
+	cw_gw_api_req_free(fwd.req);
+	fwd.req = NULL;
+
+	/* The agent gives up on a request: the taker hears RESET, then GONE. */
+	api_request_env(&env, &rq, "GET", "/api/v1/pods");
+	id = api_call(&w, ag, &env, false);
+	assert_int_equal(fwd.opened, 2);
+	assert_int_equal(fwd.req->route, CW_GW_ROUTE_HUB);
+	assert_null(fwd.req->body);
+	assert_int_equal(cw_conn_stream_stop(ag->c, id, CW_SE_CANCELLED), 0);
+	assert_int_equal(cw_conn_stream_reset(ag->c, id, CW_SE_CANCELLED), 0);
+	agent_pump(ag, sim_now(w.s));
+	run_for(&w, 1 * SEC);
+	assert_int_equal(fwd.d.resets, 1);
+	assert_int_equal(fwd.d.reset_code, CW_SE_CANCELLED);
+	assert_int_equal(fwd.d.gone, 1);
+	cw_gw_api_req_free(fwd.req);
+	fwd.req = NULL;
+
+	/* A taker that refuses: Error{REFUSED}, as without one. */
+	fwd.refuse = true;
+	api_call(&w, ag, &env, false);
+	assert_int_equal(ag->api_err, CW_SE_REFUSED);
+	assert_int_equal(fwd.opened, 2);
+	assert_int_equal(stats(&w)->api_forwarded, 2);
+	assert_int_equal(stats(&w)->api_refused, 1);
+	world_free(&w);
+	cw_compress_free(cz);
 }
 
 static bool both_acked(const void *p)
@@ -2027,6 +2161,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hello),
 	    cmocka_unit_test(test_api_routes),
+	    cmocka_unit_test(test_api_forward),
 	    cmocka_unit_test(test_other_worker),
 	    cmocka_unit_test(test_initial_again),
 	    cmocka_unit_test(test_under_load),
