@@ -85,7 +85,8 @@ struct cw_chan *cw_chan_new(void)
 	return c;
 }
 
-struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *api), size_t up_size)
+struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *ctx, void *api), void *ctx,
+				size_t up_size)
 {
 	struct cw_chan *c = calloc(1, sizeof(*c));
 
@@ -99,6 +100,7 @@ struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *api), size_t u
 	}
 	c->api = api;
 	c->api_free = api_free;
+	c->api_ctx = ctx;
 	atomic_init(&c->refs, 2);
 	return c;
 }
@@ -113,7 +115,7 @@ void cw_chan_put(struct cw_chan *c)
 	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	if (c->api_free)
-		c->api_free(c->api);
+		c->api_free(c->api_ctx, c->api);
 	free(c->up.buf);
 	free(c->down.buf);
 	free(c);

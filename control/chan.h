@@ -104,10 +104,11 @@ struct cw_chan {
 	_Atomic bool gone;     /* the stream is over; nothing more will come */
 	_Atomic bool queued_c; /* in the control thread's ring of work */
 
-	/* An agent's API request (cw_chan_new_api()), freed with the channel
-	 * by api_free on the thread that drops the last reference. */
+	/* An agent's API request (cw_chan_new_api()), given to api_free with
+	 * api_ctx when the channel is freed, on whichever thread that is. */
 	void *api;
-	void (*api_free)(void *api);
+	void (*api_free)(void *ctx, void *api);
+	void *api_ctx;
 
 	/* The control thread's own. */
 	void *cuser;
@@ -125,12 +126,13 @@ struct cw_chan {
 struct cw_chan *cw_chan_new(void);
 
 /*
- * An API channel (control/apiserve.h), refs 2: request @api (freed with
- * the channel through @api_free), an "up" ring of @up_size bytes (a power
- * of two) for the answer, and no room in "down": after its request the
- * agent sends nothing. NULL when out of memory.
+ * An API channel (control/apiserve.h), refs 2: request @api (given to
+ * @api_free with @ctx when the channel is freed), an "up" ring of @up_size
+ * bytes (a power of two) for the answer, and no room in "down": after its
+ * request the agent sends nothing. NULL when out of memory.
  */
-struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *api), size_t up_size);
+struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *ctx, void *api), void *ctx,
+				size_t up_size);
 
 /* Take one more reference. */
 void cw_chan_get(struct cw_chan *c);

@@ -34,7 +34,8 @@
 #define CW_TSVC_HS_JOBS	    4096	   /* handshakes in progress per handshake thread */
 #define CW_TSVC_API_RING    (64u << 10)	   /* bytes of an API answer in flight */
 #define CW_TSVC_DIAL_RESET  0x09	   /* CONNECTION_RESET (PROTOCOL.md §12.4) */
-#define TAG_CMD		    ((uintptr_t)1) /* low pointer bit in the rings */
+#define TAG_CMD		    ((uintptr_t)1) /* low pointer bits in the rings */
+#define TAG_FREE	    ((uintptr_t)2) /* a cw_gw_api_req to free on its worker */
 
 enum cmd_type { CMD_CLOSE = 0, CMD_STATS };
 
@@ -429,6 +430,8 @@ static void work_take(struct tworker *tw, uint64_t now)
 
 		if (v & TAG_CMD) {
 			cmd_run(tw, (struct tcmd *)(v & ~TAG_CMD), now);
+		} else if (v & TAG_FREE) {
+			cw_gw_api_req_free((struct cw_gw_api_req *)(v & ~TAG_FREE));
 		} else {
 			struct cw_chan *c = (struct cw_chan *)v;
 
@@ -605,9 +608,22 @@ static void redirect(struct tworker *tw, struct cw_dgram *d, unsigned owner);
 
 /* ---- agents' API requests for the control thread (control/apiserve.h) ---- */
 
-static void api_req_free(void *r)
+/* A request's memory is its worker's pool's: freed there, sent back there
+ * when the channel ends on another thread. */
+static void api_req_free(void *ctx, void *req)
 {
-	cw_gw_api_req_free(r);
+	struct tworker *tw = ctx;
+
+	if (rte_lcore_id() == tw->t->dp->lcores[tw->idx]) {
+		cw_gw_api_req_free(req);
+		return;
+	}
+	if (rte_ring_mp_enqueue(tw->work, (void *)((uintptr_t)req | TAG_FREE)) < 0) {
+		cw_err("tunnel worker %u: ring full, an API request's memory is lost", tw->idx);
+		return;
+	}
+	if (tw->t->use_wake)
+		wake(tw->wake_fd);
 }
 
 /* The request goes to the control thread by pointer; the answer comes back
@@ -615,7 +631,7 @@ static void api_req_free(void *r)
 static int on_api_open(void *ctx, struct cw_gw_api_req *req, void **user)
 {
 	struct tworker *tw = ctx;
-	struct cw_chan *c = cw_chan_new_api(req, api_req_free, CW_TSVC_API_RING);
+	struct cw_chan *c = cw_chan_new_api(req, api_req_free, tw, CW_TSVC_API_RING);
 
 	if (!c)
 		return -ENOMEM;
@@ -1312,6 +1328,25 @@ fail:
 	return rc;
 }
 
+/* After the workers stopped: what their rings of work still hold. */
+static void work_drain(struct tworker *tw)
+{
+	void *obj;
+
+	while (tw->work && rte_ring_sc_dequeue(tw->work, &obj) == 0) {
+		uintptr_t v = (uintptr_t)obj;
+
+		if (v & TAG_CMD) {
+			free((void *)(v & ~TAG_CMD));
+		} else if (v & TAG_FREE) {
+			cw_gw_api_req_free((struct cw_gw_api_req *)(v & ~TAG_FREE));
+		} else {
+			cw_chan_unmark(obj, true);
+			cw_chan_put(obj);
+		}
+	}
+}
+
 void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 {
 	if (!t)
@@ -1322,6 +1357,7 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 
 		if (!tw)
 			continue;
+		work_drain(tw);
 		cw_gw_free(tw->gw);
 		cw_pool_trim(&tw->pool);
 		cw_compress_free(tw->compress);

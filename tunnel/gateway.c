@@ -81,7 +81,8 @@ struct answer {
 
 struct cw_gw {
 	struct cw_alloc a;
-	uint8_t *body_buf; /* BODY_BUF bytes once a request body came, else NULL */
+	const struct cw_alloc *ua; /* the caller's, for what may outlive @gw */
+	uint8_t *body_buf;	   /* BODY_BUF bytes once a request body came, else NULL */
 	struct cw_gw_cfg cfg;
 	uint32_t dict[CW_GW_DICT_MAX];
 	char version[CW_MSG_VERSION_MAX + 1];
@@ -927,9 +928,9 @@ static struct api *api_new(struct cw_gw *gw, struct sess *s, uint64_t id)
 		return NULL;
 	memset(a, 0, sizeof(*a));
 	a->id = id;
-	/* malloc, not the worker's allocator: a request handed over is freed
-	 * on another thread. */
-	(void)cw_msg_decoder_init(&a->dec, cw_alloc_default(), CW_MSG_SIZE_DEFAULT);
+	/* The caller's allocator, not our copy: a request handed over keeps
+	 * this decoder and may outlive the gateway. */
+	(void)cw_msg_decoder_init(&a->dec, gw->ua, CW_MSG_SIZE_DEFAULT); /* valid: cannot fail */
 	a->next = s->apis;
 	s->apis = a;
 	return a;
@@ -1017,18 +1018,22 @@ void cw_gw_api_req_free(struct cw_gw_api_req *r)
 		return;
 	cw_msg_free(&r->dec, r->env);
 	cw_msg_decoder_free(&r->dec);
-	free(r->body_buf);
-	free(r);
+	if (r->body_buf)
+		r->a->free(r->a->ctx, r->body_buf, r->body_len);
+	r->a->free(r->a->ctx, r, sizeof(*r));
 }
 
 /* The request of @a, its decoder and @env moved into a cw_gw_api_req;
  * @a keeps a fresh decoder. NULL when out of memory. */
-static struct cw_gw_api_req *api_req_new(const struct sess *s, struct api *a, cw_envelope *env)
+static struct cw_gw_api_req *api_req_new(struct cw_gw *gw, const struct sess *s, struct api *a,
+					 cw_envelope *env)
 {
-	struct cw_gw_api_req *r = calloc(1, sizeof(*r));
+	struct cw_gw_api_req *r = gw->ua->alloc(gw->ua->ctx, sizeof(*r));
 
 	if (!r)
 		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->a = gw->ua;
 	r->session_id = s->session_id;
 	r->stream = a->id;
 	r->dict_id = s->dict_id;
@@ -1038,18 +1043,16 @@ static struct cw_gw_api_req *api_req_new(const struct sess *s, struct api *a, cw
 	r->rq = env->api_request;
 	r->env = env;
 	r->dec = a->dec;
-	(void)cw_msg_decoder_init(&a->dec, cw_alloc_default(), CW_MSG_SIZE_DEFAULT);
+	(void)cw_msg_decoder_init(&a->dec, gw->ua, CW_MSG_SIZE_DEFAULT);
 	return r;
 }
 
-/* The body of a request handed over: decoded into an allocation of its own
- * (malloc: freed on any thread). */
+/* The body of a request handed over: decoded into an allocation of its own. */
 static int api_req_body(struct cw_gw *gw, const struct sess *s, struct cw_gw_api_req *r)
 {
 	size_t len;
-	int rc =
-	    cw_msg_body_unpack_alloc(gw->cfg.compress, s->dict_id, r->rq->body, CW_MSG_SIZE_DEFAULT,
-				     cw_alloc_default(), &r->body_buf, &len);
+	int rc = cw_msg_body_unpack_alloc(gw->cfg.compress, s->dict_id, r->rq->body,
+					  CW_MSG_SIZE_DEFAULT, gw->ua, &r->body_buf, &len);
 
 	if (rc < 0)
 		return rc;
@@ -1116,7 +1119,7 @@ static bool api_request(struct cw_gw *gw, struct sess *s, struct api *a, cw_enve
 	}
 	r = route_of(gw, rq);
 	if ((r == CW_GW_ROUTE_HUB || r == CW_GW_ROUTE_UPSTREAM) && gw->cfg.cb.api_open &&
-	    (req = api_req_new(s, a, env)))
+	    (req = api_req_new(gw, s, a, env)))
 		req->route = (enum cw_gw_route)r;
 	if (rq->body && gw->cfg.compress &&
 	    (req ? api_req_body(gw, s, req) : api_body(gw, s, rq->body)) < 0) {
@@ -2006,6 +2009,7 @@ int cw_gw_new(const struct cw_gw_cfg *cfg, struct cw_gw **out)
 		return -ENOMEM;
 	memset(gw, 0, sizeof(*gw));
 	gw->a = *a;
+	gw->ua = a;
 	gw->cfg = *cfg;
 	gw->cfg.alloc = &gw->a;
 	if (cfg->n_dict)

@@ -67,9 +67,9 @@
  * last one goes), the deadline heap (8 bytes per slot in use), and per
  * session its connection (conn.h), control-stream decoder and dial records;
  * with cfg.compress, a 64 KiB buffer for request bodies once one arrives
- * (larger ones are decoded into an allocation of their own). API requests
- * are decoded with malloc (cw_alloc_default()), not cfg.alloc, because a
- * request handed over is freed on another thread (cw_gw_api_req_free()).
+ * (larger ones are decoded into an allocation of their own); per API
+ * request its decoder and message, and one handed over lives on in its
+ * cw_gw_api_req until cw_gw_api_req_free().
  */
 #ifndef CW_GATEWAY_H
 #define CW_GATEWAY_H
@@ -212,8 +212,9 @@ struct cw_gw_hs_job {
 /*
  * An agent's API request for the hub or the upstream, handed over whole
  * (cw_gw_callbacks.api_open): the decoded message and body are the ones
- * the gateway decoded, not copies. Any thread may read it and must free it
- * with cw_gw_api_req_free() once done; the stream lives on without it.
+ * the gateway decoded, not copies, in the gateway's memory. Any thread may
+ * read it; it is freed with cw_gw_api_req_free() on the gateway's own
+ * thread, whose allocator holds it. The stream lives on without it.
  */
 struct cw_gw_api_req {
 	uint64_t session_id;
@@ -228,13 +229,15 @@ struct cw_gw_api_req {
 	const uint8_t *body;
 	size_t body_len;
 	/* What holds the above; the gateway's. */
+	const struct cw_alloc *a;
 	struct cw_msg_decoder dec;
 	cw_envelope *env;
 	uint8_t *body_buf;
 	char node_buf[CW_TLS_NODE_NAME_MAX + 1];
 };
 
-/* Free @r and what it holds, on any thread (NULL: no-op). */
+/* Free @r and what it holds, on the gateway's thread (NULL: no-op). The
+ * gateway object itself may be gone by then: @r keeps its allocator. */
 void cw_gw_api_req_free(struct cw_gw_api_req *r);
 
 /* Events of a dial stream (cw_gw_callbacks.on_dial). A dial ends with
