@@ -14,6 +14,7 @@
 #include "control/apiserve.h"
 #include "control/plane.h"
 #include "control/route.h"
+#include "control/upstream.h"
 #include "dataplane/counters.h"
 #include "dataplane/log.h"
 #include "dataplane/tunnel_svc.h"
@@ -219,6 +220,32 @@ static void render_api(struct evbuffer *b, const struct cw_apiserve *api)
 	metric(b, "causeway_api_cancelled_total", "API requests the agent cancelled", s->cancelled);
 }
 
+/* Requests passed to the Kubernetes API server (upstream.h). */
+static void render_upstream(struct evbuffer *b, const struct cw_upstream *u)
+{
+	static const char *const cls[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	const struct cw_upstream_stats *s;
+
+	if (!u)
+		return;
+	s = cw_upstream_stats(u);
+	metric(b, "causeway_upstream_requests_total", "API requests passed to the upstream",
+	       s->requests);
+	family(b, "causeway_upstream_answers_total", "Upstream answers relayed, by status class",
+	       "counter");
+	for (unsigned i = 0; i < 6; i++)
+		evbuffer_add_printf(b, "causeway_upstream_answers_total{class=\"%s\"} %llu\n",
+				    cls[i], (unsigned long long)s->answered[i]);
+	metric(b, "causeway_upstream_failures_total",
+	       "Upstream requests with no answer (connection, TLS, timeout)", s->failed);
+	metric(b, "causeway_upstream_busy_total", "API requests refused: max_requests in flight",
+	       s->busy);
+	metric(b, "causeway_upstream_watches_refused_total",
+	       "Watches refused by the upstream route (the hub serves them)", s->watches);
+	metric(b, "causeway_upstream_body_bytes_total", "Body bytes of upstream answers relayed",
+	       s->body_bytes);
+}
+
 static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)
 {
 	static const char name[] = "causeway_ingress_answers_total";
@@ -271,6 +298,7 @@ static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
 	render_redirects(b, &pd->st, nw);
 	render_ingress(b, &p->st);
 	render_api(b, p->api);
+	render_upstream(b, p->upstream);
 }
 
 static void pending_finish(struct pending *pd)

@@ -32,6 +32,7 @@ enum cw_sect {
 	SEC_TUNNEL,
 	SEC_INGRESS,
 	SEC_ADMIN,
+	SEC_UPSTREAM,
 	SEC_ROUTE,
 	SEC_LOG,
 	SEC_PORT,
@@ -82,6 +83,13 @@ enum cw_key_id {
 	K_ING_HEAD_TIMEOUT,
 	K_ING_MAX_CLIENTS,
 	K_ADM_LISTEN,
+	K_UP_SERVER,
+	K_UP_CA,
+	K_UP_CERT,
+	K_UP_KEY,
+	K_UP_TOKEN_FILE,
+	K_UP_TIMEOUT,
+	K_UP_MAX_REQUESTS,
 	K_ROUTE_RULE,
 	K_ROUTE_DEFAULT,
 	K_LOG_LEVEL,
@@ -375,6 +383,21 @@ static void print_rules(const struct cw_ini_key *k, const void *base, FILE *out)
 	}
 }
 
+/* "" or http(s)://HOST[:PORT], nothing after: paths are the agents'. */
+static int parse_server(struct cw_ini *p, const struct cw_ini_key *k, void *base, const char *val)
+{
+	const char *host = !strncmp(val, "https://", 8)	 ? val + 8
+			   : !strncmp(val, "http://", 7) ? val + 7
+							 : NULL;
+
+	if (!*val)
+		return cw_ini_parse_str(p, k, base, val);
+	if (!host || !*host || strpbrk(host, "/?# \t"))
+		return cw_ini_fail(p, cw_ini_line(p), k->name,
+				   "'%s' is not http://HOST[:PORT] or https://HOST[:PORT]", val);
+	return cw_ini_parse_str(p, k, base, val);
+}
+
 /* ---- the key table ---- */
 
 #define EAL(f)	CW_INI_FIELD(struct cw_eal_conf, f)
@@ -384,6 +407,7 @@ static void print_rules(const struct cw_ini_key *k, const void *base, FILE *out)
 #define TUN(f)	CW_INI_FIELD(struct cw_tunnel_conf, f)
 #define ING(f)	CW_INI_FIELD(struct cw_ingress_conf, f)
 #define ADM(f)	CW_INI_FIELD(struct cw_admin_conf, f)
+#define UP(f)	CW_INI_FIELD(struct cw_upstream_conf, f)
 #define RT(f)	CW_INI_FIELD(struct cw_route_conf, f)
 /* An optional absolute path (a row by hand: OTHER would see fld's comma). */
 #define PATH(sect, name, fld)                                                                      \
@@ -468,14 +492,28 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 				       cw_route_action_names),
 
 	[K_LOG_LEVEL]		= ENUM(SEC_LOG, "level", LOG(level), cw_level_names),
+
+	[K_UP_SERVER]		= OTHER(SEC_UPSTREAM, "server", parse_server, cw_ini_print_str,
+					UP(server), true),
+	[K_UP_CA]		= PATH(SEC_UPSTREAM, "ca", UP(ca)),
+	[K_UP_CERT]		= PATH(SEC_UPSTREAM, "cert", UP(cert)),
+	[K_UP_KEY]		= PATH(SEC_UPSTREAM, "key", UP(key)),
+	[K_UP_TOKEN_FILE]	= PATH(SEC_UPSTREAM, "token_file", UP(token_file)),
+	[K_UP_TIMEOUT]		= NUM(SEC_UPSTREAM, "timeout", UP(timeout_ms), 100, 600000),
+	[K_UP_MAX_REQUESTS]	= NUM(SEC_UPSTREAM, "max_requests", UP(max_requests), 1, 100000),
 };
 /* clang-format on */
 
 static const struct cw_ini_sect cw_sects[N_SECTS] = {
-    [SEC_EAL] = {"eal", 0, 0},	     [SEC_DP] = {"dataplane", 0, 0},
-    [SEC_TUNNEL] = {"tunnel", 0, 0}, [SEC_INGRESS] = {"ingress", 0, 0},
-    [SEC_ADMIN] = {"admin", 0, 0},   [SEC_ROUTE] = {"route", 0, 0},
-    [SEC_LOG] = {"log", 0, 0},	     [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
+    [SEC_EAL] = {"eal", 0, 0},
+    [SEC_DP] = {"dataplane", 0, 0},
+    [SEC_TUNNEL] = {"tunnel", 0, 0},
+    [SEC_INGRESS] = {"ingress", 0, 0},
+    [SEC_ADMIN] = {"admin", 0, 0},
+    [SEC_UPSTREAM] = {"upstream", 0, 0},
+    [SEC_ROUTE] = {"route", 0, 0},
+    [SEC_LOG] = {"log", 0, 0},
+    [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
 };
 
 /* ---- defaults ---- */
@@ -512,6 +550,8 @@ void cw_config_defaults(struct cw_config *c)
 	c->tunnel.idle_timeout_ms = 90000;
 	c->tunnel.heartbeat_interval_s = 600;
 	c->tunnel.handshake_threads = 1;
+	c->upstream.timeout_ms = 30000;
+	c->upstream.max_requests = 1024;
 	c->ingress.listen.addr = htonl(INADDR_LOOPBACK);
 	c->ingress.listen.port = 10265;
 	c->ingress.dial_timeout_ms = 10000;
@@ -588,6 +628,8 @@ static void *open_section(void *ctx, unsigned sect, unsigned idx, const char *na
 		return &c->ingress;
 	case SEC_ADMIN:
 		return &c->admin;
+	case SEC_UPSTREAM:
+		return &c->upstream;
 	case SEC_ROUTE:
 		return &c->route;
 	case SEC_LOG:
@@ -708,6 +750,8 @@ void cw_config_print(const struct cw_config *c, FILE *out)
 	cw_ini_print_section(&cw_schema, SEC_INGRESS, NULL, &c->ingress, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_ADMIN, NULL, &c->admin, out);
+	fprintf(out, "\n");
+	cw_ini_print_section(&cw_schema, SEC_UPSTREAM, NULL, &c->upstream, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_ROUTE, NULL, &c->route, out);
 	fprintf(out, "\n");

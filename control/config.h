@@ -91,6 +91,17 @@ struct cw_ingress_conf {
 	uint32_t max_clients;
 };
 
+/* The Kubernetes API server behind the gateway (the upstream route). */
+struct cw_upstream_conf {
+	char server[CW_PATH_LEN];     /* http(s)://host[:port]; "" = none */
+	char ca[CW_PATH_LEN];	      /* CA of its certificate, PEM; "" = the system's */
+	char cert[CW_PATH_LEN];	      /* client certificate, PEM; "" = none */
+	char key[CW_PATH_LEN];	      /* its key */
+	char token_file[CW_PATH_LEN]; /* bearer token, read at start; "" = none */
+	uint32_t timeout_ms;	      /* a request's total time, watches excepted */
+	uint32_t max_requests;	      /* in flight at once */
+};
+
 /* The admin API: health, status JSON, metrics. */
 struct cw_admin_conf {
 	struct cw_ini_listen listen;
@@ -110,6 +121,7 @@ struct cw_config {
 	struct cw_tunnel_conf tunnel;
 	struct cw_ingress_conf ingress;
 	struct cw_admin_conf admin;
+	struct cw_upstream_conf upstream;
 	struct cw_route_conf route; /* reloads on SIGHUP */
 	struct cw_log_conf log;
 };

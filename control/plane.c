@@ -10,6 +10,7 @@
 #include "control/admin.h"
 #include "control/apiserve.h"
 #include "control/ingress.h"
+#include "control/upstream.h"
 #include "dataplane/log.h"
 #include "dataplane/tunnel_svc.h"
 
@@ -169,6 +170,13 @@ int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tu
 			return -ENOMEM;
 		if ((rc = cw_apiserve_new(tsvc, &p->api)) < 0)
 			return rc;
+		if (conf->upstream.server[0]) {
+			rc = cw_upstream_new(p->base, &conf->upstream, &p->upstream);
+			if (rc < 0)
+				return rc;
+			cw_apiserve_set_handler(p->api, CW_GW_ROUTE_UPSTREAM, cw_upstream_serve,
+						p->upstream);
+		}
 		if (conf->ingress.listen.port && (rc = cw_ingress_new(p, &p->ingress)) < 0)
 			return rc;
 	}
@@ -190,6 +198,7 @@ void cw_plane_stop(struct cw_plane *p)
 void cw_plane_fini(struct cw_plane *p)
 {
 	cw_ingress_free(p->ingress);
+	cw_upstream_free(p->upstream);
 	cw_apiserve_free(p->api);
 	cw_admin_free(p->admin);
 	if (p->ev_tunnel)

@@ -22,6 +22,7 @@ struct cw_tev;
 struct cw_ingress;
 struct cw_admin;
 struct cw_apiserve;
+struct cw_upstream;
 struct cw_counters;
 
 #define CW_INGRESS_ERR_CODES 200
@@ -41,6 +42,7 @@ struct cw_plane {
 	struct cw_nodedir *nodes;
 	struct cw_ingress *ingress;
 	struct cw_apiserve *api; /* agents' API requests; NULL without the tunnel */
+	struct cw_upstream *upstream; /* NULL without [upstream] server */
 	struct cw_admin *admin;
 	struct event *ev_tunnel, *ev_tick;
 	void (*tick)(void *ctx); /* every 50 ms: stats printing, reload, quit */

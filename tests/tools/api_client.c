@@ -8,17 +8,19 @@
  * --sockets UDP sockets; what arrives is matched to its session by the
  * destination CID. At most --connecting handshakes run at a time.
  *
- * With --request 'METHOD PATH' (repeatable) every session keeps --inflight
+ * With --request 'METHOD PATH[?QUERY]' (repeatable) every session keeps --inflight
  * requests open, taken in turn from the list, for --seconds once every
  * session is up; then the answers still due are awaited. Without, the
  * sessions are only held up for --seconds. Then every session closes
  * (Close, CONNECTION_CLOSE) and one JSON line is printed:
  *
  *   {"sessions":N,"up":N,"sent":S,"answered":A,"lost":L,"status":{"403":n,...},
- *    "errors":{"7":n,...},"resets":R,"malformed":M,"closed":C}
+ *    "errors":{"7":n,...},"parts":P,"body_bytes":B,"resets":R,"malformed":M,"closed":C}
  *
  * "answered" counts requests whose answer ended cleanly (FIN): an
- * ApiResponse (by status) or an Error (by code); "lost" those with no end
+ * ApiResponse (by status) or an Error (by code); "parts" the ApiResponse
+ * messages of all answers and "body_bytes" their body bytes (decoded
+ * length); "lost" those with no end
  * within --timeout-ms; "closed" the sessions whose close completed. Exit
  * status 0 when every session came up and closed and no request was lost,
  * 1 otherwise, 2 for bad arguments.
@@ -83,7 +85,7 @@ static struct {
 	const char *gateway, *server_name, *ca, *ca_key, *certs, *prefix;
 	const char *nodes[MAX_NODES];
 	unsigned n_nodes, mint;
-	char verb[MAX_REQS][16], path[MAX_REQS][256];
+	char verb[MAX_REQS][16], path[MAX_REQS][256], query[MAX_REQS][256];
 	unsigned n_reqs, next_req;
 	unsigned inflight, seconds, timeout_ms, sockets, connecting;
 	struct sockaddr_in to;
@@ -92,7 +94,7 @@ static struct {
 	int fd[MAX_SOCKETS];
 	unsigned n_fd;
 	struct cw_cidmap map; /* which session a datagram is for */
-	uint64_t sent, answered, lost, resets, malformed;
+	uint64_t sent, answered, lost, resets, malformed, parts, body_bytes;
 	struct tally status, errors;
 } g = {.inflight = 4, .seconds = 5, .timeout_ms = 5000, .sockets = 32, .connecting = 32};
 
@@ -195,6 +197,16 @@ static void req_read(struct sess *s, struct req *q)
 	int r;
 
 	while ((r = cw_as_api_read(s->as, q->id, &env, &code)) == 0) {
+		const Causeway__V1__Body *b =
+		    env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE
+			? env->api_response->body
+			: NULL;
+
+		g.parts += env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE;
+		if (b)
+			g.body_bytes += b->encoding == CAUSEWAY__V1__ENCODING__IDENTITY
+					    ? b->data.len
+					    : b->uncompressed_len;
 		if (q->first) {
 			q->first = false;
 			if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE)
@@ -224,6 +236,7 @@ static void req_start(struct sess *s, struct req *q, uint64_t now)
 
 	rq.verb = g.verb[k];
 	rq.path = g.path[k];
+	rq.query = g.query[k];
 	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
 	env.api_request = &rq;
 	if (cw_as_api_open(s->as, &env, &q->id) < 0)
@@ -393,6 +406,10 @@ static int add_request(const char *arg)
 		return -EINVAL;
 	snprintf(g.verb[g.n_reqs], sizeof(g.verb[0]), "%.*s", (int)(sp - arg), arg);
 	snprintf(g.path[g.n_reqs], sizeof(g.path[0]), "%s", sp + 1);
+	if ((sp = strchr(g.path[g.n_reqs], '?'))) {
+		g.path[g.n_reqs][sp - g.path[g.n_reqs]] = '\0';
+		snprintf(g.query[g.n_reqs], sizeof(g.query[0]), "%s", sp + 1);
+	}
 	g.n_reqs++;
 	return 0;
 }
@@ -575,6 +592,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)g.lost);
 	print_tally("status", &g.status);
 	print_tally("errors", &g.errors);
+	printf(",\"parts\":%llu,\"body_bytes\":%llu", (unsigned long long)g.parts,
+	       (unsigned long long)g.body_bytes);
 	printf(",\"resets\":%llu,\"malformed\":%llu,\"closed\":%u}\n", (unsigned long long)g.resets,
 	       (unsigned long long)g.malformed, closed);
 	for (unsigned k = 0; k < g.n_fd; k++)
