@@ -12,16 +12,19 @@
 # several ApiResponse parts (larger than the channel's ring: the transfer
 # pauses for the agent's stream); a 404 is relayed as an answer; watches are
 # refused (UNSUPPORTED: the hub's to serve); with the server down every
-# request is answered UPSTREAM_UNAVAILABLE; the metrics agree.
+# request is answered UPSTREAM_UNAVAILABLE; the metrics agree. Then the
+# same through causeway-agent's edge hub ([hub] listen, plain HTTP, as
+# kubelet uses it): curl gets the PodList byte for byte, the 404, 501 for a
+# watch, 503 with the server down, and 503 without a session.
 #
-# Usage: upstream.sh CAUSEWAYD API_CLIENT
+# Usage: upstream.sh CAUSEWAYD API_CLIENT CAUSEWAY_AGENT
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-[[ $# -eq 2 ]] || {
-	echo "usage: $0 CAUSEWAYD API_CLIENT" >&2
+[[ $# -eq 3 ]] || {
+	echo "usage: $0 CAUSEWAYD API_CLIENT CAUSEWAY_AGENT" >&2
 	exit 2
 }
 [[ $EUID -eq 0 ]] || {
@@ -30,12 +33,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 }
 DAEMON=$(realpath -e "$1")
 CLIENT=$(realpath -e "$2")
+AGENT=$(realpath -e "$3")
 for t in nginx curl openssl python3; do
 	command -v "$t" >/dev/null || cw_fail "$t not found (run scripts/deps.sh)"
 done
 CW_KEEP_GOING=1
-base=$(cw_free_ports 3)
-TUN_PORT=$base ADMIN_PORT=$((base + 1)) UP_PORT=$((base + 2))
+base=$(cw_free_ports 4)
+TUN_PORT=$base ADMIN_PORT=$((base + 1)) UP_PORT=$((base + 2)) HUB_PORT=$((base + 3))
 PODS=/api/v1/namespaces/default/pods
 
 cw_tmpdir upstream
@@ -145,6 +149,45 @@ cw_check_eq "watches refused" "$watches" "$(cw_metric causeway_upstream_watches_
 cw_check_eq "relayed body bytes" "$(cw_json "$out" body_bytes)" \
 	"$(cw_metric causeway_upstream_body_bytes_total)"
 
+cw_section "through the agent's edge hub"
+cat >"$tmp/agent.conf" <<EOF
+[agent]
+node_name = edge-1
+cache_dir = $tmp/cache
+[gateway]
+address = 127.0.0.1:$TUN_PORT
+server_name = 127.0.0.1
+ca_file = $tmp/ca.crt
+[tls]
+cert_file = $tmp/edge-1.crt
+key_file = $tmp/edge-1.key
+[admin]
+listen =
+[hub]
+listen = 127.0.0.1:$HUB_PORT
+EOF
+"$AGENT" -c "$tmp/agent.conf" 2>"$tmp/agent.log" &
+AGENT_PID=$!
+cw_track_pid "$AGENT_PID"
+hub=http://127.0.0.1:$HUB_PORT
+# hubget PATH: "STATUS SHA256" of GET PATH through the edge hub.
+hubget()
+{
+	local code
+
+	code=$(curl -s -o "$tmp/got" -w '%{http_code}' "$hub$1") || true
+	echo "$code $(sha256sum <"$tmp/got" | cut -d' ' -f1)"
+}
+for ((i = 0; i < 100; i++)); do
+	[[ $(hubget "$PODS") == 200* ]] && break
+	sleep 0.1
+done
+want=$(sha256sum <"$tmp/www$PODS" | cut -d' ' -f1)
+cw_check_eq "PodList through the edge hub, byte for byte" "200 $want" "$(hubget "$PODS")"
+cw_check_eq "404 relayed" 404 "$(hubget /api/v1/nodes | cut -d' ' -f1)"
+cw_check_eq "a watch: 501 (the hub serves watches)" 501 \
+	"$(hubget "$PODS?watch=true" | cut -d' ' -f1)"
+
 cw_section "the server down"
 cw_kill_pid "$NGINX_PID"
 client 1 "GET $PODS"
@@ -152,5 +195,10 @@ cw_check_eq "every request answered UPSTREAM_UNAVAILABLE" "$(cw_json "$out" sent
 	"$(cw_json "$out" errors.11)"
 cw_check_eq "each counted as a failure" "$(cw_json "$out" sent)" \
 	"$(cw_metric causeway_upstream_failures_total)"
+cw_check_eq "edge hub: 503 from the gateway's Error" 503 "$(hubget "$PODS" | cut -d' ' -f1)"
+cw_check "... as a Kubernetes Status" grep -q '"reason":"ServiceUnavailable"' "$tmp/got"
 cw_stop_daemon
+cw_check_eq "edge hub without a session: 503" 503 "$(hubget "$PODS" | cut -d' ' -f1)"
+cw_check "... the gateway not reachable" grep -q 'gateway is not reachable' "$tmp/got"
+cw_kill_pid "$AGENT_PID"
 cw_summary

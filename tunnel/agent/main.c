@@ -2,7 +2,8 @@
 /*
  * causeway-agent: the edge side of the Causeway tunnel. It dials out to
  * the gateway (uplink.c), serves the gateway's dial streams to local
- * ports on its allow-list (dial.c), and answers health and status
+ * ports on its allow-list (dial.c), serves the node's Kubernetes API
+ * through the tunnel (edgehub.c), and answers health and status
  * questions locally (admin.c).
  *
  *   causeway-agent -c FILE           run
@@ -42,6 +43,7 @@ struct agent {
 	struct event_base *base;
 	struct cw_uplink *up;
 	struct cw_admin *admin;
+	struct cw_edgehub *hub;
 	char node_name[CW_TLS_NODE_NAME_MAX + 1];
 };
 
@@ -166,6 +168,11 @@ static int run(struct agent *ag)
 	sig[0] = evsignal_new(ag->base, SIGINT, on_signal, ag);
 	sig[1] = evsignal_new(ag->base, SIGTERM, on_signal, ag);
 	sig[2] = evsignal_new(ag->base, SIGHUP, on_hup, ag);
+	if (cw_edgehub_new(ag->base, &ag->conf.hub, &ag->hub) < 0) {
+		event_base_free(ag->base);
+		return EXIT_STARTUP;
+	}
+	uc.hub = ag->hub;
 	ag->up = cw_uplink_new(&uc);
 	if (ag->up && sig[0] && sig[1] && sig[2] && !evsignal_add(sig[0], NULL) &&
 	    !evsignal_add(sig[1], NULL) && !evsignal_add(sig[2], NULL)) {
@@ -178,6 +185,7 @@ static int run(struct agent *ag)
 	}
 	cw_admin_free(ag->admin);
 	cw_uplink_free(ag->up);
+	cw_edgehub_free(ag->hub);
 	for (int i = 0; i < 3; i++)
 		if (sig[i])
 			event_free(sig[i]);

@@ -198,6 +198,7 @@ static void drop_session(struct cw_uplink *u)
 		u->dial_sum.tcp_out += ds.tcp_out;
 	}
 	cw_dials_free(u->dials);
+	cw_edgehub_attach(u->cfg.hub, NULL, NULL, NULL);
 	cw_as_free(u->as);
 	cw_tls_client_ctx_free(u->tls);
 	if (u->rx)
@@ -274,7 +275,10 @@ static void drive(struct cw_uplink *u, uint64_t now)
 	enum cw_as_state st;
 
 	while (cw_as_next_event(u->as, &ev) == 0)
-		cw_dials_on_event(u->dials, &ev);
+		if (ev.type == CW_AS_EV_API)
+			cw_edgehub_on_event(u->cfg.hub, &ev);
+		else
+			cw_dials_on_event(u->dials, &ev);
 	flush(u, now);
 	st = cw_as_state(u->as);
 	if (st == CW_AS_ESTABLISHED && !u->was_up) {
@@ -440,6 +444,7 @@ static int new_session(struct cw_uplink *u, uint64_t now)
 	cw_node_status(&st);
 	cw_as_set_status(u->as, now, &st);
 	u->dials = cw_dials_new(u->cfg.base, u->as, kick, u);
+	cw_edgehub_attach(u->cfg.hub, u->as, kick, u);
 	u->rx = event_new(u->cfg.base, u->fd, EV_READ | EV_PERSIST, on_rx, u);
 	u->wr = event_new(u->cfg.base, u->fd, EV_WRITE, on_writable, u);
 	cw_udpio_tx_open(&u->tx, u->fd);

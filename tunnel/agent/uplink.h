@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "control/agent_config.h"
+#include "edgehub.h"
 #include "session.h"
 
 /* What the process knows about itself, fixed for its lifetime. */
@@ -29,6 +30,7 @@ struct cw_uplink_cfg {
 	uint32_t dict_id; /* 0: no dictionary */
 	struct cw_as_capacity capacity;
 	uint8_t boot_id[CW_AS_BOOT_ID_LEN];
+	struct cw_edgehub *hub; /* served through each session; may be NULL */
 };
 
 /* For the admin endpoint. */

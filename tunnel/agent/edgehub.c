@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "edgehub.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "log.h"
+#include "tunnel/gateway.h"
+#include "tunnel/msg_body.h"
+
+#define MAX_HEADERS  8
+#define PATH_MAX_LEN 4096
+
+/* A local client's request while its answer is under way. */
+struct ereq {
+	struct cw_edgehub *h;
+	struct evhttp_request *req;
+	uint64_t id;
+	bool chunked; /* the reply started in parts */
+	bool replied; /* a whole reply went out; only the FIN is left */
+	struct ereq *prev, *next;
+};
+
+struct cw_edgehub {
+	struct evhttp *http;
+	struct cw_as *as;
+	void (*kick)(void *ctx);
+	void *kick_ctx;
+	struct ereq *reqs;
+	struct cw_compress *zc; /* zstd bodies without a dictionary */
+	struct cw_edgehub_stats st;
+};
+
+/* ---- answers of our own: Kubernetes Status ---- */
+
+static void status_reply(struct evhttp_request *req, int code, const char *reason, const char *msg)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		evhttp_send_error(req, code, NULL);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evbuffer_add_printf(b,
+			    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+			    "\"status\":\"Failure\",\"message\":\"%s\",\"reason\":\"%s\","
+			    "\"code\":%d}\n",
+			    msg, reason, code);
+	evhttp_send_reply(req, code, NULL, b);
+	evbuffer_free(b);
+}
+
+/* The gateway's Error as the Status an API server would have given. */
+static void error_reply(struct evhttp_request *req, uint32_t code)
+{
+	switch (code) {
+	case CW_SE_TIMEOUT:
+		status_reply(req, 504, "Timeout", "the request timed out behind the gateway");
+		break;
+	case CW_SE_UNSUPPORTED:
+		status_reply(req, 501, "NotImplemented", "the gateway does not serve this request");
+		break;
+	case CW_SE_REFUSED:
+	case CW_SE_UPSTREAM_UNAVAILABLE:
+		status_reply(req, 503, "ServiceUnavailable", "the API server is not reachable");
+		break;
+	default:
+		status_reply(req, 502, "InternalError", "the gateway could not answer");
+		break;
+	}
+}
+
+/* ---- requests ---- */
+
+static void ereq_free(struct ereq *e)
+{
+	struct cw_edgehub *h = e->h;
+
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		h->reqs = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	evhttp_connection_set_closecb(evhttp_request_get_connection(e->req), NULL, NULL);
+	free(e);
+}
+
+/* The answer is over (@rc: cw_as_api_read()'s end). */
+static void ereq_end(struct ereq *e, int rc)
+{
+	if (e->chunked)
+		evhttp_send_reply_end(e->req);
+	else if (!e->replied)
+		status_reply(e->req, 502, "InternalError",
+			     rc == -EPIPE ? "the gateway sent no answer"
+					  : "the gateway's answer was cut short");
+	ereq_free(e);
+}
+
+/* A client that went away: its stream is cancelled. */
+static void on_close(struct evhttp_connection *conn, void *arg)
+{
+	struct ereq *e = arg;
+
+	(void)conn;
+	e->h->st.cancelled++;
+	if (e->h->as && cw_as_api_cancel(e->h->as, e->id) == 0 && e->h->kick)
+		e->h->kick(e->h->kick_ctx);
+	ereq_free(e);
+}
+
+static const char *verb_of(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	default:
+		return NULL;
+	}
+}
+
+/* Content-Type and Accept: what the answer's form depends on. */
+static size_t headers_of(struct evhttp_request *req, Causeway__V1__Header *hs,
+			 Causeway__V1__Header **hp)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	static const char *const keep[] = {"content-type", "accept"};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]) && n < MAX_HEADERS; i++) {
+		const char *v = evhttp_find_header(in, keep[i]);
+
+		if (!v)
+			continue;
+		causeway__v1__header__init(&hs[n]);
+		hs[n].name = (char *)keep[i];
+		hs[n].value = (char *)v;
+		hp[n] = &hs[n];
+		n++;
+	}
+	return n;
+}
+
+/* Through the tunnel: ApiRequest and FIN. Returns 0 and *@id, or the HTTP
+ * status to answer with. */
+static int forward(struct cw_edgehub *h, struct evhttp_request *req, uint64_t *id)
+{
+	Causeway__V1__ApiRequest rq = CAUSEWAY__V1__API_REQUEST__INIT;
+	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
+	Causeway__V1__Header hs[MAX_HEADERS], *hp[MAX_HEADERS];
+	Causeway__V1__Body body = CAUSEWAY__V1__BODY__INIT;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *uri = evhttp_request_get_uri(req), *q = strchr(uri, '?');
+	char path[PATH_MAX_LEN];
+	size_t len = evbuffer_get_length(in);
+	int rc;
+
+	rq.verb = (char *)verb_of(evhttp_request_get_command(req));
+	if (!rq.verb)
+		return 405;
+	if ((size_t)(q ? q - uri : (ptrdiff_t)strlen(uri)) >= sizeof(path))
+		return 414;
+	snprintf(path, sizeof(path), "%.*s", (int)(q ? q - uri : (ptrdiff_t)strlen(uri)), uri);
+	rq.path = path;
+	rq.query = (char *)(q ? q + 1 : "");
+	rq.n_headers = headers_of(req, hs, hp);
+	rq.headers = hp;
+	if (len) {
+		cw_msg_body_identity(&body, evbuffer_pullup(in, -1), len);
+		rq.body = &body;
+	}
+	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_API_REQUEST;
+	env.api_request = &rq;
+	rc = cw_as_api_open(h->as, &env, id);
+	if (rc == -EMSGSIZE || rc == -ENOBUFS)
+		return 413;
+	if (rc == -ENOTCONN || rc == -EAGAIN)
+		return 503;
+	return rc < 0 ? 500 : 0;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct cw_edgehub *h = arg;
+	struct ereq *e;
+	uint64_t id;
+	int code;
+
+	h->st.requests++;
+	if (!h->as || cw_as_state(h->as) != CW_AS_ESTABLISHED) {
+		h->st.unavailable++;
+		status_reply(req, 503, "ServiceUnavailable", "the gateway is not reachable");
+		return;
+	}
+	e = calloc(1, sizeof(*e));
+	code = e ? forward(h, req, &id) : 500;
+	if (code) {
+		free(e);
+		status_reply(req, code, code == 503 ? "ServiceUnavailable" : "BadRequest",
+			     "the request cannot go through the gateway");
+		return;
+	}
+	*e = (struct ereq){.h = h, .req = req, .id = id, .next = h->reqs};
+	if (h->reqs)
+		h->reqs->prev = e;
+	h->reqs = e;
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, e);
+	h->st.forwarded++;
+	h->kick(h->kick_ctx);
+}
+
+/* ---- answers from the gateway ---- */
+
+/* @b's bytes as sent (identity) or decoded into @tmp (zstd, no dictionary). */
+static const void *body_bytes(struct cw_edgehub *h, const Causeway__V1__Body *b, size_t *len,
+			      uint8_t **tmp)
+{
+	*tmp = NULL;
+	*len = 0;
+	if (!b)
+		return "";
+	if (b->encoding == CAUSEWAY__V1__ENCODING__IDENTITY) {
+		*len = b->data.len;
+		return b->data.data;
+	}
+	if (cw_msg_body_unpack_alloc(h->zc, 0, b, CW_MSG_SIZE_DEFAULT, cw_alloc_default(), tmp,
+				     len) < 0)
+		return NULL;
+	return *tmp ? (const void *)*tmp : "";
+}
+
+static void add_body(struct cw_edgehub *h, struct evbuffer *out, const Causeway__V1__Body *b,
+		     bool *ok)
+{
+	uint8_t *tmp;
+	size_t len;
+	const void *p = body_bytes(h, b, &len, &tmp);
+
+	*ok = p != NULL;
+	if (p && len) {
+		evbuffer_add(out, p, len);
+		h->st.body_bytes += len;
+	}
+	free(tmp);
+}
+
+static void on_response(struct ereq *e, const Causeway__V1__ApiResponse *a)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(e->req);
+	struct evbuffer *b = evbuffer_new();
+	bool ok = true;
+
+	if (!b)
+		return;
+	if (!e->chunked && !e->replied)
+		for (size_t i = 0; i < a->n_headers; i++)
+			evhttp_add_header(oh, a->headers[i]->name, a->headers[i]->value);
+	add_body(e->h, b, a->body, &ok);
+	if (!ok) {
+		cw_awarn("edge hub: an answer's body does not decode");
+		evbuffer_free(b);
+		return;
+	}
+	if (!e->chunked && !e->replied && !a->more) {
+		evhttp_send_reply(e->req, (int)a->status, NULL, b);
+		e->replied = true;
+	} else if (!e->replied) {
+		if (!e->chunked)
+			evhttp_send_reply_start(e->req, (int)a->status, NULL);
+		e->chunked = true;
+		evhttp_send_reply_chunk(e->req, b);
+	}
+	evbuffer_free(b);
+}
+
+static const char *event_type(Causeway__V1__WatchEventType t)
+{
+	switch (t) {
+	case CAUSEWAY__V1__WATCH_EVENT_TYPE__EVENT_ADDED:
+		return "ADDED";
+	case CAUSEWAY__V1__WATCH_EVENT_TYPE__EVENT_MODIFIED:
+		return "MODIFIED";
+	case CAUSEWAY__V1__WATCH_EVENT_TYPE__EVENT_DELETED:
+		return "DELETED";
+	case CAUSEWAY__V1__WATCH_EVENT_TYPE__EVENT_BOOKMARK:
+		return "BOOKMARK";
+	default:
+		return "ERROR";
+	}
+}
+
+/* One watch event, one JSON line, as kube-apiserver streams them. */
+static void on_watch_event(struct ereq *e, const Causeway__V1__WatchEvent *w)
+{
+	struct evbuffer *b = evbuffer_new();
+	bool ok = true;
+
+	if (!b || e->replied)
+		goto out;
+	if (!e->chunked) {
+		evhttp_add_header(evhttp_request_get_output_headers(e->req), "Content-Type",
+				  "application/json");
+		evhttp_send_reply_start(e->req, 200, NULL);
+		e->chunked = true;
+	}
+	evbuffer_add_printf(b, "{\"type\":\"%s\",\"object\":", event_type(w->type));
+	add_body(e->h, b, w->object, &ok);
+	evbuffer_add(b, "}\n", 2);
+	if (ok)
+		evhttp_send_reply_chunk(e->req, b);
+out:
+	if (b)
+		evbuffer_free(b);
+}
+
+static void deliver(struct ereq *e, const cw_envelope *env)
+{
+	switch (env->msg_case) {
+	case CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE:
+		on_response(e, env->api_response);
+		break;
+	case CAUSEWAY__V1__ENVELOPE__MSG_WATCH_EVENT:
+		on_watch_event(e, env->watch_event);
+		break;
+	case CAUSEWAY__V1__ENVELOPE__MSG_ERROR:
+		if (!e->chunked && !e->replied) {
+			e->h->st.errors++;
+			error_reply(e->req, env->error->code);
+			e->replied = true;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void cw_edgehub_on_event(struct cw_edgehub *h, const struct cw_as_event *ev)
+{
+	struct ereq *e;
+	cw_envelope *env;
+	uint64_t code;
+	int rc;
+
+	if (!h || !h->as)
+		return;
+	for (e = h->reqs; e && e->id != ev->stream; e = e->next)
+		;
+	if (!e)
+		return;
+	while ((rc = cw_as_api_read(h->as, e->id, &env, &code)) == 0) {
+		deliver(e, env);
+		cw_as_api_msg_free(h->as, e->id, env);
+	}
+	if (rc != -EAGAIN)
+		ereq_end(e, rc);
+}
+
+void cw_edgehub_attach(struct cw_edgehub *h, struct cw_as *as, void (*kick)(void *), void *ctx)
+{
+	if (!h)
+		return;
+	while (h->reqs)
+		ereq_end(h->reqs, -ECONNRESET);
+	h->as = as;
+	h->kick = kick;
+	h->kick_ctx = ctx;
+}
+
+void cw_edgehub_stats(const struct cw_edgehub *h, struct cw_edgehub_stats *out)
+{
+	if (h)
+		*out = h->st;
+	else
+		memset(out, 0, sizeof(*out));
+}
+
+int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
+		   struct cw_edgehub **out)
+{
+	struct cw_edgehub *h;
+	struct in_addr a = {.s_addr = listen->addr};
+	char ip[INET_ADDRSTRLEN];
+
+	*out = NULL;
+	if (!listen->port)
+		return 0;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->http = evhttp_new(base);
+	if (!h->http || cw_compress_init(&h->zc, NULL, 0) < 0) {
+		cw_edgehub_free(h);
+		return -ENOMEM;
+	}
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+						EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(h->http, on_request, h);
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	if (evhttp_bind_socket(h->http, ip, listen->port) < 0) {
+		cw_aerr("edge hub: cannot listen on %s:%u", ip, listen->port);
+		cw_edgehub_free(h);
+		return -EIO;
+	}
+	cw_ainfo("edge hub: Kubernetes API on http://%s:%u", ip, listen->port);
+	*out = h;
+	return 0;
+}
+
+void cw_edgehub_free(struct cw_edgehub *h)
+{
+	if (!h)
+		return;
+	cw_edgehub_attach(h, NULL, NULL, NULL);
+	if (h->http)
+		evhttp_free(h->http);
+	cw_compress_free(h->zc);
+	free(h);
+}
