@@ -7,7 +7,7 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libdpdk-dev dpdk dpdk-dev
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev libzstd-dev
-	libhyperscan-dev liburcu-dev liblmdb-dev libcmocka-dev libevent-dev
+	libhyperscan-dev liburcu-dev liblmdb-dev libjansson-dev libcmocka-dev libevent-dev
 	libcurl4-openssl-dev
 	iproute2 iputils-ping ethtool python3
 	nginx-light curl openssl
