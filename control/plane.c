@@ -9,6 +9,7 @@
 
 #include "control/admin.h"
 #include "control/apiserve.h"
+#include "control/curlev.h"
 #include "control/ingress.h"
 #include "control/upstream.h"
 #include "dataplane/log.h"
@@ -171,7 +172,9 @@ int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tu
 		if ((rc = cw_apiserve_new(tsvc, &p->api)) < 0)
 			return rc;
 		if (conf->upstream.server[0]) {
-			rc = cw_upstream_new(p->base, &conf->upstream, &p->upstream);
+			rc = cw_curlev_new(p->base, &p->curl);
+			if (!rc)
+				rc = cw_upstream_new(p->curl, &conf->upstream, &p->upstream);
 			if (rc < 0)
 				return rc;
 			cw_apiserve_set_handler(p->api, CW_GW_ROUTE_UPSTREAM, cw_upstream_serve,
@@ -199,6 +202,7 @@ void cw_plane_fini(struct cw_plane *p)
 {
 	cw_ingress_free(p->ingress);
 	cw_upstream_free(p->upstream);
+	cw_curlev_free(p->curl);
 	cw_apiserve_free(p->api);
 	cw_admin_free(p->admin);
 	if (p->ev_tunnel)

@@ -23,6 +23,7 @@ struct cw_ingress;
 struct cw_admin;
 struct cw_apiserve;
 struct cw_upstream;
+struct cw_curlev;
 struct cw_counters;
 
 #define CW_INGRESS_ERR_CODES 200
@@ -41,7 +42,8 @@ struct cw_plane {
 	struct cw_tunnel_svc *tsvc; /* NULL: no tunnel */
 	struct cw_nodedir *nodes;
 	struct cw_ingress *ingress;
-	struct cw_apiserve *api; /* agents' API requests; NULL without the tunnel */
+	struct cw_apiserve *api;      /* agents' API requests; NULL without the tunnel */
+	struct cw_curlev *curl;	      /* HTTP clients' transfers on the loop */
 	struct cw_upstream *upstream; /* NULL without [upstream] server */
 	struct cw_admin *admin;
 	struct event *ev_tunnel, *ev_tick;

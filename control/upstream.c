@@ -8,8 +8,8 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <event2/event.h>
 
+#include "control/curlev.h"
 #include "dataplane/log.h"
 #include "tunnel/msg_body.h"
 
@@ -20,6 +20,7 @@
 struct up_req {
 	struct cw_upstream *u;
 	struct cw_api_call *call;
+	struct cw_curlev_job job;
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *url;
@@ -32,9 +33,7 @@ struct up_req {
 
 struct cw_upstream {
 	const struct cw_upstream_conf *conf;
-	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
+	struct cw_curlev *cev;
 	char auth[TOKEN_MAX + 32]; /* "Authorization: Bearer ..."; "" without a token */
 	struct up_req *reqs;	   /* in flight */
 	uint32_t n;
@@ -114,7 +113,7 @@ static void req_free(struct up_req *r)
 	struct cw_upstream *u = r->u;
 
 	if (r->easy) {
-		curl_multi_remove_handle(u->multi, r->easy);
+		cw_curlev_remove(u->cev, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->hdrs);
@@ -160,8 +159,10 @@ static void finish(struct up_req *r)
 	req_free(r);
 }
 
-static void transfer_done(struct up_req *r, CURLcode rc)
+static void transfer_done(void *ctx, CURLcode rc)
 {
+	struct up_req *r = ctx;
+
 	if (rc == CURLE_OK) {
 		finish(r);
 		return;
@@ -170,21 +171,6 @@ static void transfer_done(struct up_req *r, CURLcode rc)
 	cw_warn("upstream: %s: %s", r->url, curl_easy_strerror(rc));
 	fail(r, rc == CURLE_OPERATION_TIMEDOUT ? CW_SE_TIMEOUT : CW_SE_UPSTREAM_UNAVAILABLE,
 	     curl_easy_strerror(rc));
-}
-
-static void check_done(struct cw_upstream *u)
-{
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(u->multi, &left))) {
-		struct up_req *r;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		transfer_done(r, m->data.result);
-	}
 }
 
 /* A watch is the hub's to serve: the query says watch=true (or 1), or the
@@ -277,7 +263,8 @@ static int easy_setup(struct cw_upstream *u, struct up_req *r, const struct cw_g
 		curl_easy_setopt(r->easy, CURLOPT_SSLCERT, c->cert);
 		curl_easy_setopt(r->easy, CURLOPT_SSLKEY, c->key);
 	}
-	return curl_multi_add_handle(u->multi, r->easy) == CURLM_OK ? 0 : -EIO;
+	r->job = (struct cw_curlev_job){transfer_done, r};
+	return cw_curlev_add(u->cev, r->easy, &r->job);
 }
 
 static int start(struct cw_upstream *u, struct cw_api_call *call)
@@ -358,67 +345,6 @@ const struct cw_upstream_stats *cw_upstream_stats(const struct cw_upstream *u)
 	return &u->st;
 }
 
-/* ---- libcurl on the libevent loop ---- */
-
-static void on_socket(evutil_socket_t fd, short what, void *arg)
-{
-	struct cw_upstream *u = arg;
-	int flags =
-	    (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-	int running;
-
-	curl_multi_socket_action(u->multi, fd, flags, &running);
-	check_done(u);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct cw_upstream *u = arg;
-	int running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(u);
-}
-
-static int socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct cw_upstream *u = userp;
-	struct event *ev = socketp;
-	short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
-			     (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (ev)
-			event_free(ev);
-		curl_multi_assign(u->multi, s, NULL);
-		return 0;
-	}
-	if (ev) {
-		event_del(ev);
-		event_assign(ev, u->base, s, kind, on_socket, u);
-	} else {
-		ev = event_new(u->base, s, kind, on_socket, u);
-		if (!ev)
-			return -1;
-		curl_multi_assign(u->multi, s, ev);
-	}
-	return event_add(ev, NULL);
-}
-
-static int timer_cb(CURLM *m, long ms, void *userp)
-{
-	struct cw_upstream *u = userp;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-
-	(void)m;
-	if (ms < 0)
-		return evtimer_del(u->timer);
-	return evtimer_add(u->timer, &tv);
-}
-
 /* ---- set-up ---- */
 
 static int token_load(struct cw_upstream *u, const char *path)
@@ -444,33 +370,21 @@ static int token_load(struct cw_upstream *u, const char *path)
 	return 0;
 }
 
-int cw_upstream_new(struct event_base *base, const struct cw_upstream_conf *conf,
+int cw_upstream_new(struct cw_curlev *cev, const struct cw_upstream_conf *conf,
 		    struct cw_upstream **out)
 {
 	struct cw_upstream *u;
 	int rc;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->conf = conf;
-	u->base = base;
+	u->cev = cev;
 	if (conf->token_file[0] && (rc = token_load(u, conf->token_file)) < 0) {
 		cw_upstream_free(u);
 		return rc;
 	}
-	u->multi = curl_multi_init();
-	u->timer = evtimer_new(base, on_timer, u);
-	if (!u->multi || !u->timer) {
-		cw_upstream_free(u);
-		return -ENOMEM;
-	}
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
 	cw_info("upstream: %s", conf->server);
 	*out = u;
 	return 0;
@@ -484,11 +398,6 @@ void cw_upstream_free(struct cw_upstream *u)
 		cw_api_call_end(u->reqs->call, true);
 		req_free(u->reqs);
 	}
-	if (u->multi)
-		curl_multi_cleanup(u->multi);
-	if (u->timer)
-		event_free(u->timer);
 	explicit_bzero(u->auth, sizeof(u->auth));
 	free(u);
-	curl_global_cleanup();
 }

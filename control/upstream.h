@@ -8,7 +8,7 @@
  * most the agent's message size, the last with more = false. Request
  * bodies go out from the decoded request itself (no copy).
  *
- * libcurl's multi interface on the control thread's libevent loop. The
+ * libcurl's multi interface on the control thread's loop (curlev.h). The
  * answer is read from the server only as fast as the agent's stream takes
  * it: a transfer pauses while the channel has no room. Watches are the
  * hub's to serve (one upstream watch for every agent): a watch request is
@@ -26,7 +26,7 @@
 #include "control/apiserve.h"
 #include "control/config.h"
 
-struct event_base;
+struct cw_curlev;
 struct cw_upstream;
 
 struct cw_upstream_stats {
@@ -39,10 +39,10 @@ struct cw_upstream_stats {
 };
 
 /*
- * The client for @conf (server set) on @base. Reads the token file.
- * Returns 0 and *@out, -EINVAL (logged), -ENOMEM, -EIO (libcurl).
+ * The client for @conf (server set) on @cev. Reads the token file.
+ * Returns 0 and *@out, -EINVAL (logged), -ENOMEM.
  */
-int cw_upstream_new(struct event_base *base, const struct cw_upstream_conf *conf,
+int cw_upstream_new(struct cw_curlev *cev, const struct cw_upstream_conf *conf,
 		    struct cw_upstream **out);
 
 /* Abandon what is in flight (streams reset) and free @u (NULL: no-op). */
