@@ -13,6 +13,7 @@
 
 #include "control/apiserve.h"
 #include "control/plane.h"
+#include "control/reflector.h"
 #include "control/route.h"
 #include "control/upstream.h"
 #include "dataplane/counters.h"
@@ -246,6 +247,39 @@ static void render_upstream(struct evbuffer *b, const struct cw_upstream *u)
 	       s->body_bytes);
 }
 
+/* The cloud hub's reflectors, by resource. */
+static void render_hub(struct evbuffer *b, const struct cw_plane *p)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} m[] = {
+	    {"causeway_hub_resource_version", "Highest resourceVersion in the hub's store",
+	     offsetof(struct cw_reflector_stats, rv)},
+	    {"causeway_hub_lists_total", "Full lists of the upstream",
+	     offsetof(struct cw_reflector_stats, lists)},
+	    {"causeway_hub_relists_total", "Lists again after 410 Gone",
+	     offsetof(struct cw_reflector_stats, relists)},
+	    {"causeway_hub_watches_total", "Upstream watches started",
+	     offsetof(struct cw_reflector_stats, watches)},
+	    {"causeway_hub_events_total", "Watch events stored",
+	     offsetof(struct cw_reflector_stats, events)},
+	    {"causeway_hub_errors_total", "Failed upstream transfers and store writes",
+	     offsetof(struct cw_reflector_stats, errors)},
+	};
+
+	for (size_t k = 0; p->n_refl && k < sizeof(m) / sizeof(m[0]); k++) {
+		family(b, m[k].name, m[k].help, k ? "counter" : "gauge");
+		for (unsigned i = 0; i < p->n_refl; i++)
+			evbuffer_add_printf(
+			    b, "%s{resource=\"%s\"} %llu\n", m[k].name,
+			    cw_reflector_resource(p->refl[i]),
+			    (unsigned long long)*(
+				const uint64_t *)((const char *)cw_reflector_stats(p->refl[i]) +
+						  m[k].off));
+	}
+}
+
 static void render_ingress(struct evbuffer *b, const struct cw_plane_stats *s)
 {
 	static const char name[] = "causeway_ingress_answers_total";
@@ -299,6 +333,7 @@ static void render_metrics(struct pending *pd, struct evbuffer *b, unsigned nw)
 	render_ingress(b, &p->st);
 	render_api(b, p->api);
 	render_upstream(b, p->upstream);
+	render_hub(b, p);
 }
 
 static void pending_finish(struct pending *pd)

@@ -33,6 +33,7 @@ enum cw_sect {
 	SEC_INGRESS,
 	SEC_ADMIN,
 	SEC_UPSTREAM,
+	SEC_HUB,
 	SEC_ROUTE,
 	SEC_LOG,
 	SEC_PORT,
@@ -90,6 +91,10 @@ enum cw_key_id {
 	K_UP_TOKEN_FILE,
 	K_UP_TIMEOUT,
 	K_UP_MAX_REQUESTS,
+	K_HUB_STORE,
+	K_HUB_RESOURCES,
+	K_HUB_MAP_SIZE,
+	K_HUB_HISTORY,
 	K_ROUTE_RULE,
 	K_ROUTE_DEFAULT,
 	K_LOG_LEVEL,
@@ -398,6 +403,42 @@ static int parse_server(struct cw_ini *p, const struct cw_ini_key *k, void *base
 	return cw_ini_parse_str(p, k, base, val);
 }
 
+/* "/api/v1/RES" or "/apis/GROUP/VERSION/RES", comma-separated. */
+static int parse_resources(struct cw_ini *p, const struct cw_ini_key *k, void *base,
+			   const char *val)
+{
+	struct cw_hub_conf *h = base;
+	char tmp[CW_HUB_RESOURCES_MAX * CW_HUB_PATH_LEN], *save, *tok;
+	uint32_t n = 0;
+
+	if (strlen(val) >= sizeof(tmp))
+		return cw_ini_fail(p, cw_ini_line(p), k->name, "too long");
+	strcpy(tmp, val);
+	for (tok = strtok_r(tmp, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (n == CW_HUB_RESOURCES_MAX)
+			return cw_ini_fail(p, cw_ini_line(p), k->name, "more than %d resources",
+					   CW_HUB_RESOURCES_MAX);
+		if ((strncmp(tok, "/api/v1/", 8) && strncmp(tok, "/apis/", 6)) ||
+		    strlen(tok) >= CW_HUB_PATH_LEN)
+			return cw_ini_fail(
+			    p, cw_ini_line(p), k->name,
+			    "'%s' is not /api/v1/RESOURCE or /apis/GROUP/VERSION/RESOURCE", tok);
+		strcpy(h->resources[n++], tok);
+	}
+	h->n_resources = n;
+	return 0;
+}
+
+static void print_resources(const struct cw_ini_key *k, const void *base, FILE *out)
+{
+	const struct cw_hub_conf *h = base;
+
+	fprintf(out, "%s =", k->name);
+	for (uint32_t i = 0; i < h->n_resources; i++)
+		fprintf(out, "%s %s", i ? "," : "", h->resources[i]);
+	fprintf(out, "\n");
+}
+
 /* ---- the key table ---- */
 
 #define EAL(f)	CW_INI_FIELD(struct cw_eal_conf, f)
@@ -408,6 +449,7 @@ static int parse_server(struct cw_ini *p, const struct cw_ini_key *k, void *base
 #define ING(f)	CW_INI_FIELD(struct cw_ingress_conf, f)
 #define ADM(f)	CW_INI_FIELD(struct cw_admin_conf, f)
 #define UP(f)	CW_INI_FIELD(struct cw_upstream_conf, f)
+#define HUB(f)	CW_INI_FIELD(struct cw_hub_conf, f)
 #define RT(f)	CW_INI_FIELD(struct cw_route_conf, f)
 /* An optional absolute path (a row by hand: OTHER would see fld's comma). */
 #define PATH(sect, name, fld)                                                                      \
@@ -501,22 +543,36 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_UP_TOKEN_FILE]	= PATH(SEC_UPSTREAM, "token_file", UP(token_file)),
 	[K_UP_TIMEOUT]		= NUM(SEC_UPSTREAM, "timeout", UP(timeout_ms), 100, 600000),
 	[K_UP_MAX_REQUESTS]	= NUM(SEC_UPSTREAM, "max_requests", UP(max_requests), 1, 100000),
+
+	[K_HUB_STORE]		= PATH(SEC_HUB, "store", HUB(store)),
+	[K_HUB_RESOURCES]	= OTHER(SEC_HUB, "resources", parse_resources, print_resources,
+					HUB(resources), true),
+	[K_HUB_MAP_SIZE]	= NUM(SEC_HUB, "map_size", HUB(map_size_mb), 16, 1048576),
+	[K_HUB_HISTORY]		= NUM(SEC_HUB, "history", HUB(history), 100, 10000000),
 };
 /* clang-format on */
 
 static const struct cw_ini_sect cw_sects[N_SECTS] = {
-    [SEC_EAL] = {"eal", 0, 0},
-    [SEC_DP] = {"dataplane", 0, 0},
-    [SEC_TUNNEL] = {"tunnel", 0, 0},
-    [SEC_INGRESS] = {"ingress", 0, 0},
-    [SEC_ADMIN] = {"admin", 0, 0},
-    [SEC_UPSTREAM] = {"upstream", 0, 0},
-    [SEC_ROUTE] = {"route", 0, 0},
-    [SEC_LOG] = {"log", 0, 0},
-    [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
+    [SEC_EAL] = {"eal", 0, 0},	     [SEC_DP] = {"dataplane", 0, 0},
+    [SEC_TUNNEL] = {"tunnel", 0, 0}, [SEC_INGRESS] = {"ingress", 0, 0},
+    [SEC_ADMIN] = {"admin", 0, 0},   [SEC_UPSTREAM] = {"upstream", 0, 0},
+    [SEC_HUB] = {"hub", 0, 0},	     [SEC_ROUTE] = {"route", 0, 0},
+    [SEC_LOG] = {"log", 0, 0},	     [SEC_PORT] = {"port", CW_MAX_PORTS, CW_NAME_LEN - 1},
 };
 
 /* ---- defaults ---- */
+
+/* What kubelet and kube-proxy read; leases and events are written. */
+static void hub_defaults(struct cw_hub_conf *h)
+{
+	static const char *const res[] = {
+	    "/api/v1/pods",	  "/api/v1/nodes",   "/api/v1/services",
+	    "/api/v1/configmaps", "/api/v1/secrets", "/apis/discovery.k8s.io/v1/endpointslices"};
+
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++)
+		strcpy(h->resources[i], res[i]);
+	h->n_resources = sizeof(res) / sizeof(res[0]);
+}
 
 static void port_defaults(struct cw_port_conf *port)
 {
@@ -552,6 +608,9 @@ void cw_config_defaults(struct cw_config *c)
 	c->tunnel.handshake_threads = 1;
 	c->upstream.timeout_ms = 30000;
 	c->upstream.max_requests = 1024;
+	c->hub.map_size_mb = 4096;
+	c->hub.history = 100000;
+	hub_defaults(&c->hub);
 	c->ingress.listen.addr = htonl(INADDR_LOOPBACK);
 	c->ingress.listen.port = 10265;
 	c->ingress.dial_timeout_ms = 10000;
@@ -630,6 +689,8 @@ static void *open_section(void *ctx, unsigned sect, unsigned idx, const char *na
 		return &c->admin;
 	case SEC_UPSTREAM:
 		return &c->upstream;
+	case SEC_HUB:
+		return &c->hub;
 	case SEC_ROUTE:
 		return &c->route;
 	case SEC_LOG:
@@ -752,6 +813,8 @@ void cw_config_print(const struct cw_config *c, FILE *out)
 	cw_ini_print_section(&cw_schema, SEC_ADMIN, NULL, &c->admin, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_UPSTREAM, NULL, &c->upstream, out);
+	fprintf(out, "\n");
+	cw_ini_print_section(&cw_schema, SEC_HUB, NULL, &c->hub, out);
 	fprintf(out, "\n");
 	cw_ini_print_section(&cw_schema, SEC_ROUTE, NULL, &c->route, out);
 	fprintf(out, "\n");

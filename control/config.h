@@ -102,6 +102,18 @@ struct cw_upstream_conf {
 	uint32_t max_requests;	      /* in flight at once */
 };
 
+#define CW_HUB_RESOURCES_MAX 16
+#define CW_HUB_PATH_LEN	     128
+
+/* The cloud hub (DESIGN.md §5): resources reflected from the upstream. */
+struct cw_hub_conf {
+	char store[CW_PATH_LEN]; /* LMDB directory; "" = no hub */
+	char resources[CW_HUB_RESOURCES_MAX][CW_HUB_PATH_LEN]; /* API paths */
+	uint32_t n_resources;
+	uint32_t map_size_mb; /* the store's size limit */
+	uint32_t history;     /* events kept per resource for watches to resume */
+};
+
 /* The admin API: health, status JSON, metrics. */
 struct cw_admin_conf {
 	struct cw_ini_listen listen;
@@ -122,6 +134,7 @@ struct cw_config {
 	struct cw_ingress_conf ingress;
 	struct cw_admin_conf admin;
 	struct cw_upstream_conf upstream;
+	struct cw_hub_conf hub;
 	struct cw_route_conf route; /* reloads on SIGHUP */
 	struct cw_log_conf log;
 };

@@ -11,6 +11,7 @@
 #include "control/apiserve.h"
 #include "control/curlev.h"
 #include "control/ingress.h"
+#include "control/reflector.h"
 #include "control/upstream.h"
 #include "dataplane/log.h"
 #include "dataplane/tunnel_svc.h"
@@ -143,6 +144,33 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	p->tick(p->tick_ctx);
 }
 
+/* The cloud hub: its store and a reflector per resource. */
+static int hub_start(struct cw_plane *p)
+{
+	const struct cw_hub_conf *h = &p->conf->hub;
+	int rc;
+
+	if (!p->upstream) {
+		cw_err("hub: [hub] store needs [upstream] server");
+		return -EINVAL;
+	}
+	rc = cw_store_open(h->store, (size_t)h->map_size_mb << 20, h->history, &p->store);
+	if (rc < 0) {
+		cw_err("hub: store %s: %s", h->store, strerror(-rc));
+		return rc;
+	}
+	for (uint32_t i = 0; i < h->n_resources; i++) {
+		rc = cw_reflector_new(p->base, p->curl, p->upstream, p->store, h->resources[i],
+				      NULL, NULL, &p->refl[p->n_refl]);
+		if (rc < 0) {
+			cw_err("hub: %s: %s", h->resources[i], strerror(-rc));
+			return rc;
+		}
+		p->n_refl++;
+	}
+	return 0;
+}
+
 int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tunnel_svc *tsvc,
 		  void (*tick)(void *ctx), void *tick_ctx)
 {
@@ -180,6 +208,8 @@ int cw_plane_init(struct cw_plane *p, const struct cw_config *conf, struct cw_tu
 			cw_apiserve_set_handler(p->api, CW_GW_ROUTE_UPSTREAM, cw_upstream_serve,
 						p->upstream);
 		}
+		if (conf->hub.store[0] && (rc = hub_start(p)) < 0)
+			return rc;
 		if (conf->ingress.listen.port && (rc = cw_ingress_new(p, &p->ingress)) < 0)
 			return rc;
 	}
@@ -201,6 +231,9 @@ void cw_plane_stop(struct cw_plane *p)
 void cw_plane_fini(struct cw_plane *p)
 {
 	cw_ingress_free(p->ingress);
+	for (unsigned i = 0; i < p->n_refl; i++)
+		cw_reflector_free(p->refl[i]);
+	cw_store_close(p->store);
 	cw_upstream_free(p->upstream);
 	cw_curlev_free(p->curl);
 	cw_apiserve_free(p->api);

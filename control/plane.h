@@ -24,6 +24,8 @@ struct cw_admin;
 struct cw_apiserve;
 struct cw_upstream;
 struct cw_curlev;
+struct cw_store;
+struct cw_reflector;
 struct cw_counters;
 
 #define CW_INGRESS_ERR_CODES 200
@@ -45,6 +47,9 @@ struct cw_plane {
 	struct cw_apiserve *api;      /* agents' API requests; NULL without the tunnel */
 	struct cw_curlev *curl;	      /* HTTP clients' transfers on the loop */
 	struct cw_upstream *upstream; /* NULL without [upstream] server */
+	struct cw_store *store;	      /* the cloud hub's; NULL without [hub] store */
+	struct cw_reflector *refl[CW_HUB_RESOURCES_MAX];
+	unsigned n_refl;
 	struct cw_admin *admin;
 	struct event *ev_tunnel, *ev_tick;
 	void (*tick)(void *ctx); /* every 50 ms: stats printing, reload, quit */

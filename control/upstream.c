@@ -219,9 +219,33 @@ static int headers_of(struct cw_upstream *u, struct up_req *r, const Causeway__V
 		if (!(r->hdrs = curl_slist_append(r->hdrs, line)))
 			return -ENOMEM;
 	}
-	if (u->auth[0] && !(r->hdrs = curl_slist_append(r->hdrs, u->auth)))
+	if (u->auth[0] && !(r->hdrs = cw_upstream_auth(u, r->hdrs)))
 		return -ENOMEM;
 	return 0;
+}
+
+CURL *cw_upstream_easy(struct cw_upstream *u, const char *url)
+{
+	const struct cw_upstream_conf *c = u->conf;
+	CURL *e = curl_easy_init();
+
+	if (!e)
+		return NULL;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "causewayd/0.1.0");
+	if (c->ca[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca);
+	if (c->cert[0]) {
+		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key);
+	}
+	return e;
+}
+
+struct curl_slist *cw_upstream_auth(struct cw_upstream *u, struct curl_slist *hdrs)
+{
+	return u->auth[0] ? curl_slist_append(hdrs, u->auth) : hdrs;
 }
 
 static int easy_setup(struct cw_upstream *u, struct up_req *r, const struct cw_gw_api_req *req)
@@ -239,11 +263,9 @@ static int easy_setup(struct cw_upstream *u, struct up_req *r, const struct cw_g
 		r->url = NULL;
 		return -ENOMEM;
 	}
-	r->easy = curl_easy_init();
+	r->easy = cw_upstream_easy(u, r->url);
 	if (!r->easy || headers_of(u, r, rq) < 0)
 		return -ENOMEM;
-	curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
-	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, rq->verb);
 	if (body) {
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, len);
@@ -255,14 +277,6 @@ static int easy_setup(struct cw_upstream *u, struct up_req *r, const struct cw_g
 	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "causewayd/0.1.0");
-	if (c->ca[0])
-		curl_easy_setopt(r->easy, CURLOPT_CAINFO, c->ca);
-	if (c->cert[0]) {
-		curl_easy_setopt(r->easy, CURLOPT_SSLCERT, c->cert);
-		curl_easy_setopt(r->easy, CURLOPT_SSLKEY, c->key);
-	}
 	r->job = (struct cw_curlev_job){transfer_done, r};
 	return cw_curlev_add(u->cev, r->easy, &r->job);
 }
@@ -343,6 +357,11 @@ int cw_upstream_serve(void *ctx, struct cw_api_call *call, bool more)
 const struct cw_upstream_stats *cw_upstream_stats(const struct cw_upstream *u)
 {
 	return &u->st;
+}
+
+const char *cw_upstream_server(const struct cw_upstream *u)
+{
+	return u->conf->server;
 }
 
 /* ---- set-up ---- */

@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "control/apiserve.h"
 #include "control/config.h"
 
@@ -52,5 +54,17 @@ void cw_upstream_free(struct cw_upstream *u);
 int cw_upstream_serve(void *ctx, struct cw_api_call *call, bool more);
 
 const struct cw_upstream_stats *cw_upstream_stats(const struct cw_upstream *u);
+
+/* An easy handle for @url (server + path) with the TLS settings of
+ * [upstream] (CA, client certificate), for the hub's reflectors. NULL when
+ * out of memory. */
+CURL *cw_upstream_easy(struct cw_upstream *u, const char *url);
+
+/* @hdrs with the bearer token appended, when there is one (NULL: out of
+ * memory; @hdrs is then still the caller's). */
+struct curl_slist *cw_upstream_auth(struct cw_upstream *u, struct curl_slist *hdrs);
+
+/* [upstream] server. */
+const char *cw_upstream_server(const struct cw_upstream *u);
 
 #endif /* CW_UPSTREAM_H */
