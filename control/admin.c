@@ -13,6 +13,7 @@
 
 #include "control/apiserve.h"
 #include "control/plane.h"
+#include "control/hubserve.h"
 #include "control/reflector.h"
 #include "control/route.h"
 #include "control/upstream.h"
@@ -268,6 +269,26 @@ static void render_hub(struct evbuffer *b, const struct cw_plane *p)
 	     offsetof(struct cw_reflector_stats, errors)},
 	};
 
+	if (p->hub) {
+		const struct cw_hubserve_stats *s = cw_hubserve_stats(p->hub);
+
+		family(b, "causeway_hub_requests_total",
+		       "Agents' hub route requests, by how they were served", "counter");
+		evbuffer_add_printf(b,
+				    "causeway_hub_requests_total{served=\"list\"} %llu\n"
+				    "causeway_hub_requests_total{served=\"get\"} %llu\n"
+				    "causeway_hub_requests_total{served=\"watch\"} %llu\n"
+				    "causeway_hub_requests_total{served=\"upstream\"} %llu\n",
+				    (unsigned long long)s->lists, (unsigned long long)s->gets,
+				    (unsigned long long)s->watches, (unsigned long long)s->passed);
+		metric(b, "causeway_hub_watch_events_total", "Watch events sent to agents",
+		       s->events);
+		metric(b, "causeway_hub_watches_expired_total", "Agents' watches answered 410 Gone",
+		       s->expired);
+		family(b, "causeway_hub_watchers", "Agents' watches open now", "gauge");
+		evbuffer_add_printf(b, "causeway_hub_watchers %llu\n",
+				    (unsigned long long)s->watchers);
+	}
 	for (size_t k = 0; p->n_refl && k < sizeof(m) / sizeof(m[0]); k++) {
 		family(b, m[k].name, m[k].help, k ? "counter" : "gauge");
 		for (unsigned i = 0; i < p->n_refl; i++)

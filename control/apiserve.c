@@ -81,6 +81,15 @@ int cw_api_call_write(struct cw_api_call *call, const cw_envelope *env)
 	return 0;
 }
 
+size_t cw_api_call_write_bytes(struct cw_api_call *call, const uint8_t *p, size_t len)
+{
+	size_t n = cw_bring_write(&call->chan->up, p, len);
+
+	if (n)
+		kick(call);
+	return n;
+}
+
 bool cw_api_call_cancelled(const struct cw_api_call *call)
 {
 	return atomic_load_explicit(&call->chan->reset_w, memory_order_acquire) ||
@@ -112,6 +121,17 @@ static void refuse(struct cw_api_call *call, uint64_t code, const char *reason)
 	cw_api_call_end(call, cw_api_call_write(call, &env) < 0);
 }
 
+int cw_api_call_pass(struct cw_api_call *call, cw_api_handler_fn fn, void *ctx)
+{
+	call->fn = fn;
+	call->fn_ctx = ctx;
+	if (fn)
+		return fn(ctx, call, false);
+	call->srv->st.unavailable++;
+	refuse(call, CW_SE_UPSTREAM_UNAVAILABLE, "no upstream is configured on this gateway");
+	return 0;
+}
+
 static void start(struct cw_apiserve *s, struct cw_chan *c)
 {
 	const struct cw_gw_api_req *req = c->api;
@@ -125,18 +145,22 @@ static void start(struct cw_apiserve *s, struct cw_chan *c)
 		cw_chan_put(c);
 		return;
 	}
-	*call = (struct cw_api_call){.srv = s, .chan = c, .req = req};
+	*call = (struct cw_api_call){.srv = s,
+				     .chan = c,
+				     .req = req,
+				     .fn = s->h[req->route].fn,
+				     .fn_ctx = s->h[req->route].ctx};
 	c->cuser = call;
 	s->st.requests[req->route]++;
 	s->st.body_bytes += req->body_len;
-	if (!s->h[req->route].fn) {
+	if (!call->fn) {
 		s->st.unavailable++;
 		refuse(call, CW_SE_UPSTREAM_UNAVAILABLE,
 		       req->route == CW_GW_ROUTE_HUB ? "the hub is not running on this gateway"
 						     : "no upstream is configured on this gateway");
 		return;
 	}
-	rc = s->h[req->route].fn(s->h[req->route].ctx, call, false);
+	rc = call->fn(call->fn_ctx, call, false);
 	if (rc < 0) {
 		s->st.failed++;
 		refuse(call, CW_SE_INTERNAL_ERROR, "the gateway failed to serve the request");
@@ -158,7 +182,7 @@ void cw_apiserve_event(struct cw_apiserve *s, struct cw_chan *c)
 		call->cancel_seen = true;
 		s->st.cancelled++;
 	}
-	if (s->h[call->req->route].fn(s->h[call->req->route].ctx, call, true) < 0) {
+	if (call->fn(call->fn_ctx, call, true) < 0) {
 		s->st.failed++;
 		cw_api_call_end(call, true);
 	}

@@ -25,14 +25,7 @@
 struct cw_tunnel_svc;
 struct cw_apiserve;
 
-/* One request being served: what a handler gets and answers through. */
-struct cw_api_call {
-	struct cw_apiserve *srv;
-	struct cw_chan *chan;
-	const struct cw_gw_api_req *req; /* valid until cw_api_call_end() */
-	void *user;			 /* the handler's */
-	bool cancel_seen;
-};
+struct cw_api_call;
 
 /*
  * Serve @call, or start to: answer with cw_api_call_write() and end with
@@ -41,6 +34,25 @@ struct cw_api_call {
  * negative errno before anything was written answers Error{INTERNAL_ERROR}.
  */
 typedef int (*cw_api_handler_fn)(void *ctx, struct cw_api_call *call, bool more);
+
+/*
+ * Hand @call on to handler @fn(@ctx) (a handler that serves only part of
+ * its route): it is called now as for a new request, and from then on
+ * for every change. NULL: answered Error{UPSTREAM_UNAVAILABLE}. Returns
+ * what @fn returns.
+ */
+int cw_api_call_pass(struct cw_api_call *call, cw_api_handler_fn fn, void *ctx);
+
+/* One request being served: what a handler gets and answers through. */
+struct cw_api_call {
+	struct cw_apiserve *srv;
+	struct cw_chan *chan;
+	const struct cw_gw_api_req *req; /* valid until cw_api_call_end() */
+	void *user;			 /* the handler's */
+	bool cancel_seen;
+	cw_api_handler_fn fn; /* who serves it: the route's handler, or whom it passed it to */
+	void *fn_ctx;
+};
 
 /* Counters (admin /metrics). */
 struct cw_apiserve_stats {
@@ -73,6 +85,13 @@ const struct cw_apiserve_stats *cw_apiserve_stats(const struct cw_apiserve *s);
  * takes), -ENOMEM, -EINVAL.
  */
 int cw_api_call_write(struct cw_api_call *call, const cw_envelope *env);
+
+/*
+ * Queue up to @len bytes of messages the caller encoded itself (a byte
+ * stream: a message may span calls). Returns how many were taken; 0 when
+ * "up" has no room now (call again when the handler is called with @more).
+ */
+size_t cw_api_call_write_bytes(struct cw_api_call *call, const uint8_t *p, size_t len);
 
 /* Whether the agent cancelled the request (STOP_SENDING / RESET_STREAM). */
 bool cw_api_call_cancelled(const struct cw_api_call *call);

@@ -10,6 +10,7 @@
 #include "control/admin.h"
 #include "control/apiserve.h"
 #include "control/curlev.h"
+#include "control/hubserve.h"
 #include "control/ingress.h"
 #include "control/reflector.h"
 #include "control/upstream.h"
@@ -144,6 +145,29 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	p->tick(p->tick_ctx);
 }
 
+/* The hub route, served from the store; the rest goes upstream. */
+static int hub_serve(struct cw_plane *p)
+{
+	const struct cw_hub_conf *h = &p->conf->hub;
+	char names[CW_HUB_RESOURCES_MAX][CW_HUB_PATH_LEN];
+	const char *ptr[CW_HUB_RESOURCES_MAX];
+	int rc;
+
+	for (uint32_t i = 0; i < h->n_resources; i++) {
+		if (cw_reflector_name(h->resources[i], names[i], sizeof(names[i])) < 0) {
+			cw_err("hub: %s is not an API path", h->resources[i]);
+			return -EINVAL;
+		}
+		ptr[i] = names[i];
+	}
+	rc = cw_hubserve_new(p->base, p->store, ptr, h->n_resources, cw_upstream_serve, p->upstream,
+			     &p->hub);
+	if (rc < 0)
+		return rc;
+	cw_apiserve_set_handler(p->api, CW_GW_ROUTE_HUB, cw_hubserve_serve, p->hub);
+	return 0;
+}
+
 /* The cloud hub: its store and a reflector per resource. */
 static int hub_start(struct cw_plane *p)
 {
@@ -159,9 +183,12 @@ static int hub_start(struct cw_plane *p)
 		cw_err("hub: store %s: %s", h->store, strerror(-rc));
 		return rc;
 	}
+	rc = hub_serve(p);
+	if (rc < 0)
+		return rc;
 	for (uint32_t i = 0; i < h->n_resources; i++) {
 		rc = cw_reflector_new(p->base, p->curl, p->upstream, p->store, h->resources[i],
-				      NULL, NULL, &p->refl[p->n_refl]);
+				      cw_hubserve_changed, p->hub, &p->refl[p->n_refl]);
 		if (rc < 0) {
 			cw_err("hub: %s: %s", h->resources[i], strerror(-rc));
 			return rc;
@@ -233,6 +260,7 @@ void cw_plane_fini(struct cw_plane *p)
 	cw_ingress_free(p->ingress);
 	for (unsigned i = 0; i < p->n_refl; i++)
 		cw_reflector_free(p->refl[i]);
+	cw_hubserve_free(p->hub);
 	cw_store_close(p->store);
 	cw_upstream_free(p->upstream);
 	cw_curlev_free(p->curl);

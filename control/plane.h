@@ -26,6 +26,7 @@ struct cw_upstream;
 struct cw_curlev;
 struct cw_store;
 struct cw_reflector;
+struct cw_hubserve;
 struct cw_counters;
 
 #define CW_INGRESS_ERR_CODES 200
@@ -50,6 +51,7 @@ struct cw_plane {
 	struct cw_store *store;	      /* the cloud hub's; NULL without [hub] store */
 	struct cw_reflector *refl[CW_HUB_RESOURCES_MAX];
 	unsigned n_refl;
+	struct cw_hubserve *hub; /* serves the hub route from the store */
 	struct cw_admin *admin;
 	struct event *ev_tunnel, *ev_tick;
 	void (*tick)(void *ctx); /* every 50 ms: stats printing, reload, quit */

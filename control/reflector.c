@@ -50,8 +50,7 @@ static void start(struct cw_reflector *r);
 
 /* ---- names ---- */
 
-/* "/api/v1/RES" -> "RES"; "/apis/GROUP/VERSION/RES" -> "RES.GROUP". */
-static int resource_of(const char *path, char *out, size_t cap)
+int cw_reflector_name(const char *path, char *out, size_t cap)
 {
 	char group[PATH_LEN], version[PATH_LEN], res[PATH_LEN];
 	int n = 0;
@@ -332,7 +331,7 @@ int cw_reflector_new(struct event_base *base, struct cw_curlev *cev, struct cw_u
 	char res[PATH_LEN];
 	struct cw_reflector *r;
 
-	if (strlen(path) >= PATH_LEN || resource_of(path, res, sizeof(res)) < 0)
+	if (strlen(path) >= PATH_LEN || cw_reflector_name(path, res, sizeof(res)) < 0)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)

@@ -48,6 +48,10 @@ int cw_reflector_new(struct event_base *base, struct cw_curlev *cev, struct cw_u
 		     void (*on_change)(void *ctx, const char *resource, uint64_t rv), void *ctx,
 		     struct cw_reflector **out);
 
+/* The store's name of the resource at API path @path into @out: "/api/v1/RES"
+ * is "RES", "/apis/GROUP/VERSION/RES" is "RES.GROUP". Returns 0 or -EINVAL. */
+int cw_reflector_name(const char *path, char *out, size_t cap);
+
 /* Stop and free @r (NULL: no-op). */
 void cw_reflector_free(struct cw_reflector *r);
 
