@@ -8,10 +8,11 @@ PACKAGES=(
 	libdpdk-dev dpdk dpdk-dev
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev libzstd-dev
 	libhyperscan-dev liburcu-dev liblmdb-dev libcmocka-dev libevent-dev
-	libcurl4-openssl-dev
+	libcurl4-openssl-dev libjansson-dev
 	iproute2 iputils-ping ethtool python3
 	nginx-light curl openssl
 	clang libclang-rt-14-dev
+	kubernetes-client
 )
 
 missing=()
