@@ -12,6 +12,7 @@ PACKAGES=(
 	iproute2 iputils-ping ethtool python3
 	nginx-light curl openssl
 	clang libclang-rt-14-dev
+	kubernetes-client
 )
 
 missing=()
