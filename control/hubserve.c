@@ -15,6 +15,7 @@
 
 #include "dataplane/log.h"
 #include "hub/object.h"
+#include "hub/selector.h"
 #include "tunnel/msg_body.h"
 
 #define PART_MAX    (32u << 10)	 /* body bytes per ApiResponse */
@@ -38,6 +39,7 @@ struct ask {
 	size_t limit;
 	char cont[CW_STORE_CONTINUE_MAX];
 	uint32_t timeout_s;
+	struct cw_selector *labels, *fields; /* NULL: none */
 };
 
 /* One request being answered: a body, or a watch. */
@@ -53,11 +55,12 @@ struct hcall {
 	struct hcall *prev, *next; /* watchers */
 };
 
-/* The key fields of a recent event, parsed once for every watcher. */
+/* A recent event's object, parsed once for every watcher. */
 struct memo {
 	uint64_t rv;
 	int type;
-	char ns[NAME_LEN], name[NAME_LEN], node[NAME_LEN];
+	bool ok;
+	struct cw_obj o; /* its bytes are not kept: only root and what points into it */
 };
 
 struct hres {
@@ -180,6 +183,8 @@ static void call_free(struct hcall *c)
 	}
 	if (c->timer)
 		event_free(c->timer);
+	cw_selector_free(c->a.labels);
+	cw_selector_free(c->a.fields);
 	evbuffer_free(c->out);
 	free(c);
 }
@@ -273,29 +278,26 @@ static bool parse_path(const struct cw_hubserve *h, const char *path, struct ask
 	return a->res >= 0;
 }
 
-/* "spec.nodeName=X" and "metadata.name=X" terms; false for any other. */
+/*
+ * A field selector: compiled for matching, and its plain spec.nodeName=X
+ * term (a node's own pods: the store's index) picked out. False for one
+ * the hub does not serve (the upstream answers it, or refuses it).
+ */
 static bool parse_fields(const char *sel, struct ask *a)
 {
-	char buf[2 * NAME_LEN + 64], *save, *t;
+	char buf[2 * NAME_LEN + 64], err[CW_SELECTOR_ERR_MAX], *save, *t;
 
-	if (strlen(sel) >= sizeof(buf))
+	if (strlen(sel) >= sizeof(buf) ||
+	    cw_field_selector_parse(sel, &a->fields, err, sizeof(err)) < 0)
 		return false;
 	strcpy(buf, sel);
 	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(t, '='), *v;
+		const char *v = !strncmp(t, "spec.nodeName==", 15)  ? t + 15
+				: !strncmp(t, "spec.nodeName=", 14) ? t + 14
+								    : NULL;
 
-		if (!eq)
-			return false;
-		v = eq[1] == '=' ? eq + 2 : eq + 1;
-		*eq = '\0';
-		if (strlen(v) >= NAME_LEN)
-			return false;
-		if (!strcmp(t, "spec.nodeName"))
+		if (v && *v && !strchr(v, '\\') && strlen(v) < NAME_LEN)
 			strcpy(a->node, v);
-		else if (!strcmp(t, "metadata.name"))
-			strcpy(a->fname, v);
-		else
-			return false;
 	}
 	return true;
 }
@@ -308,6 +310,7 @@ static bool truthy(const char *v)
 /* The query's parameters; false for one the hub does not serve. */
 static bool parse_query(const char *query, struct ask *a)
 {
+	char err[CW_SELECTOR_ERR_MAX];
 	struct evkeyvalq kv;
 	struct evkeyval *e;
 	bool ok = true;
@@ -334,10 +337,11 @@ static bool parse_query(const char *query, struct ask *a)
 			ok = parse_fields(e->value, a);
 		else if (!strcmp(e->key, "timeoutSeconds"))
 			a->timeout_s = (uint32_t)strtoul(e->value, NULL, 10);
-		else if (strcmp(e->key, "allowWatchBookmarks") && strcmp(e->key, "labelSelector"))
+		else if (!strcmp(e->key, "labelSelector"))
+			ok = !*e->value ||
+			     cw_label_selector_parse(e->value, &a->labels, err, sizeof(err)) == 0;
+		else if (strcmp(e->key, "allowWatchBookmarks"))
 			ok = false;
-		else if (!strcmp(e->key, "labelSelector") && *e->value)
-			ok = false; /* label selectors: not yet */
 		if (!ok)
 			break;
 	}
@@ -370,26 +374,26 @@ static const char *list_kind(const char *res)
 
 struct list_ctx {
 	struct evbuffer *j;
-	const char *fname;
+	const struct ask *a;
 	size_t n;
 };
 
-/* An item, unless metadata.name is asked for and this is not it. */
+static bool selected(const struct ask *a, const struct cw_obj *o)
+{
+	return (!a->fname[0] || !strcmp(o->name, a->fname)) &&
+	       (!a->labels || cw_selector_match_labels(a->labels, o->labels)) &&
+	       (!a->fields || cw_selector_match(a->fields, o->root));
+}
+
+static int list_filter(const struct cw_obj *o, void *arg)
+{
+	return selected(arg, o);
+}
+
 static int list_item(const struct cw_store_item *it, void *arg)
 {
 	struct list_ctx *l = arg;
 
-	if (l->fname[0]) {
-		struct cw_obj o;
-		bool take;
-
-		if (cw_obj_parse(&o, it->bytes, it->len))
-			return 0;
-		take = !strcmp(o.name, l->fname);
-		cw_obj_release(&o);
-		if (!take)
-			return 0;
-	}
 	if (l->n++)
 		evbuffer_add(l->j, ",", 1);
 	return evbuffer_add(l->j, it->bytes, it->len) ? -ENOMEM : 0;
@@ -402,11 +406,14 @@ static int answer_list(struct hcall *c)
 	struct cw_store_list_req q = {.resource = h->res[a->res].name,
 				      .ns = a->ns[0] ? a->ns : NULL,
 				      .node = a->node[0] ? a->node : NULL,
+				      .filter = a->fname[0] || a->labels || a->fields ? list_filter
+										      : NULL,
+				      .filter_ctx = a,
 				      .limit = a->limit,
 				      .cont = a->cont,
 				      .rv = a->rv,
 				      .rv_match = a->match};
-	struct list_ctx l = {.j = evbuffer_new(), .fname = a->fname};
+	struct list_ctx l = {.j = evbuffer_new(), .a = a};
 	char cont[CW_STORE_CONTINUE_MAX] = "";
 	uint64_t rv = 0;
 	int rc;
@@ -456,32 +463,28 @@ static int answer_get(struct hcall *c)
 
 /* ---- watches ---- */
 
-/* The key fields of event @rv of @r, from the memo or parsed into it. */
+/* Event @rv of @r parsed, from the memo or into it; NULL when it does
+ * not parse (it is not sent). */
 static const struct memo *memo_of(struct hres *r, uint64_t rv, enum cw_ev_type type,
 				  const struct cw_store_item *it)
 {
 	struct memo *m = &r->memo[rv % MEMO];
-	struct cw_obj o;
 
-	if (rv && m->rv == rv && m->type == (int)type)
+	if (rv && m->ok && m->rv == rv && m->type == (int)type)
 		return m;
-	if (cw_obj_parse(&o, it->bytes, it->len))
-		return NULL;
+	if (m->ok)
+		cw_obj_release(&m->o);
+	m->ok = cw_obj_parse(&m->o, it->bytes, it->len) == 0;
 	m->rv = rv;
 	m->type = (int)type;
-	snprintf(m->ns, sizeof(m->ns), "%s", o.ns);
-	snprintf(m->name, sizeof(m->name), "%s", o.name);
-	snprintf(m->node, sizeof(m->node), "%s", o.node ? o.node : "");
-	cw_obj_release(&o);
-	return m;
+	return m->ok ? m : NULL;
 }
 
 static bool wanted(const struct ask *a, const struct memo *m)
 {
-	return m && (!a->ns[0] || !strcmp(a->ns, m->ns)) &&
-	       (!a->node[0] || !strcmp(a->node, m->node)) &&
-	       (!a->fname[0] || !strcmp(a->fname, m->name)) &&
-	       (!a->name[0] || !strcmp(a->name, m->name));
+	return m && (!a->ns[0] || !strcmp(a->ns, m->o.ns)) &&
+	       (!a->node[0] || (m->o.node && !strcmp(a->node, m->o.node))) &&
+	       (!a->name[0] || !strcmp(a->name, m->o.name)) && selected(a, &m->o);
 }
 
 static int watch_event(enum cw_ev_type type, uint64_t rv, const struct cw_store_item *it, void *arg)
@@ -586,12 +589,16 @@ static int start(struct cw_hubserve *h, struct cw_api_call *call)
 
 	if (strcmp(rq->verb, "GET") || !parse_path(h, rq->path, &a) ||
 	    !parse_query(rq->query ? rq->query : "", &a) || (a.watch && a.name[0])) {
+		cw_selector_free(a.labels);
+		cw_selector_free(a.fields);
 		h->st.passed++;
 		return cw_api_call_pass(call, h->upstream, h->up_ctx);
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->out = evbuffer_new())) {
 		free(c);
+		cw_selector_free(a.labels);
+		cw_selector_free(a.fields);
 		return -ENOMEM;
 	}
 	*c = (struct hcall){.h = h, .call = call, .out = c->out, .a = a};
@@ -670,5 +677,9 @@ void cw_hubserve_free(struct cw_hubserve *h)
 		cw_api_call_end(h->watchers->call, true);
 		call_free(h->watchers);
 	}
+	for (unsigned i = 0; i < h->n; i++)
+		for (unsigned k = 0; k < MEMO; k++)
+			if (h->res[i].memo[k].ok)
+				cw_obj_release(&h->res[i].memo[k].o);
 	free(h);
 }

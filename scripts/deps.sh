@@ -12,8 +12,11 @@ PACKAGES=(
 	iproute2 iputils-ping ethtool python3
 	nginx-light curl openssl
 	clang libclang-rt-14-dev
-	kubernetes-client
 )
+# kubectl for the tests against the fake apiserver and the edge hub:
+# Debian's kubernetes-client, unless a kubectl is there already (another
+# package's /usr/bin/kubectl would clash with it).
+command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
