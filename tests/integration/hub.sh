@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The cloud hub end to end, on loopback:
+#
+#   kubectl / curl --HTTP--> causeway-agent's edge hub ([hub] listen)
+#     --tunnel--> causewayd: route "hub" (GETs) or "upstream" (the rest)
+#     hub: control/hubserve.c from the LMDB store that control/reflector.c
+#     keeps with one list and one watch per resource
+#     --HTTP--> causeway-fake-apiserver (the Kubernetes API)
+#
+# Checks: kubectl get pods,nodes,configmaps through the edge hub answers as
+# the API server does; a node's pod list comes from the hub (the upstream
+# sees only the reflector's one list); a watch through the hub sees a
+# change made upstream; three watchers through the hub are one upstream
+# watch per resource; writes pass through; the upstream restarted without
+# its history (410) is listed again and a change made meanwhile arrives;
+# causewayd killed with SIGKILL and restarted serves from its store without
+# listing again.
+#
+# Usage: hub.sh CAUSEWAYD CAUSEWAY_AGENT FAKE_APISERVER
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+[[ $# -eq 3 ]] || {
+	echo "usage: $0 CAUSEWAYD CAUSEWAY_AGENT FAKE_APISERVER" >&2
+	exit 2
+}
+[[ $EUID -eq 0 ]] || {
+	echo "SKIP: needs root"
+	exit 77
+}
+DAEMON=$(realpath -e "$1")
+AGENT=$(realpath -e "$2")
+FAKE=$(realpath -e "$3")
+for t in kubectl curl openssl python3; do
+	command -v "$t" >/dev/null || cw_fail "$t not found (run scripts/deps.sh)"
+done
+CW_KEEP_GOING=1
+base=$(cw_free_ports 4)
+TUN_PORT=$base ADMIN_PORT=$((base + 1)) UP_PORT=$((base + 2)) HUB_PORT=$((base + 3))
+up=http://127.0.0.1:$UP_PORT
+hub=http://127.0.0.1:$HUB_PORT
+
+cw_tmpdir hub
+
+cw_section "the API server, with pods on two nodes"
+"$here/../../scripts/pki.sh" "$tmp" 127.0.0.1 edge-1 >/dev/null
+"$FAKE" --listen "127.0.0.1:$UP_PORT" --history 1000 >"$tmp/fake.log" 2>&1 &
+FAKE_PID=$!
+cw_track_pid "$FAKE_PID"
+for ((i = 0; i < 50; i++)); do
+	grep -q ready "$tmp/fake.log" && break
+	sleep 0.1
+done
+# post PATH JSON: create an object upstream.
+post()
+{
+	curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d "$2" "$up$1"
+}
+pod()
+{
+	echo "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"$1\",\"namespace\":\"default\",\"labels\":{\"app\":\"$3\"}},\"spec\":{\"nodeName\":\"$2\",\"containers\":[{\"name\":\"c\",\"image\":\"registry.example/app\"}]}}"
+}
+for i in 1 2 3 4; do
+	post /api/v1/namespaces/default/pods "$(pod "p$i" "edge-$((i % 2 + 1))" "a$((i % 2))")"
+done
+for n in edge-1 edge-2; do
+	post /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"}}"
+done
+post /api/v1/namespaces/default/configmaps \
+	'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"k":"v"}}'
+cw_check "seeded" curl -sf -o /dev/null "$up/api/v1/pods"
+
+cat >"$tmp/causeway.conf" <<EOF
+[eal]
+lcores = 0-1
+memory = 128
+hugepages = no
+file_prefix = cwt-hub-$$
+[dataplane]
+backend = socket
+socket_address = 127.0.0.1
+stats_interval = 0
+mbuf_pool_size = 4095
+[tunnel]
+port = $TUN_PORT
+cert = $tmp/gateway.crt
+key = $tmp/gateway.key
+ca = $tmp/ca.crt
+retry = never
+# Kept across the restart: the agent learns at once that its session is gone.
+reset_key = $tmp/reset.key
+[ingress]
+listen =
+[admin]
+listen = 127.0.0.1:$ADMIN_PORT
+[upstream]
+server = $up
+[hub]
+store = $tmp/store
+resources = /api/v1/pods, /api/v1/nodes, /api/v1/configmaps
+map_size = 64
+history = 1000
+[route]
+rule = GET ^/api/v1/ hub
+default = upstream
+[log]
+level = info
+EOF
+cat >"$tmp/agent.conf" <<EOF
+[agent]
+node_name = edge-1
+cache_dir = $tmp/cache
+[gateway]
+address = 127.0.0.1:$TUN_PORT
+server_name = 127.0.0.1
+ca_file = $tmp/ca.crt
+[tls]
+cert_file = $tmp/edge-1.crt
+key_file = $tmp/edge-1.key
+[admin]
+listen =
+[hub]
+listen = 127.0.0.1:$HUB_PORT
+EOF
+# stat KEY: a number from the fake apiserver's counters (python3 path a.b).
+stat()
+{
+	cw_json "$(curl -s "$up/fake/stats")" "$1"
+}
+# hub_up: until the hub has listed the three resources and the agent answers.
+hub_up()
+{
+	local i
+
+	for ((i = 0; i < 100; i++)); do
+		(($(cw_metric_sum causeway_hub_lists_total) >= ${1:-3})) &&
+			curl -sf -o /dev/null "$hub/api/v1/nodes" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
+"$AGENT" -c "$tmp/agent.conf" 2>"$tmp/agent.log" &
+AGENT_PID=$!
+cw_track_pid "$AGENT_PID"
+cw_check "the hub listed its resources; the agent is up" hub_up
+
+cw_section "reads through the edge hub"
+kget()
+{
+	kubectl --server "$1" get pods,nodes,configmaps -A -o name 2>&1 | sort
+}
+want=$(kget "$up")
+cw_check_eq "kubectl lists 4 pods, 2 nodes, 1 configmap upstream" 7 "$(wc -l <<<"$want")"
+cw_check_eq "kubectl get pods,nodes,configmaps: as the API server answers" "$want" "$(kget "$hub")"
+lists=$(stat requests.list.pods)
+mine=$(curl -s "$hub/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1" |
+	python3 -c 'import json,sys; print(" ".join(sorted(i["metadata"]["name"] for i in json.load(sys.stdin)["items"])))')
+cw_check_eq "edge-1's pods, from the hub" "p2 p4" "$mine"
+sel=$(curl -s "$hub/api/v1/namespaces/default/pods?labelSelector=app%3Da1" |
+	python3 -c 'import json,sys; print(" ".join(sorted(i["metadata"]["name"] for i in json.load(sys.stdin)["items"])))')
+cw_check_eq "a label selector, from the hub" "p1 p3" "$sel"
+cw_check_eq "the upstream saw no list of pods for them" "$lists" "$(stat requests.list.pods)"
+cw_check "served by the hub" test "$(cw_metric 'causeway_hub_requests_total{served="list"}')" -ge 2
+
+cw_section "watches through the hub"
+rv=$(curl -s "$hub/api/v1/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+for k in 1 2 3; do
+	curl -sN "$hub/api/v1/pods?watch=true&resourceVersion=$rv&timeoutSeconds=4" >"$tmp/watch$k" &
+done
+sleep 1
+cw_check_eq "three watchers, one upstream watch of pods" 1 "$(stat watches_open.pods)"
+post /api/v1/namespaces/default/pods "$(pod p5 edge-1 a1)"
+sleep 3.5
+for k in 1 2 3; do
+	cw_check "watcher $k saw p5 ADDED" grep -q '"type":"ADDED","object":{.*"name":"p5"' "$tmp/watch$k"
+done
+cw_check_eq "writes pass through (POST from the edge)" 201 \
+	"$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+		-d "$(pod p6 edge-1 a1)" "$hub/api/v1/namespaces/default/pods")"
+
+cw_section "the upstream restarted without its history (410)"
+curl -sf -o /dev/null -X POST "$up/fake/restart"
+post /api/v1/namespaces/default/pods "$(pod p7 edge-2 a1)"
+for ((i = 0; i < 100; i++)); do
+	curl -sf -o /dev/null "$hub/api/v1/namespaces/default/pods/p7" && break
+	sleep 0.1
+done
+cw_check "listed again" test "$(cw_metric_sum causeway_hub_relists_total)" -ge 1
+cw_check_eq "p7, made meanwhile, is served" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$hub/api/v1/namespaces/default/pods/p7")"
+
+cw_section "kill -9 and a warm restart"
+kill -9 "$CW_DAEMON_PID"
+wait "$CW_DAEMON_PID" 2>/dev/null || true
+CW_DAEMON_PID=
+before=$(stat requests.list.pods)
+cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd-2.log"
+for ((i = 0; i < 100; i++)); do
+	curl -sf -m 2 -o /dev/null "$hub/api/v1/namespaces/default/pods/p7" && break
+	sleep 0.1
+done
+cw_check_eq "served from the store at once: p7" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$hub/api/v1/namespaces/default/pods/p7")"
+cw_check_eq "no list after the restart: watches resumed" "0 $before" \
+	"$(cw_metric_sum causeway_hub_lists_total) $(stat requests.list.pods)"
+cw_stop_daemon
+cw_kill_pid "$AGENT_PID"
+cw_summary
