@@ -7,14 +7,16 @@
  *
  *   causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE --ca-key FILE
  *       [--server-name NAME] [--port 10262] [--sessions N] [--connecting K]
- *       [--mode handshakes|idle|requests] [--seconds D] [--inflight K]
- *       [--rate R] [--request 'METHOD PATH'] [--body FILE [--dict FILE]]
- *       [--sport N] [--flows N] [--dut-mac MAC]
+ *       [--mode handshakes|idle|requests|bulk|storm] [--seconds D]
+ *       [--inflight K] [--rate R] [--request 'METHOD PATH']
+ *       [--body FILE [--dict FILE]] [--bulk-size BYTES] [--storm K]
+ *       [--storm-resume] [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]
  *
  * Node certificates (CN=node:lg-I) are minted in memory with the CA key
  * and loaded before the clock starts. Then sessions are opened, at most
  * --connecting handshakes at a time, each from UDP source port sport +
  * I % flows; what arrives is matched to its session by destination CID.
+ * Bring-up gives up when no session came up for a minute.
  *
  *   handshakes  bring all N up: full handshakes per second
  *   idle        bring all N up, then hold them --seconds (heartbeats only)
@@ -28,13 +30,41 @@
  *               --body sends FILE with every request, compressed once
  *               with --dict (offered in Hello) as an agent would, for the
  *               gateway to decode
+ *   bulk        requests mode where every request carries --bulk-size bytes
+ *               (default 65536, at most 1000000: a request must fit a
+ *               stream's send buffer) of random body, IDENTITY-encoded
+ *               (nothing to decompress), POST to the secrets collection
+ *               unless --request: the agent->gateway payload rate, in bytes
+ *               of the bodies of answered requests per second
+ *   storm       the last --storm K (< N) sessions close (Close, then
+ *               CONNECTION_CLOSE; once that is sent the session is freed,
+ *               as an agent that restarts would be, without its closing
+ *               period) and reconnect with a new full handshake
+ *               (--storm-resume: with the session ticket of the previous
+ *               one), at most --connecting at a time, while the others run
+ *               closed-loop requests; the first half of --seconds has the
+ *               requests only (the idle baseline), the second the storm
+ *               too; latency is reported per phase (of the request's start)
+ *
+ * --cdf FILE writes the latency histogram as a CDF for gnuplot: a line per
+ * histogram step, "latency_us cumulative_fraction", and in storm mode a
+ * second fraction column, the storm phase's.
  *
  * A progress line every second while sessions come up, a testpmd-style
- * stats line every second after, and one JSON line at the end on stdout
- * (fields in summary(); sched_wait_pct: the share of the hold the
- * generator sat runnable without a CPU, which shows as latency). Exit
- * status 0, 1 when a session failed or nothing was measured, 2 for bad
- * arguments.
+ * stats line every second after (bulk: payload Gbit/s; storm: reconnects
+ * per second), and one JSON line at the end on stdout (fields in
+ * summary(); payload_gbit_s: bodies answered during the hold;
+ * bodies_sent_bytes / bodies_answered_bytes: for the gateway's count;
+ * storm: "storm" {closes, reconnects, handshakes_per_s during the storm
+ * phase, ...} and "phases" {idle, storm: requests/s and latency
+ * percentiles each}; sched_wait_pct: the share of the hold the
+ * generator sat runnable without a CPU, which shows as latency; stalled:
+ * requests open for more than a second when the hold ended; unclosed:
+ * sessions not ended when the generator gave up waiting; tx_full: how
+ * often a session's datagrams waited in it because 4096 frames already
+ * waited for room in the port's TX ring). Exit status
+ * 0, 1 when a session failed or nothing was measured (storm: also when a
+ * reconnect failed or none happened), 2 for bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,18 +96,26 @@
 #define LGT_RING	 1024
 #define LGT_POOL	 16383
 #define LGT_BURST	 32
+#define LGT_TXQ		 4096 /* frames waiting for room in the port's TX ring */
 #define LGT_HDRS	 (RTE_ETHER_HDR_LEN + 20 + 8)
 #define LGT_MAX_SESSIONS 200000
 #define LGT_MAX_INFLIGHT 16
 #define LGT_SCAN	 64	    /* sessions whose timers are checked per loop turn */
 #define LGT_OPEN_TRIES	 16	    /* open loop: sessions tried for a free slot */
 #define LGT_FILE_MAX	 (1u << 20) /* bytes read of --body and --dict */
-#define LGT_UP_TIMEOUT	 (300 * SEC)
+#define LGT_UP_STALL	 (60 * SEC) /* bring-up gives up after this long without progress */
 #define LGT_CLOSE_WAIT	 (5 * SEC)
+#define LGT_CLOSE_PER	 UINT64_C(50000) /* ns more per session */
+#define LGT_CLOSE_SWEEP	 (10 * MSEC)
+#define MSEC		 UINT64_C(1000000)
 #define LGT_HIST	 (64 * 8) /* log2 buckets of latency, 8 steps each */
+#define LGT_BULK_DEFAULT (64 * 1024)
+#define LGT_BULK_MAX	 (1000 * 1000) /* the request fits a stream's 1 MiB send buffer */
+#define LGT_STALL	 SEC	       /* an open request older than this at the end is stalled */
 #define SEC		 UINT64_C(1000000000)
 
-enum lgt_mode { M_HANDSHAKES, M_IDLE, M_REQUESTS };
+enum lgt_mode { M_HANDSHAKES, M_IDLE, M_REQUESTS, M_BULK, M_STORM };
+enum lgt_phase { P_IDLE, P_STORM, P_N }; /* storm mode's phases; other modes: P_IDLE */
 
 struct lreq {
 	uint64_t id, t0;
@@ -90,6 +128,9 @@ struct lsess {
 	uint8_t cid[CW_CID_LEN];
 	uint16_t sport; /* network order */
 	bool up, queued;
+	bool closing;	 /* storm: shut down, to reconnect once ended */
+	uint8_t *ticket; /* storm with resumption: the last session's ticket */
+	size_t ticket_len;
 	struct lreq r[LGT_MAX_INFLIGHT];
 };
 
@@ -97,6 +138,9 @@ struct lgt_opts {
 	uint32_t dut_ip, src_ip;
 	uint16_t port, sport;
 	unsigned sessions, connecting, inflight, flows;
+	unsigned bulk_size, storm; /* bulk: body bytes; storm: sessions that reconnect */
+	bool storm_resume, have_request;
+	const char *cdf; /* file for the latency CDF */
 	double seconds;
 	double rate; /* requests/s in all, open loop; 0: closed loop */
 	enum lgt_mode mode;
@@ -116,11 +160,13 @@ static struct {
 	uint32_t *dirty;      /* sessions to pump, a FIFO of indexes */
 	size_t dirty_head, dirty_n;
 	unsigned opened, up, failed, scan;
-	struct rte_mbuf *tx[LGT_BURST];
-	unsigned ntx;
+	struct rte_mbuf *tx[LGT_TXQ]; /* a FIFO: tx_head, ntx */
+	unsigned tx_head, ntx;
 	uint64_t hz, tsc0;
-	uint64_t tx_pkts, rx_pkts, rx_other, tx_drops;
-	uint64_t sent, answered, resets, bad, hist[LGT_HIST];
+	uint64_t tx_pkts, rx_pkts, rx_other, tx_full;
+	uint64_t sent, answered, resets, bad, hist[P_N][LGT_HIST];
+	uint64_t hold_answered, stalled;
+	unsigned unclosed; /* sessions not ended when close_all() gave up */
 	uint64_t status_403, status_other, refused, errors_other;
 	bool loading;
 	uint64_t next_start; /* open loop: when the next request is due */
@@ -132,9 +178,19 @@ static struct {
 	bool have_body;
 	uint8_t *body_src, *body_dst; /* what body refers to */
 	size_t body_len;
+	/* storm: */
+	bool storm_live;   /* storm sessions reconnect when they end */
+	bool storming;	   /* ... and are shut down once up */
+	uint64_t storm_at; /* when the storm phase began, UINT64_MAX: not yet */
+	double phase_s[P_N];
+	uint32_t *swait; /* storm sessions waiting to reconnect, a FIFO */
+	size_t swait_head, swait_n;
+	unsigned storm_connecting, storm_scan;
+	uint64_t storm_closes, reconnects, storm_failed, storm_tickets;
 } g;
 
 static volatile bool lgt_quit;
+static const char *const mode_names[] = {"handshakes", "idle", "requests", "bulk", "storm"};
 
 static void on_signal(int sig)
 {
@@ -168,21 +224,69 @@ static uint64_t hist_upper(unsigned b)
 	return ((UINT64_C(8) + b % 8 + 1) << (lg - 3)) - 1;
 }
 
-static double hist_pct(double pct)
+static uint64_t hist_total(const uint64_t *h)
 {
-	uint64_t total = 0, want, acc = 0;
+	uint64_t total = 0;
 
 	for (unsigned b = 0; b < LGT_HIST; b++)
-		total += g.hist[b];
+		total += h[b];
+	return total;
+}
+
+/* The @pct percentile of histogram @h, in us (0: empty). */
+static double hist_pct(const uint64_t *h, double pct)
+{
+	uint64_t total = hist_total(h), want, acc = 0;
+
 	if (!total)
 		return 0;
 	want = (uint64_t)((double)total * pct / 100.0);
 	for (unsigned b = 0; b < LGT_HIST; b++) {
-		acc += g.hist[b];
+		acc += h[b];
 		if (acc > want)
 			return (double)hist_upper(b) / 1000.0;
 	}
 	return 0;
+}
+
+/* Both phases in one (for the overall percentiles). */
+static void hist_all(uint64_t *out)
+{
+	for (unsigned b = 0; b < LGT_HIST; b++)
+		out[b] = g.hist[P_IDLE][b] + g.hist[P_STORM][b];
+}
+
+/*
+ * The CDF of each phase's histogram, one line per step between the first
+ * and the last step anything fell in: the step's upper bound in us, then
+ * the fraction at or below it per phase. Returns 0 or -errno.
+ */
+static int cdf_write(const char *path)
+{
+	unsigned phases = g.o.mode == M_STORM ? P_N : 1, lo = LGT_HIST, hi = 0;
+	uint64_t tot[P_N], acc[P_N] = {0};
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	for (unsigned p = 0; p < P_N; p++)
+		tot[p] = hist_total(g.hist[p]);
+	for (unsigned b = 0; b < LGT_HIST; b++)
+		if (g.hist[P_IDLE][b] || g.hist[P_STORM][b]) {
+			lo = lo < b ? lo : b;
+			hi = b;
+		}
+	fprintf(f, "# latency_us cumulative_fraction%s\n",
+		phases > 1 ? "(idle phase) cumulative_fraction(storm phase)" : "");
+	for (unsigned b = lo; b <= hi && lo < LGT_HIST; b++) {
+		fprintf(f, "%.3f", (double)hist_upper(b) / 1000.0);
+		for (unsigned p = 0; p < phases; p++) {
+			acc[p] += g.hist[p][b];
+			fprintf(f, " %.6f", tot[p] ? (double)acc[p] / (double)tot[p] : 0.0);
+		}
+		fputc('\n', f);
+	}
+	return fclose(f) ? -errno : 0;
 }
 
 /* ---- sessions to pump ---- */
@@ -197,32 +301,48 @@ static void mark(unsigned i)
 
 /* ---- frames ---- */
 
+/*
+ * Hand the waiting frames to the port, as many as its TX ring takes; the
+ * rest wait for the next call. Frames are never dropped here: a drop would
+ * be a loss the generator made (a retransmission, a smaller congestion
+ * window), not the DUT's.
+ */
 static void tx_flush(void)
 {
-	uint16_t n;
+	while (g.ntx) {
+		unsigned seg = g.ntx < LGT_TXQ - g.tx_head ? g.ntx : LGT_TXQ - g.tx_head;
+		uint16_t n = rte_eth_tx_burst(g.p.port_id, 0, g.tx + g.tx_head, (uint16_t)seg);
 
-	if (!g.ntx)
-		return;
-	n = rte_eth_tx_burst(g.p.port_id, 0, g.tx, (uint16_t)g.ntx);
-	g.tx_pkts += n;
-	if (n < g.ntx) {
-		g.tx_drops += g.ntx - n;
-		rte_pktmbuf_free_bulk(g.tx + n, g.ntx - n);
+		g.tx_pkts += n;
+		g.tx_head = (g.tx_head + n) % LGT_TXQ;
+		g.ntx -= n;
+		if (n < seg)
+			return;
 	}
-	g.ntx = 0;
 }
 
-/* What session @s has to send, one frame per datagram. */
+/*
+ * What session @s has to send, one frame per datagram. While LGT_TXQ
+ * frames wait for the port, what is left stays in the session, which is
+ * pumped again on the next turn (counted in tx_full).
+ */
 static void sess_send(struct lsess *s, uint64_t now)
 {
 	for (;;) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(g.p.pool);
+		struct rte_mbuf *m;
 		struct rte_ether_hdr *eth;
 		struct rte_ipv4_hdr *ip;
 		struct rte_udp_hdr *udp;
 		int n;
 
-		if (!m)
+		if (g.ntx == LGT_TXQ)
+			tx_flush();
+		if (g.ntx == LGT_TXQ) {
+			g.tx_full++;
+			mark((unsigned)(s - g.s));
+			return;
+		}
+		if (!(m = rte_pktmbuf_alloc(g.p.pool)))
 			return;
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);
@@ -249,8 +369,8 @@ static void sess_send(struct lsess *s, uint64_t now)
 					    .dst_port = rte_cpu_to_be_16(g.o.port),
 					    .dgram_len = rte_cpu_to_be_16((uint16_t)(8 + n))};
 		m->data_len = m->pkt_len = (uint32_t)(LGT_HDRS + n);
-		g.tx[g.ntx++] = m;
-		if (g.ntx == LGT_BURST)
+		g.tx[(g.tx_head + g.ntx++) % LGT_TXQ] = m;
+		if (g.ntx >= LGT_BURST)
 			tx_flush();
 	}
 }
@@ -294,7 +414,7 @@ static void req_read(struct lsess *s, struct lreq *q, uint64_t now)
 	q->open = false;
 	if (r == -EPIPE) {
 		g.answered++;
-		g.hist[hist_bucket(now - q->t0)]++;
+		g.hist[q->t0 >= g.storm_at ? P_STORM : P_IDLE][hist_bucket(now - q->t0)]++;
 	} else if (r == -ECONNRESET) {
 		g.resets++;
 	} else {
@@ -312,10 +432,57 @@ static struct lreq *req_of(struct lsess *s, uint64_t id)
 
 /* ---- one session ---- */
 
+/* Storm mode's reconnecting sessions: the last --storm of them. */
+static bool is_storm(unsigned i)
+{
+	return g.o.mode == M_STORM && i >= g.o.sessions - g.o.storm;
+}
+
+/* Keep the ticket of @s's session for its next handshake. */
+static void ticket_keep(struct lsess *s)
+{
+	size_t len;
+	const uint8_t *t = cw_as_ticket(s->as, &len);
+	uint8_t *copy;
+
+	if (!t || !len || !(copy = malloc(len)))
+		return;
+	memcpy(copy, t, len);
+	free(s->ticket);
+	s->ticket = copy;
+	s->ticket_len = len;
+}
+
+/*
+ * A storm session is over: a clean end is ours, its Close then
+ * CONNECTION_CLOSE sent (anything else, or a reconnect that never came up,
+ * counts as failed); it queues to reconnect.
+ */
+static void storm_ended(unsigned i)
+{
+	struct lsess *s = &g.s[i];
+	struct cw_as_info in;
+
+	cw_as_info(s->as, &in);
+	if (s->up)
+		g.up--;
+	else
+		g.storm_connecting--;
+	if (!s->up || !s->closing || in.end != CW_AS_END_LOCAL)
+		g.storm_failed++;
+	if (g.o.storm_resume)
+		ticket_keep(s);
+	cw_as_free(s->as);
+	s->as = NULL;
+	s->up = s->closing = false;
+	g.swait[(g.swait_head + g.swait_n++) % g.o.storm] = i;
+}
+
 static void sess_pump(unsigned i, uint64_t now)
 {
 	struct lsess *s = &g.s[i];
 	struct cw_as_event ev;
+	bool storm = g.storm_live && is_storm(i);
 
 	if (!s->as)
 		return;
@@ -327,6 +494,14 @@ static void sess_pump(unsigned i, uint64_t now)
 	if (!s->up && cw_as_state(s->as) == CW_AS_ESTABLISHED) {
 		s->up = true;
 		g.up++;
+		if (storm) {
+			g.storm_connecting--;
+			g.reconnects++;
+		}
+	}
+	if (storm && cw_as_state(s->as) == CW_AS_ENDED) {
+		storm_ended(i);
+		return;
 	}
 	if (!s->up && cw_as_state(s->as) == CW_AS_ENDED) {
 		g.failed++;
@@ -334,13 +509,24 @@ static void sess_pump(unsigned i, uint64_t now)
 		s->as = NULL;
 		return;
 	}
-	if (s->up && g.loading && !g.o.rate)
+	if (storm && g.storming && s->up && !s->closing) {
+		s->closing = true;
+		g.storm_closes++;
+		cw_as_shutdown(s->as, now, CW_AS_SHUTDOWN, "storm");
+	}
+	if (s->up && g.loading && !g.o.rate && !is_storm(i))
 		for (unsigned k = 0; k < g.o.inflight; k++)
 			if (!s->r[k].open)
 				req_start(s, &s->r[k], now);
 	sess_send(s, now);
+	/* Its CONNECTION_CLOSE is out: the agent is gone, as one that
+	 * restarts would be, without waiting out its closing period. */
+	if (storm && s->closing && cw_as_state(s->as) >= CW_AS_CLOSING)
+		storm_ended(i);
 }
 
+/* Start session @i's handshake (with its kept ticket in storm mode with
+ * --storm-resume). Returns 0 or the errors of cw_as_new(), -EIO. */
 static int sess_open(unsigned i, uint64_t now)
 {
 	struct lsess *s = &g.s[i];
@@ -353,13 +539,46 @@ static int sess_open(unsigned i, uint64_t now)
 	ac.n_dict_ids = g.dict_id ? 1 : 0;
 	ac.hs.tls = s->tls;
 	ac.hs.wall_time = (int64_t)time(NULL);
+	ac.hs.ticket = s->ticket;
+	ac.hs.ticket_len = s->ticket_len;
 	ac.wall_ms = (uint64_t)time(NULL) * 1000;
 	memcpy(ac.hs.cid, s->cid, sizeof(s->cid));
-	g.opened++;
 	if (RAND_bytes(ac.hs.odcid, sizeof(ac.hs.odcid)) != 1 ||
 	    RAND_bytes((unsigned char *)&ac.seed, sizeof(ac.seed)) != 1)
 		return -EIO;
 	return cw_as_new(&ac, now, &s->as);
+}
+
+/*
+ * Storm: reconnect the sessions waiting for it, at most --connecting
+ * handshakes at a time; check the timers of a few storm sessions (a
+ * handshake's retransmissions): a sweep of all sessions would find them
+ * late when there are many.
+ */
+static void storm_turn(uint64_t now)
+{
+	unsigned base = g.o.sessions - g.o.storm;
+
+	while (g.swait_n && g.storm_connecting < g.o.connecting) {
+		unsigned i = g.swait[g.swait_head];
+
+		g.swait_head = (g.swait_head + 1) % g.o.storm;
+		g.swait_n--;
+		g.storm_tickets += g.s[i].ticket != NULL;
+		if (sess_open(i, now) < 0) {
+			g.storm_failed++;
+			g.swait[(g.swait_head + g.swait_n++) % g.o.storm] = i;
+			return;
+		}
+		g.storm_connecting++;
+		mark(i);
+	}
+	for (unsigned k = 0; k < LGT_SCAN && k < g.o.storm; k++) {
+		unsigned i = base + g.storm_scan++ % g.o.storm;
+
+		if (g.s[i].as && cw_as_next_timeout(g.s[i].as) <= now)
+			sess_pump(i, now);
+	}
 }
 
 /* ---- the loop ---- */
@@ -435,7 +654,8 @@ static void turn(uint64_t now)
 	rx(now);
 	if (g.loading && g.o.rate)
 		open_loop(now);
-	while (g.dirty_n) {
+	/* Those queued by now: one waiting for the port is pumped next turn. */
+	for (size_t left = g.dirty_n; left; left--) {
 		unsigned i = g.dirty[g.dirty_head];
 
 		g.dirty_head = (g.dirty_head + 1) % g.o.sessions;
@@ -449,31 +669,49 @@ static void turn(uint64_t now)
 		if (g.s[i].as && cw_as_next_timeout(g.s[i].as) <= now)
 			sess_pump(i, now);
 	}
+	if (g.storm_live)
+		storm_turn(now);
 	tx_flush();
 }
 
-static void stats_line(const char *phase, uint64_t now, uint64_t *last_ns, uint64_t *last_req)
-{
-	double dt = (double)(now - *last_ns) / 1e9;
+/* Where the last stats line left the counters. */
+struct lgt_mark {
+	uint64_t ns, answered, reconnects;
+};
 
-	printf("causeway-loadgen: %-9s t=%6.1fs up %u/%u failed %u | req/s %.0f | rx %" PRIu64
-	       " tx %" PRIu64 " pkts (tx drops %" PRIu64 ")\n",
-	       phase, (double)now / 1e9, g.up, g.o.sessions, g.failed,
-	       (double)(g.answered - *last_req) / dt, g.rx_pkts, g.tx_pkts, g.tx_drops);
+static void stats_line(const char *phase, uint64_t now, struct lgt_mark *last)
+{
+	double dt = (double)(now - last->ns) / 1e9;
+	double req_s = (double)(g.answered - last->answered) / dt;
+
+	printf("causeway-loadgen: %-9s t=%6.1fs up %u/%u failed %u | req/s %.0f", phase,
+	       (double)now / 1e9, g.up, g.o.sessions, g.failed, req_s);
+	if (g.o.mode == M_BULK)
+		printf(" | payload %.2f Gbit/s", req_s * (double)g.body_len * 8 / 1e9);
+	if (g.o.mode == M_STORM)
+		printf(" | reconnects/s %.0f (failed %" PRIu64 ")",
+		       (double)(g.reconnects - last->reconnects) / dt, g.storm_failed);
+	printf(" | rx %" PRIu64 " tx %" PRIu64 " pkts (tx full %" PRIu64 ")\n", g.rx_pkts,
+	       g.tx_pkts, g.tx_full);
 	fflush(stdout);
-	*last_ns = now;
-	*last_req = g.answered;
+	*last = (struct lgt_mark){now, g.answered, g.reconnects};
 }
 
-/* Open sessions (at most --connecting handshaking) until all are up. */
+/*
+ * Open sessions (at most --connecting handshaking) until all are up, or
+ * none came up or failed for LGT_UP_STALL: no overall limit, as 100,000
+ * take minutes on a busy machine.
+ */
 static double connect_all(void)
 {
-	uint64_t t0 = now_ns(), last = t0, last_req = 0, now;
+	uint64_t t0 = now_ns(), now, moved = t0;
+	unsigned done = 0;
+	struct lgt_mark last = {.ns = t0};
 
 	while (g.up + g.failed < g.o.sessions && !lgt_quit) {
 		now = now_ns();
 		while (g.opened < g.o.sessions && g.opened - g.up - g.failed < g.o.connecting) {
-			unsigned i = g.opened;
+			unsigned i = g.opened++;
 
 			if (sess_open(i, now) < 0) {
 				g.failed++;
@@ -482,18 +720,65 @@ static double connect_all(void)
 			mark(i);
 		}
 		turn(now);
-		if (now - last >= SEC)
-			stats_line("connect", now, &last, &last_req);
-		if (now - t0 > LGT_UP_TIMEOUT)
+		if (now - last.ns >= SEC)
+			stats_line("connect", now, &last);
+		if (g.up + g.failed != done) {
+			done = g.up + g.failed;
+			moved = now;
+		}
+		if (now - moved > LGT_UP_STALL)
 			break;
 	}
 	return (double)(now_ns() - t0) / 1e9;
 }
 
+/* Storm mode: from now on the storm sessions close and reconnect. */
+static void storm_begin(uint64_t now)
+{
+	g.storm_at = now;
+	g.storm_live = g.storming = true;
+	for (unsigned i = g.o.sessions - g.o.storm; i < g.o.sessions; i++)
+		mark(i);
+}
+
+/* Requests still open that started more than LGT_STALL before @now. */
+static uint64_t count_stalled(uint64_t now)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < g.o.sessions; i++)
+		for (unsigned k = 0; k < g.o.inflight; k++)
+			n += g.s[i].r[k].open && now - g.s[i].r[k].t0 > LGT_STALL;
+	return n;
+}
+
+/*
+ * After the storm: let every storm session come back up (they are no
+ * longer shut down), for at most LGT_CLOSE_WAIT.
+ */
+static void storm_settle(void)
+{
+	uint64_t end = now_ns() + LGT_CLOSE_WAIT, now;
+
+	g.storming = false;
+	while (g.up + g.failed < g.o.sessions && (now = now_ns()) < end && !lgt_quit)
+		turn(now);
+	g.storm_live = false;
+}
+
+/* The stats line's name for what the hold is doing. */
+static const char *hold_phase(void)
+{
+	if (g.o.mode != M_STORM)
+		return mode_names[g.o.mode];
+	return g.storming ? "storm" : "baseline";
+}
+
 static double hold(bool load)
 {
-	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(g.o.seconds * 1e9), last = t0, now;
-	uint64_t last_req = g.answered, wait0 = cw_sched_wait();
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(g.o.seconds * 1e9), now;
+	uint64_t mid = g.o.mode == M_STORM ? t0 + (end - t0) / 2 : end, wait0 = cw_sched_wait();
+	struct lgt_mark last = {t0, g.answered, 0};
 
 	g.loading = load;
 	g.next_start = t0;
@@ -501,32 +786,67 @@ static double hold(bool load)
 		for (unsigned i = 0; i < g.o.sessions; i++)
 			mark(i);
 	while ((now = now_ns()) < end && !lgt_quit) {
+		if (now >= mid && !g.storm_live)
+			storm_begin(now);
 		turn(now);
-		if (now - last >= SEC)
-			stats_line(load ? "requests" : "idle", now, &last, &last_req);
+		if (now - last.ns >= SEC)
+			stats_line(hold_phase(), now, &last);
 	}
 	g.loading = false;
 	g.waited = cw_sched_wait() - wait0;
+	g.hold_answered = g.answered;
+	g.stalled = count_stalled(now);
+	g.phase_s[P_IDLE] = (double)((now < mid ? now : mid) - t0) / 1e9;
+	g.phase_s[P_STORM] = now > mid ? (double)(now - mid) / 1e9 : 0;
+	if (g.storm_live)
+		storm_settle();
 	return (double)(now - t0) / 1e9;
 }
 
+/* Sessions not ended yet; those whose timer is due (the end of their
+ * closing period) are run first. */
+static unsigned close_sweep(uint64_t now)
+{
+	unsigned live = 0;
+
+	for (unsigned i = 0; i < g.o.sessions; i++) {
+		struct cw_as *as = g.s[i].as;
+
+		if (!as || cw_as_state(as) == CW_AS_ENDED)
+			continue;
+		if (cw_as_next_timeout(as) <= now)
+			sess_pump(i, now);
+		live += cw_as_state(as) != CW_AS_ENDED;
+	}
+	return live;
+}
+
+/*
+ * Close every session (Close, CONNECTION_CLOSE, closing period) and wait
+ * until all ended: LGT_CLOSE_WAIT plus LGT_CLOSE_PER per session (the
+ * closes queue for the port). A sweep of all sessions every
+ * LGT_CLOSE_SWEEP, not every turn: with 100,000 it takes milliseconds.
+ */
 static void close_all(void)
 {
-	uint64_t end = now_ns() + LGT_CLOSE_WAIT, now;
-	unsigned live;
+	uint64_t now = now_ns(), end = now + LGT_CLOSE_WAIT + g.o.sessions * LGT_CLOSE_PER;
+	uint64_t sweep = now + LGT_CLOSE_SWEEP;
+	unsigned live = 1;
 
 	for (unsigned i = 0; i < g.o.sessions; i++)
 		if (g.s[i].as) {
-			cw_as_shutdown(g.s[i].as, now_ns(), CW_AS_SHUTDOWN, "done");
+			cw_as_shutdown(g.s[i].as, now, CW_AS_SHUTDOWN, "done");
 			mark(i);
 		}
-	do {
-		now = now_ns();
+	while (live && now < end && !lgt_quit) {
 		turn(now);
-		live = 0;
-		for (unsigned i = 0; i < g.o.sessions; i++)
-			live += g.s[i].as && cw_as_state(g.s[i].as) != CW_AS_ENDED;
-	} while (live && now < end && !lgt_quit);
+		now = now_ns();
+		if (now >= sweep) {
+			live = close_sweep(now);
+			sweep = now + LGT_CLOSE_SWEEP;
+		}
+	}
+	g.unclosed = live;
 }
 
 /* ---- set-up ---- */
@@ -537,7 +857,7 @@ static int prepare(void)
 	struct cw_tls_client_cfg tc = {.gateway_ca = {.path = g.o.ca},
 				       .gateway_name = g.o.server_name};
 	char name[32];
-	int rc;
+	int rc = 0;
 
 	if (cw_mint_ca_load(&ca, g.o.ca, g.o.ca_key) < 0) {
 		fprintf(stderr, "causeway-loadgen: cannot read the CA %s / %s\n", g.o.ca,
@@ -620,6 +940,24 @@ static int body_prepare(void)
 	return 0;
 }
 
+/* Bulk mode: --bulk-size random bytes, sent as they are (IDENTITY). */
+static int bulk_prepare(void)
+{
+	g.body_len = g.o.bulk_size;
+	g.body_src = malloc(g.body_len);
+	if (!g.body_src)
+		return -ENOMEM;
+	if (RAND_bytes(g.body_src, (int)g.body_len) != 1)
+		return -EIO;
+	cw_msg_body_identity(&g.body, g.body_src, g.body_len);
+	g.have_body = true;
+	if (!g.o.have_request) {
+		snprintf(g.o.verb, sizeof(g.o.verb), "POST");
+		snprintf(g.o.path, sizeof(g.o.path), "/api/v1/namespaces/default/secrets");
+	}
+	return 0;
+}
+
 /* ---- arguments ---- */
 
 static int parse_request(const char *arg)
@@ -684,8 +1022,26 @@ static int parse_opt(int c, const char *arg)
 			o->mode = M_IDLE;
 		else if (!strcmp(arg, "requests"))
 			o->mode = M_REQUESTS;
+		else if (!strcmp(arg, "bulk"))
+			o->mode = M_BULK;
+		else if (!strcmp(arg, "storm"))
+			o->mode = M_STORM;
 		else
 			return -EINVAL;
+		return 0;
+	case 'b':
+		rc = cw_cli_num(arg, 1, LGT_BULK_MAX, &v);
+		o->bulk_size = (unsigned)v;
+		return rc;
+	case 'T':
+		rc = cw_cli_num(arg, 1, LGT_MAX_SESSIONS, &v);
+		o->storm = (unsigned)v;
+		return rc;
+	case 'E':
+		o->storm_resume = true;
+		return 0;
+	case 'C':
+		o->cdf = arg;
 		return 0;
 	case 'a':
 		o->ca = arg;
@@ -703,6 +1059,7 @@ static int parse_opt(int c, const char *arg)
 		o->dict = arg;
 		return 0;
 	case 'r':
+		o->have_request = true;
 		return parse_request(arg);
 	case 'M':
 		o->have_dut_mac = true;
@@ -732,6 +1089,10 @@ static int parse_args(int argc, char **argv)
 					     {"rate", required_argument, NULL, 'R'},
 					     {"body", required_argument, NULL, 'B'},
 					     {"dict", required_argument, NULL, 'D'},
+					     {"bulk-size", required_argument, NULL, 'b'},
+					     {"storm", required_argument, NULL, 'T'},
+					     {"storm-resume", no_argument, NULL, 'E'},
+					     {"cdf", required_argument, NULL, 'C'},
 					     {NULL, 0, NULL, 0}};
 	static char dut[INET_ADDRSTRLEN];
 	int c;
@@ -743,6 +1104,7 @@ static int parse_args(int argc, char **argv)
 				.inflight = 1,
 				.flows = 1024,
 				.seconds = 5,
+				.bulk_size = LGT_BULK_DEFAULT,
 				.mode = M_HANDSHAKES,
 				.verb = "GET",
 				.path = "/api/v1/namespaces/default/secrets/x"};
@@ -753,23 +1115,27 @@ static int parse_args(int argc, char **argv)
 			return -EINVAL;
 		}
 	if (optind != argc || !g.o.dut_ip || !g.o.src_ip || !g.o.ca || !g.o.ca_key ||
-	    (unsigned long)g.o.sport + g.o.flows - 1 > 65535) {
+	    (unsigned long)g.o.sport + g.o.flows - 1 > 65535 ||
+	    /* storm: at least one session left to carry requests, closed loop */
+	    (g.o.mode == M_STORM && (g.o.storm >= g.o.sessions || !g.o.storm || g.o.rate)) ||
+	    (g.o.mode == M_BULK && g.o.body)) {
 		fprintf(stderr,
 			"usage: causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE "
 			"--ca-key FILE [--server-name NAME] [--port 10262] [--sessions N] "
-			"[--connecting K] [--mode handshakes|idle|requests] [--seconds D] "
-			"[--inflight K] [--rate R] [--request 'METHOD PATH'] [--body FILE] "
-			"[--dict FILE] [--sport N] [--flows N] [--dut-mac MAC]\n");
+			"[--connecting K] [--mode handshakes|idle|requests|bulk|storm] "
+			"[--seconds D] [--inflight K] [--rate R] [--request 'METHOD PATH'] "
+			"[--body FILE] [--dict FILE] [--bulk-size BYTES] [--storm K (< N)] "
+			"[--storm-resume] [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]\n");
 		return -EINVAL;
 	}
+	if (g.o.mode != M_STORM)
+		g.o.storm = 0;
 	if (!g.o.server_name)
 		g.o.server_name = inet_ntop(AF_INET, &g.o.dut_ip, dut, sizeof(dut));
 	return g.o.server_name ? 0 : -EINVAL;
 }
 
 /* ---- main ---- */
-
-static const char *const mode_names[] = {"handshakes", "idle", "requests"};
 
 /* Until the DUT's MAC is known: ARP only. */
 static void resolve_rx(void *ctx, struct rte_mbuf *m)
@@ -780,24 +1146,59 @@ static void resolve_rx(void *ctx, struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/* Storm mode's part of the summary: the storm and each phase's requests. */
+static void summary_storm(void)
+{
+	static const char *const names[P_N] = {"idle", "storm"};
+
+	printf(",\"storm\":{\"sessions\":%u,\"resume\":%s,\"closes\":%" PRIu64
+	       ",\"reconnects\":%" PRIu64 ",\"with_ticket\":%" PRIu64 ",\"failed\":%" PRIu64
+	       ",\"storm_s\":%.3f,\"handshakes_per_s\":%.0f},\"phases\":{",
+	       g.o.storm, g.o.storm_resume ? "true" : "false", g.storm_closes, g.reconnects,
+	       g.storm_tickets, g.storm_failed, g.phase_s[P_STORM],
+	       g.phase_s[P_STORM] > 0 ? (double)g.reconnects / g.phase_s[P_STORM] : 0);
+	for (unsigned p = 0; p < P_N; p++) {
+		uint64_t n = hist_total(g.hist[p]);
+
+		printf("%s\"%s\":{\"seconds\":%.3f,\"answered\":%" PRIu64
+		       ",\"requests_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,"
+		       "\"p99_9\":%.1f}}",
+		       p ? "," : "", names[p], g.phase_s[p], n,
+		       g.phase_s[p] > 0 ? (double)n / g.phase_s[p] : 0, hist_pct(g.hist[p], 50),
+		       hist_pct(g.hist[p], 99), hist_pct(g.hist[p], 99.9));
+	}
+	printf("}");
+}
+
+/* One JSON line: the run's figures (in the usage comment at the top). */
 static void summary(double up_s, double run_s)
 {
-	printf("{\"mode\":\"%s\",\"sessions\":%u,\"up\":%u,\"failed\":%u,\"connect_s\":%.3f,"
-	       "\"handshakes_per_s\":%.0f,\"run_s\":%.3f,\"requests\":%" PRIu64
-	       ",\"answered\":%" PRIu64 ",\"requests_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,"
-	       "\"p99\":%.1f,\"p99_9\":%.1f},\"answers\":{\"403\":%" PRIu64
-	       ",\"other_status\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"other_error\":%" PRIu64
-	       "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64
-	       ",\"body_bytes\":%zu,\"body_wire_bytes\":%zu,\"rate\":%.0f,\"late\":%" PRIu64
-	       ",\"sched_wait_pct\":%.2f"
-	       ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"tx_drops\":%" PRIu64 "}\n",
-	       mode_names[g.o.mode], g.o.sessions, g.up, g.failed, up_s,
-	       up_s > 0 ? (double)g.up / up_s : 0, run_s, g.sent, g.answered,
-	       run_s > 0 ? (double)g.answered / run_s : 0, hist_pct(50), hist_pct(99),
-	       hist_pct(99.9), g.status_403, g.status_other, g.refused, g.errors_other, g.resets,
-	       g.bad, g.have_body ? g.body_len : 0, g.have_body ? g.body.data.len : 0, g.o.rate,
-	       g.late, run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.rx_pkts, g.tx_pkts,
-	       g.tx_drops);
+	uint64_t all[LGT_HIST];
+	double body = g.have_body ? (double)g.body_len : 0;
+
+	hist_all(all);
+	printf(
+	    "{\"mode\":\"%s\",\"sessions\":%u,\"up\":%u,\"failed\":%u,\"connect_s\":%.3f,"
+	    "\"handshakes_per_s\":%.0f,\"run_s\":%.3f,\"requests\":%" PRIu64
+	    ",\"answered\":%" PRIu64 ",\"requests_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,"
+	    "\"p99\":%.1f,\"p99_9\":%.1f},\"answers\":{\"403\":%" PRIu64
+	    ",\"other_status\":%" PRIu64 ",\"refused\":%" PRIu64 ",\"other_error\":%" PRIu64
+	    "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"stalled\":%" PRIu64
+	    ",\"unclosed\":%u,\"body_bytes\":%zu,\"body_wire_bytes\":%zu,\"bodies_sent_bytes\":%.0f"
+	    ",\"bodies_answered_bytes\":%.0f,\"payload_gbit_s\":%.3f,\"rate\":%.0f,"
+	    "\"late\":%" PRIu64 ",\"sched_wait_pct\":%.2f"
+	    ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"tx_full\":%" PRIu64,
+	    mode_names[g.o.mode], g.o.sessions, g.up, g.failed, up_s,
+	    up_s > 0 ? (double)g.up / up_s : 0, run_s, g.sent, g.answered,
+	    run_s > 0 ? (double)g.answered / run_s : 0, hist_pct(all, 50), hist_pct(all, 99),
+	    hist_pct(all, 99.9), g.status_403, g.status_other, g.refused, g.errors_other, g.resets,
+	    g.bad, g.stalled, g.unclosed, g.have_body ? g.body_len : 0,
+	    g.have_body ? g.body.data.len : 0, body * (double)g.sent, body * (double)g.answered,
+	    run_s > 0 ? body * (double)g.hold_answered * 8 / run_s / 1e9 : 0, g.o.rate, g.late,
+	    run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.rx_pkts, g.tx_pkts, g.tx_full);
+	if (g.o.mode == M_STORM)
+		summary_storm();
+	printf("}\n");
 	fflush(stdout);
 }
 
@@ -812,9 +1213,12 @@ static int run(void)
 		return -EINVAL;
 	g.s = calloc(g.o.sessions, sizeof(*g.s));
 	g.dirty = calloc(g.o.sessions, sizeof(*g.dirty));
-	if (!g.s || !g.dirty || cw_cidmap_init(&g.map, g.o.sessions) < 0)
+	g.swait = calloc(g.o.storm ? g.o.storm : 1, sizeof(*g.swait));
+	g.storm_at = UINT64_MAX;
+	if (!g.s || !g.dirty || !g.swait || cw_cidmap_init(&g.map, g.o.sessions) < 0)
 		return -ENOMEM;
-	if ((rc = body_prepare()) < 0 || (rc = prepare()) < 0)
+	rc = g.o.mode == M_BULK ? bulk_prepare() : body_prepare();
+	if (rc < 0 || (rc = prepare()) < 0)
 		return rc;
 	g.p.src_ip = g.o.src_ip;
 	g.p.dut_ip = g.o.dut_ip;
@@ -829,10 +1233,19 @@ static int run(void)
 	printf("causeway-loadgen: all up: %u of %u in %.3f s\n", g.up, g.o.sessions, up_s);
 	fflush(stdout);
 	if (g.o.mode != M_HANDSHAKES)
-		run_s = hold(g.o.mode == M_REQUESTS);
+		run_s = hold(g.o.mode != M_IDLE);
 	close_all();
 	summary(up_s, run_s);
-	return g.failed || g.up != g.o.sessions || (g.o.mode == M_REQUESTS && !g.answered) ? 1 : 0;
+	if (g.o.cdf && (rc = cdf_write(g.o.cdf)) < 0) {
+		fprintf(stderr, "causeway-loadgen: cannot write %s: %s\n", g.o.cdf, strerror(-rc));
+		return 1;
+	}
+	if (g.o.mode == M_STORM && (g.storm_failed || !g.reconnects))
+		return 1;
+	return g.failed || g.up != g.o.sessions ||
+		       (g.o.mode != M_IDLE && g.o.mode != M_HANDSHAKES && !g.answered)
+		   ? 1
+		   : 0;
 }
 
 int main(int argc, char **argv)
@@ -859,8 +1272,10 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; g.s && i < g.o.sessions; i++) {
 		cw_as_free(g.s[i].as);
 		cw_tls_client_ctx_free(g.s[i].tls);
+		free(g.s[i].ticket);
 	}
 	free(g.s);
+	free(g.swait);
 	cw_cidmap_free(&g.map);
 	free(g.dirty);
 	free(g.body_src);

@@ -10,7 +10,7 @@ PACKAGES=(
 	libhyperscan-dev liburcu-dev liblmdb-dev libjansson-dev libcmocka-dev libevent-dev
 	libcurl4-openssl-dev
 	iproute2 iputils-ping ethtool python3
-	nginx-light curl openssl
+	nginx-light curl openssl gnuplot-nox
 	clang libclang-rt-14-dev
 )
 # kubectl for the tests against the fake apiserver and the edge hub:
