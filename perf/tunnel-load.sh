@@ -47,7 +47,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 SESSIONS=2000 SECONDS_RUN=5 INFLIGHT=4 RATE=() BODY=() MODES="handshakes idle requests" BACKENDS="dpdk socket"
-BUILD=$root/build-bench BUILD_IT=1 BULK=() STORM='' RESUME=() CONNECTING=() SAVE=''
+BUILD=$root/build-bench BUILD_IT=1 BULK=() STORM='' RESUME=() CONNECTING=() SAVE='' HS_THREADS=1
 while (($#)); do
 	case $1 in
 	--sessions) SESSIONS=$2; shift 2 ;;
@@ -59,6 +59,7 @@ while (($#)); do
 	--storm) STORM=$2; shift 2 ;;
 	--storm-resume) RESUME=(--storm-resume); shift ;;
 	--connecting) CONNECTING=(--connecting "$2"); shift 2 ;;
+	--hs-threads) HS_THREADS=$2; shift 2 ;; # causewayd's [tunnel] handshake_threads
 	--save) SAVE=$(mkdir -p "$2" && realpath -e "$2"); shift 2 ;;
 	--modes) MODES=$2; shift 2 ;;
 	--backends) BACKENDS=$2; shift 2 ;;
@@ -66,7 +67,8 @@ while (($#)); do
 	--no-build) BUILD_IT=0; shift ;; # use DIR's binaries as they are (the test suite)
 	*)
 		echo "usage: $0 [--sessions N] [--seconds D] [--inflight K] [--rate R] [--body FILE]" \
-			"[--bulk-size BYTES] [--storm K] [--storm-resume] [--connecting K] [--modes LIST]" \
+			"[--bulk-size BYTES] [--storm K] [--storm-resume] [--connecting K] [--hs-threads N]" \
+			"[--modes LIST]" \
 			"[--backends LIST] [--save DIR] [--build DIR] [--no-build]" >&2
 		exit 2
 		;;
@@ -141,6 +143,7 @@ key = $WORK/gateway.key
 ca = $WORK/ca.crt
 dictionary = $root/conf/causeway.dict
 retry = never
+handshake_threads = $HS_THREADS
 max_sessions = 200000
 [ingress]
 listen =
@@ -209,7 +212,7 @@ rss_kb()
 # run BACKEND MODE: one generator run against a fresh causewayd.
 run()
 {
-	local backend=$1 mode=$2 out mem0 mem1 rss lg_rc vdev w0 w1 c0 c1 decoded hs_full hs_resumed left
+	local backend=$1 mode=$2 out mem0 mem1 rss lg_rc vdev w0 w1 c0 c1 decoded hs_full hs_resumed left i m
 	local extra=()
 
 	start_dut "$backend"
@@ -233,9 +236,16 @@ run()
 	w0=$(dut_wait) c0=$(dut_cpu)
 	if [[ $mode == idle ]]; then
 		# Once every session is up and has been idle for more than a second
-		# (sessions give their cipher contexts back after 1 s).
+		# (sessions give their cipher contexts back after 1 s): until the
+		# figure stops falling, 10 s at most (a worker short of CPU is late).
 		sleep 1.2
 		mem1=$(telemetry tunnel_memory_bytes)
+		for ((i = 0; i < 20; i++)); do
+			sleep 0.5
+			m=$(telemetry tunnel_memory_bytes)
+			((m < mem1)) || break
+			mem1=$m
+		done
 		rss=$(rss_kb)
 	fi
 	while kill -0 "$LG_PID" 2>/dev/null && ! grep -q '^{' "$WORK/lg.out"; do

@@ -57,14 +57,17 @@ static void pod_make(struct pod *p, const char *ns, const char *name, uint64_t r
 		     const char *app)
 {
 	char spec[300] = "";
+	int n;
 
 	if (node)
-		snprintf(spec, sizeof(spec), ",\"spec\":{\"nodeName\":\"%s\"}", node);
-	snprintf(
+		assert_true(snprintf(spec, sizeof(spec), ",\"spec\":{\"nodeName\":\"%s\"}", node) <
+			    (int)sizeof(spec));
+	n = snprintf(
 	    p->json, sizeof(p->json),
 	    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\","
 	    "\"namespace\":\"%s\",\"resourceVersion\":\"%llu\",\"labels\":{\"app\":\"%s\"}}%s}",
 	    name, ns, (unsigned long long)rv, app ? app : "x", spec);
+	assert_true(n > 0 && n < (int)sizeof(p->json));
 	assert_int_equal(cw_obj_parse(&p->o, p->json, strlen(p->json)), 0);
 }
 
@@ -952,10 +955,10 @@ static enum cw_ev_type sim_step(struct sim *sim, uint64_t r, int *k, int *node)
 
 static void cr_pod(struct pod *p, int k, uint64_t rv, int node)
 {
-	char name[16], nn[8];
+	char name[16], nn[16];
 
-	snprintf(name, sizeof(name), "p%02d", k);
-	snprintf(nn, sizeof(nn), "n%d", node);
+	assert_true(snprintf(name, sizeof(name), "p%02d", k) < (int)sizeof(name));
+	assert_true(snprintf(nn, sizeof(nn), "n%d", node) < (int)sizeof(nn));
 	pod_make(p, k % 2 ? "kube-system" : "default", name, rv, node >= 0 ? nn : NULL, NULL);
 }
 
