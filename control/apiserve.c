@@ -107,8 +107,7 @@ void cw_api_call_end(struct cw_api_call *call, bool abort)
 	cw_chan_put(c); /* ours; the worker's goes when it is done */
 }
 
-/* Error{@code} then FIN: the request is not served here. */
-static void refuse(struct cw_api_call *call, uint64_t code, const char *reason)
+void cw_api_call_refuse(struct cw_api_call *call, uint64_t code, const char *reason)
 {
 	Causeway__V1__Error er = CAUSEWAY__V1__ERROR__INIT;
 	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
@@ -117,7 +116,7 @@ static void refuse(struct cw_api_call *call, uint64_t code, const char *reason)
 	er.reason = (char *)reason;
 	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_ERROR;
 	env.error = &er;
-	/* An empty ring of a fresh channel holds it. */
+	/* An Error is small: only a ring full of an answer has no room. */
 	cw_api_call_end(call, cw_api_call_write(call, &env) < 0);
 }
 
@@ -128,7 +127,8 @@ int cw_api_call_pass(struct cw_api_call *call, cw_api_handler_fn fn, void *ctx)
 	if (fn)
 		return fn(ctx, call, false);
 	call->srv->st.unavailable++;
-	refuse(call, CW_SE_UPSTREAM_UNAVAILABLE, "no upstream is configured on this gateway");
+	cw_api_call_refuse(call, CW_SE_UPSTREAM_UNAVAILABLE,
+			   "no upstream is configured on this gateway");
 	return 0;
 }
 
@@ -155,15 +155,17 @@ static void start(struct cw_apiserve *s, struct cw_chan *c)
 	s->st.body_bytes += req->body_len;
 	if (!call->fn) {
 		s->st.unavailable++;
-		refuse(call, CW_SE_UPSTREAM_UNAVAILABLE,
-		       req->route == CW_GW_ROUTE_HUB ? "the hub is not running on this gateway"
-						     : "no upstream is configured on this gateway");
+		cw_api_call_refuse(call, CW_SE_UPSTREAM_UNAVAILABLE,
+				   req->route == CW_GW_ROUTE_HUB
+				       ? "the hub is not running on this gateway"
+				       : "no upstream is configured on this gateway");
 		return;
 	}
 	rc = call->fn(call->fn_ctx, call, false);
 	if (rc < 0) {
 		s->st.failed++;
-		refuse(call, CW_SE_INTERNAL_ERROR, "the gateway failed to serve the request");
+		cw_api_call_refuse(call, CW_SE_INTERNAL_ERROR,
+				   "the gateway failed to serve the request");
 	}
 }
 

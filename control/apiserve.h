@@ -96,6 +96,10 @@ size_t cw_api_call_write_bytes(struct cw_api_call *call, const uint8_t *p, size_
 /* Whether the agent cancelled the request (STOP_SENDING / RESET_STREAM). */
 bool cw_api_call_cancelled(const struct cw_api_call *call);
 
+/* Error{@code, @reason} then the end: a request not served (the stream is
+ * reset when even that does not fit). @call is freed. */
+void cw_api_call_refuse(struct cw_api_call *call, uint64_t code, const char *reason);
+
 /* The answer is complete (FIN after what was written), or abandoned when
  * @abort (the stream is reset). @call is freed. */
 void cw_api_call_end(struct cw_api_call *call, bool abort);

@@ -117,7 +117,8 @@ struct cw_chan {
 
 	/* The worker's own. */
 	uint64_t stream;
-	struct cw_chan *wnext; /* the worker's list of channels with work */
+	struct cw_chan *wnext;		 /* the worker's list of channels with work */
+	struct cw_chan *wonext, *woprev; /* its channels with a stream, until released */
 	bool wlisted, wrelease;
 	bool opened, reset_sent, up_fin_sent, down_fin_seen;
 };

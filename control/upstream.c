@@ -131,18 +131,10 @@ static void req_free(struct up_req *r)
 /* Error{@code} when nothing was answered yet, else a reset. */
 static void fail(struct up_req *r, uint64_t code, const char *reason)
 {
-	Causeway__V1__Error er = CAUSEWAY__V1__ERROR__INIT;
-	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
-	bool abort = r->started;
-
-	if (!abort) {
-		er.code = code;
-		er.reason = (char *)reason;
-		env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_ERROR;
-		env.error = &er;
-		abort = cw_api_call_write(r->call, &env) < 0;
-	}
-	cw_api_call_end(r->call, abort);
+	if (r->started)
+		cw_api_call_end(r->call, true);
+	else
+		cw_api_call_refuse(r->call, code, reason);
 	req_free(r);
 }
 
@@ -313,19 +305,6 @@ static int start(struct cw_upstream *u, struct cw_api_call *call)
 	return 0;
 }
 
-/* An answer for a request this client did not pass on. */
-static void refuse(struct cw_api_call *call, uint64_t code, const char *reason)
-{
-	Causeway__V1__Error er = CAUSEWAY__V1__ERROR__INIT;
-	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
-
-	er.code = code;
-	er.reason = (char *)reason;
-	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_ERROR;
-	env.error = &er;
-	cw_api_call_end(call, cw_api_call_write(call, &env) < 0);
-}
-
 int cw_upstream_serve(void *ctx, struct cw_api_call *call, bool more)
 {
 	struct cw_upstream *u = ctx;
@@ -335,11 +314,12 @@ int cw_upstream_serve(void *ctx, struct cw_api_call *call, bool more)
 	if (!more) {
 		rc = start(u, call);
 		if (rc == -ENOTSUP)
-			refuse(call, CW_SE_UNSUPPORTED,
-			       "watches are served by the hub; this request cannot be passed on");
+			cw_api_call_refuse(
+			    call, CW_SE_UNSUPPORTED,
+			    "watches are served by the hub; this request cannot be passed on");
 		else if (rc == -EBUSY)
-			refuse(call, CW_SE_UPSTREAM_UNAVAILABLE,
-			       "too many requests to the upstream");
+			cw_api_call_refuse(call, CW_SE_UPSTREAM_UNAVAILABLE,
+					   "too many requests to the upstream");
 		return rc == -ENOTSUP || rc == -EBUSY ? 0 : rc;
 	}
 	if (cw_api_call_cancelled(call)) {

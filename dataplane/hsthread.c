@@ -60,10 +60,41 @@ static void signal_fd(int fd)
 
 /* ---- the worker's side ---- */
 
+void cw_hsmsg_read(const struct rte_mbuf *m, struct cw_hsmsg *out)
+{
+	memcpy(out, rte_pktmbuf_mtod(m, const void *), sizeof(*out));
+}
+
+void cw_hsmsg_write(struct rte_mbuf *m, const struct cw_hsmsg *msg)
+{
+	memcpy(rte_pktmbuf_mtod(m, void *), msg, sizeof(*msg));
+}
+
+void cw_hsmsg_take_tail(struct rte_mbuf *m, struct cw_hsmsg *out)
+{
+	uint32_t len = rte_pktmbuf_pkt_len(m);
+
+	memcpy(out, rte_pktmbuf_mtod_offset(m, const uint8_t *, len - sizeof(*out)), sizeof(*out));
+	rte_pktmbuf_trim(m, sizeof(*out));
+}
+
+/* @msg after @m's data; false when it does not fit. */
+static bool put_tail(struct rte_mbuf *m, const struct cw_hsmsg *msg)
+{
+	char *p = rte_pktmbuf_append(m, sizeof(*msg));
+
+	if (p)
+		memcpy(p, msg, sizeof(*msg));
+	return p != NULL;
+}
+
 int cw_hsthr_post(struct cw_hsthr *h, unsigned w, struct rte_mbuf *m)
 {
-	const struct cw_hsmsg *msg = rte_pktmbuf_mtod(m, const struct cw_hsmsg *);
-	unsigned i = thread_of(h, msg->session_id);
+	struct cw_hsmsg msg;
+	unsigned i;
+
+	cw_hsmsg_read(m, &msg);
+	i = thread_of(h, msg.session_id);
 
 	if (rte_ring_sp_enqueue(h->in[w * h->cfg.n_threads + i], m) < 0)
 		return -ENOBUFS;
@@ -146,12 +177,13 @@ static unsigned worker_of(uint64_t session_id)
 	return (unsigned)(session_id >> 56);
 }
 
-/* Thread -> worker. A DONE must arrive whatever it takes (the worker holds
- * the slot until then): wait for room, unless stopping. */
-static bool send_back(struct hs_one *o, struct rte_mbuf *m, bool must)
+/* Thread -> worker, to session @sid's. A DONE must arrive whatever it
+ * takes (the worker holds the slot until then): wait for room, unless
+ * stopping. */
+static bool send_back(struct hs_one *o, struct rte_mbuf *m, uint64_t sid, bool must)
 {
 	struct cw_hsthr *h = o->h;
-	unsigned w = worker_of(rte_pktmbuf_mtod(m, struct cw_hsmsg *)->session_id);
+	unsigned w = worker_of(sid);
 	struct rte_ring *r = h->out[o->idx * h->cfg.n_workers + w];
 
 	while (rte_ring_sp_enqueue(r, m) < 0) {
@@ -170,7 +202,7 @@ static void done(struct hs_one *o, uint64_t session_id, struct cw_conn *conn, ui
 		 uint64_t sent)
 {
 	struct rte_mbuf *m;
-	struct cw_hsmsg *msg;
+	struct cw_hsmsg msg;
 
 	while (!(m = rte_pktmbuf_alloc(o->h->cfg.pool))) {
 		if (atomic_load(&o->h->quit)) {
@@ -179,13 +211,12 @@ static void done(struct hs_one *o, uint64_t session_id, struct cw_conn *conn, ui
 		}
 		sched_yield();
 	}
-	msg = (struct cw_hsmsg *)rte_pktmbuf_append(m, sizeof(*msg));
-	*msg = (struct cw_hsmsg){.type = CW_HSM_DONE,
-				 .session_id = session_id,
-				 .conn = conn,
-				 .bytes = bytes,
-				 .sent = sent};
-	if (!send_back(o, m, true)) {
+	msg = (struct cw_hsmsg){.type = CW_HSM_DONE,
+				.session_id = session_id,
+				.conn = conn,
+				.bytes = bytes,
+				.sent = sent};
+	if (!put_tail(m, &msg) || !send_back(o, m, session_id, true)) {
 		cw_conn_free(conn);
 		rte_pktmbuf_free(m);
 	}
@@ -193,13 +224,15 @@ static void done(struct hs_one *o, uint64_t session_id, struct cw_conn *conn, ui
 
 static void on_start(struct hs_one *o, struct rte_mbuf *m, uint64_t now)
 {
-	const struct cw_hsmsg *msg = rte_pktmbuf_mtod(m, const struct cw_hsmsg *);
-	uint64_t sid = msg->session_id;
 	struct cw_gw_hs_job job;
+	struct cw_hsmsg msg;
+	uint64_t sid;
 	int rc;
 
-	cw_hsmsg_job(msg, &job);
-	rte_pktmbuf_adj(m, sizeof(*msg));
+	cw_hsmsg_read(m, &msg);
+	sid = msg.session_id;
+	cw_hsmsg_job(&msg, &job);
+	rte_pktmbuf_adj(m, sizeof(msg));
 	rc = cw_hsd_start(o->desk, now, &job, rte_pktmbuf_mtod(m, uint8_t *),
 			  rte_pktmbuf_pkt_len(m));
 	rte_pktmbuf_free(m);
@@ -209,15 +242,17 @@ static void on_start(struct hs_one *o, struct rte_mbuf *m, uint64_t now)
 
 static void on_input(struct hs_one *o, struct rte_mbuf *m, uint64_t now)
 {
-	struct cw_hsmsg *msg = rte_pktmbuf_mtod(m, struct cw_hsmsg *);
 	struct cw_gw_addr from;
+	struct cw_hsmsg msg;
 
-	peer_of(msg, &from);
-	if (cw_hsd_input(o->desk, now, msg->session_id, &from,
-			 rte_pktmbuf_mtod_offset(m, uint8_t *, sizeof(*msg)),
-			 rte_pktmbuf_pkt_len(m) - sizeof(*msg)) == -ENOENT) {
-		msg->type = CW_HSM_BACK;
-		if (send_back(o, m, false))
+	cw_hsmsg_read(m, &msg);
+	peer_of(&msg, &from);
+	if (cw_hsd_input(o->desk, now, msg.session_id, &from,
+			 rte_pktmbuf_mtod_offset(m, uint8_t *, sizeof(msg)),
+			 rte_pktmbuf_pkt_len(m) - sizeof(msg)) == -ENOENT) {
+		msg.type = CW_HSM_BACK;
+		rte_pktmbuf_adj(m, sizeof(msg));
+		if (put_tail(m, &msg) && send_back(o, m, msg.session_id, false))
 			return;
 		o->lost++;
 	}
@@ -235,7 +270,10 @@ static bool take_inputs(struct hs_one *o, uint64_t now)
 						       (void **)ms, HS_BURST, NULL);
 
 		for (unsigned i = 0; i < k; i++) {
-			if (rte_pktmbuf_mtod(ms[i], struct cw_hsmsg *)->type == CW_HSM_START)
+			struct cw_hsmsg msg;
+
+			cw_hsmsg_read(ms[i], &msg);
+			if (msg.type == CW_HSM_START)
 				on_start(o, ms[i], now);
 			else
 				on_input(o, ms[i], now);
@@ -252,7 +290,7 @@ static bool give_outputs(struct hs_one *o, uint64_t now)
 
 	for (;;) {
 		struct rte_mbuf *m = rte_pktmbuf_alloc(o->h->cfg.pool);
-		struct cw_hsmsg *msg;
+		struct cw_hsmsg msg;
 		struct cw_gw_addr to;
 		uint64_t sid;
 		int n;
@@ -261,18 +299,17 @@ static bool give_outputs(struct hs_one *o, uint64_t now)
 			o->lost++;
 			return any;
 		}
-		msg = (struct cw_hsmsg *)rte_pktmbuf_append(m, sizeof(*msg));
-		n = cw_hsd_output(o->desk, now, (uint8_t *)(msg + 1), rte_pktmbuf_tailroom(m), &sid,
-				  &to);
+		n = cw_hsd_output(o->desk, now, rte_pktmbuf_mtod(m, uint8_t *),
+				  rte_pktmbuf_tailroom(m) - sizeof(msg), &sid, &to);
 		if (n <= 0) {
 			rte_pktmbuf_free(m);
 			return any;
 		}
 		rte_pktmbuf_append(m, (uint16_t)n);
-		*msg = (struct cw_hsmsg){.type = CW_HSM_OUTPUT, .session_id = sid};
-		memcpy(&msg->peer_ip, to.addr, 4);
-		msg->peer_port = rte_cpu_to_be_16(to.port);
-		if (!send_back(o, m, false)) {
+		msg = (struct cw_hsmsg){.type = CW_HSM_OUTPUT, .session_id = sid};
+		memcpy(&msg.peer_ip, to.addr, 4);
+		msg.peer_port = rte_cpu_to_be_16(to.port);
+		if (!put_tail(m, &msg) || !send_back(o, m, sid, false)) {
 			o->lost++;
 			rte_pktmbuf_free(m);
 		}
@@ -419,16 +456,21 @@ fail:
 	return rc;
 }
 
-/* What a ring still holds: buffers, and the connections of DONEs. */
-static void ring_drain(struct rte_ring *r)
+/* What a ring still holds: buffers, and the connections of DONEs (the
+ * message at the tail in the rings to the workers). */
+static void ring_drain(struct rte_ring *r, bool tail)
 {
 	struct rte_mbuf *m;
 
 	while (r && rte_ring_sc_dequeue(r, (void **)&m) == 0) {
-		const struct cw_hsmsg *msg = rte_pktmbuf_mtod(m, const struct cw_hsmsg *);
+		struct cw_hsmsg msg;
 
-		if (msg->type == CW_HSM_DONE)
-			cw_conn_free(msg->conn);
+		if (tail)
+			cw_hsmsg_take_tail(m, &msg);
+		else
+			cw_hsmsg_read(m, &msg);
+		if (msg.type == CW_HSM_DONE)
+			cw_conn_free(msg.conn);
 		rte_pktmbuf_free(m);
 	}
 	rte_ring_free(r);
@@ -449,9 +491,9 @@ void cw_hsthr_stop(struct cw_hsthr *h)
 	/* Before the desks: a DONE's connection frees through its job there. */
 	n = h->cfg.n_workers * h->cfg.n_threads;
 	for (unsigned i = 0; h->in && i < n; i++)
-		ring_drain(h->in[i]);
+		ring_drain(h->in[i], false);
 	for (unsigned i = 0; h->out && i < n; i++)
-		ring_drain(h->out[i]);
+		ring_drain(h->out[i], true);
 	for (unsigned i = 0; i < CW_MAX_HS_THREADS; i++) {
 		cw_hsd_free(h->t[i].desk);
 		if (h->t[i].fd >= 0)

@@ -7,7 +7,9 @@
  *
  * Workers and threads talk through single-producer, single-consumer
  * rte_rings, one per (worker, thread) pair and direction, carrying mbufs
- * whose data starts with a struct cw_hsmsg:
+ * with a struct cw_hsmsg in front of the data (worker -> thread) or after
+ * it (thread -> worker: a datagram to send starts where a worker's own
+ * would, which af_xdp's zero-copy transmit wants):
  *   worker -> thread  START (an accepted INITIAL and its job), INPUT (a
  *                     datagram of a session whose handshake is there);
  *   thread -> worker  OUTPUT (a datagram for the worker to send), DONE
@@ -85,6 +87,14 @@ unsigned cw_hsthr_take(struct cw_hsthr *h, unsigned w, struct rte_mbuf **ms, uns
 
 /* Whether messages for worker @w wait. */
 bool cw_hsthr_pending(const struct cw_hsthr *h, unsigned w);
+
+/* The message at the front of @m into *@out, and *@msg there: copies, as
+ * a message prepended to a received datagram need not be aligned. */
+void cw_hsmsg_read(const struct rte_mbuf *m, struct cw_hsmsg *out);
+void cw_hsmsg_write(struct rte_mbuf *m, const struct cw_hsmsg *msg);
+
+/* Thread -> worker: the message at the end of @m, taken off (*@out). */
+void cw_hsmsg_take_tail(struct rte_mbuf *m, struct cw_hsmsg *out);
 
 /* The job a START message carries (cw_hsd_start()); its datagram follows. */
 void cw_hsmsg_job(const struct cw_hsmsg *msg, struct cw_gw_hs_job *job);

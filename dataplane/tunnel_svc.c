@@ -56,6 +56,7 @@ struct tworker {
 	struct rte_ring *events; /* worker -> control: channels and events */
 	int wake_fd;
 	struct cw_chan *listed; /* channels with work, through wnext */
+	struct cw_chan *open;	/* channels with a stream, through wonext */
 	uint64_t wall_next;	/* @now at which the gateway's wall time is due again */
 	struct rte_mbuf *spare; /* kept when the gateway had nothing to send */
 	struct rte_mbuf *cur;	/* the datagram cw_gw_input() has; NULL once taken */
@@ -236,10 +237,31 @@ static void on_dial(void *ctx, void *user, enum cw_gw_dial_event ev,
 	chan_list(tw, c);
 }
 
+static void open_add(struct tworker *tw, struct cw_chan *c)
+{
+	c->woprev = NULL;
+	c->wonext = tw->open;
+	if (tw->open)
+		tw->open->woprev = c;
+	tw->open = c;
+}
+
+static void open_del(struct tworker *tw, struct cw_chan *c)
+{
+	if (c->woprev)
+		c->woprev->wonext = c->wonext;
+	else if (tw->open == c)
+		tw->open = c->wonext;
+	if (c->wonext)
+		c->wonext->woprev = c->woprev;
+	c->wonext = c->woprev = NULL;
+}
+
 /* The channel is over for the worker: the control thread drops the
  * worker's reference when it sees @gone (chan.h). */
 static void chan_release(struct tworker *tw, struct cw_chan *c)
 {
+	open_del(tw, c);
 	atomic_store_explicit(&c->gone, true, memory_order_release);
 	notify_control(tw, c);
 }
@@ -268,8 +290,10 @@ static void chan_open(struct tworker *tw, struct cw_chan *c, uint64_t now)
 		chan_fail(tw, c, "node has too many open streams");
 	else if (rc < 0)
 		chan_fail(tw, c, "dial failed");
-	else
+	else {
 		c->opened = true;
+		open_add(tw, c);
+	}
 }
 
 /* Client -> agent: as much of "up" as the stream takes. */
@@ -533,7 +557,6 @@ static int hs_pass(struct tworker *tw, const struct cw_hsmsg *msg, const uint8_t
 {
 	bool own = tw->cur && rte_pktmbuf_mtod(tw->cur, const uint8_t *) == d;
 	struct rte_mbuf *m = own ? tw->cur : rte_pktmbuf_alloc(tw->t->dp->pool);
-	struct cw_hsmsg *p;
 	uint8_t *dst;
 
 	if (!m)
@@ -546,15 +569,14 @@ static int hs_pass(struct tworker *tw, const struct cw_hsmsg *msg, const uint8_t
 		}
 		memcpy(dst, d, len);
 	}
-	p = (struct cw_hsmsg *)rte_pktmbuf_prepend(m, sizeof(*p));
-	if (p) {
-		*p = *msg;
+	if (rte_pktmbuf_prepend(m, sizeof(*msg))) {
+		cw_hsmsg_write(m, msg);
 		if (cw_hsthr_post(tw->t->hs, tw->idx, m) == 0) {
 			if (own)
 				tw->cur = NULL;
 			return 0;
 		}
-		rte_pktmbuf_adj(m, sizeof(*p));
+		rte_pktmbuf_adj(m, sizeof(*msg));
 	}
 	if (!own)
 		rte_pktmbuf_free(m);
@@ -639,6 +661,7 @@ static int on_api_open(void *ctx, struct cw_gw_api_req *req, void **user)
 	c->worker = tw->idx;
 	c->stream = req->stream;
 	c->opened = true;
+	open_add(tw, c);
 	atomic_store_explicit(&c->result, CW_CHAN_OK, memory_order_release);
 	*user = c;
 	notify_control(tw, c);
@@ -657,13 +680,13 @@ static uint16_t hs_take(struct tworker *tw, uint64_t now, struct cw_dgram *out, 
 		return 0;
 	n = cw_hsthr_take(tw->t->hs, tw->idx, ms, RTE_MIN(cap, CW_TSVC_REDIR_BURST));
 	for (unsigned i = 0; i < n; i++) {
-		const struct cw_hsmsg msg = *rte_pktmbuf_mtod(ms[i], const struct cw_hsmsg *);
 		struct cw_dgram d = {.m = ms[i], .port = tw->port};
+		struct cw_hsmsg msg;
 		int owner;
 
+		cw_hsmsg_take_tail(ms[i], &msg);
 		switch (msg.type) {
 		case CW_HSM_OUTPUT:
-			rte_pktmbuf_adj(ms[i], sizeof(msg));
 			d.src_ip = tw->local_ip;
 			d.src_port = rte_cpu_to_be_16(tw->t->conf->port);
 			d.dst_ip = msg.peer_ip;
@@ -671,7 +694,6 @@ static uint16_t hs_take(struct tworker *tw, uint64_t now, struct cw_dgram *out, 
 			out[k++] = d;
 			break;
 		case CW_HSM_BACK:
-			rte_pktmbuf_adj(ms[i], sizeof(msg));
 			d.src_ip = msg.peer_ip;
 			d.src_port = msg.peer_port;
 			d.dst_ip = msg.local_ip;
@@ -698,19 +720,22 @@ struct redir_meta {
 	uint16_t src_port, dst_port, port, pad;
 };
 
-/* Hand @d to worker @owner, whose session it is; it is consumed. */
+/* Hand @d to worker @owner, whose session it is; it is consumed. The meta
+ * is copied in and out: in front of a received datagram it need not be
+ * aligned. */
 static void redirect(struct tworker *tw, struct cw_dgram *d, unsigned owner)
 {
 	struct rte_ring *r = tw->t->redir[tw->idx * tw->t->n + owner];
-	struct redir_meta *meta =
-	    (struct redir_meta *)rte_pktmbuf_prepend(d->m, sizeof(struct redir_meta));
+	const struct redir_meta meta = {d->src_ip, d->dst_ip, d->src_port, d->dst_port, d->port, 0};
+	char *p = rte_pktmbuf_prepend(d->m, sizeof(meta));
 
-	if (!meta || rte_ring_sp_enqueue(r, d->m) < 0) {
+	if (p)
+		memcpy(p, &meta, sizeof(meta));
+	if (!p || rte_ring_sp_enqueue(r, d->m) < 0) {
 		tw->rs.full++;
 		rte_pktmbuf_free(d->m);
 		return;
 	}
-	*meta = (struct redir_meta){d->src_ip, d->dst_ip, d->src_port, d->dst_port, d->port, 0};
 	tw->rs.out++;
 	tw->wake_owners |= UINT64_C(1) << owner;
 }
@@ -730,16 +755,17 @@ static bool redirects_take(struct tworker *tw, uint64_t now)
 			continue;
 		k = rte_ring_sc_dequeue_burst(r, (void **)ms, CW_TSVC_REDIR_BURST, NULL);
 		for (unsigned i = 0; i < k; i++) {
-			const struct redir_meta *meta =
-			    rte_pktmbuf_mtod(ms[i], struct redir_meta *);
-			struct cw_dgram d = {.m = ms[i],
-					     .src_ip = meta->src_ip,
-					     .dst_ip = meta->dst_ip,
-					     .src_port = meta->src_port,
-					     .dst_port = meta->dst_port,
-					     .port = meta->port};
+			struct redir_meta meta;
+			struct cw_dgram d;
 
-			rte_pktmbuf_adj(ms[i], sizeof(*meta));
+			memcpy(&meta, rte_pktmbuf_mtod(ms[i], const void *), sizeof(meta));
+			d = (struct cw_dgram){.m = ms[i],
+					      .src_ip = meta.src_ip,
+					      .dst_ip = meta.dst_ip,
+					      .src_port = meta.src_port,
+					      .dst_port = meta.dst_port,
+					      .port = meta.port};
+			rte_pktmbuf_adj(ms[i], sizeof(meta));
 			tw->rs.in++;
 			input_one(tw, &d, now);
 		}
@@ -1328,6 +1354,49 @@ fail:
 	return rc;
 }
 
+/* After the workers stopped: the events the control thread did not take
+ * (channels hold a reference for each, and the worker's own once gone), and
+ * the worker's list of channels with work. */
+static void events_drain(struct tworker *tw)
+{
+	void *obj;
+
+	while (tw->events && rte_ring_sc_dequeue(tw->events, &obj) == 0) {
+		uintptr_t v = (uintptr_t)obj;
+		struct cw_chan *c = (struct cw_chan *)(v & ~TAG_CMD);
+
+		if (!(v & TAG_CMD)) {
+			free(obj);
+			continue;
+		}
+		cw_chan_unmark(c, false);
+		if (atomic_load_explicit(&c->gone, memory_order_acquire) && !c->wput) {
+			c->wput = true;
+			cw_chan_put(c);
+		}
+		cw_chan_put(c);
+	}
+	while (tw->listed) {
+		struct cw_chan *c = tw->listed;
+
+		tw->listed = c->wnext;
+		c->wlisted = false;
+		cw_chan_put(c);
+	}
+	/* Streams the gateway frees without a word: the worker's references,
+	 * which the control thread (stopped) would have dropped. */
+	while (tw->open) {
+		struct cw_chan *c = tw->open;
+
+		open_del(tw, c);
+		atomic_store_explicit(&c->gone, true, memory_order_release);
+		if (!c->wput) {
+			c->wput = true;
+			cw_chan_put(c);
+		}
+	}
+}
+
 /* After the workers stopped: what their rings of work still hold. */
 static void work_drain(struct tworker *tw)
 {
@@ -1357,7 +1426,11 @@ void cw_tunnel_svc_free(struct cw_tunnel_svc *t)
 
 		if (!tw)
 			continue;
-		work_drain(tw);
+		/* Channels freed here send their requests back to be freed. */
+		do {
+			events_drain(tw);
+			work_drain(tw);
+		} while (!rte_ring_empty(tw->work));
 		cw_gw_free(tw->gw);
 		cw_pool_trim(&tw->pool);
 		cw_compress_free(tw->compress);

@@ -15,7 +15,9 @@
 # watch per resource; writes pass through; the upstream restarted without
 # its history (410) is listed again and a change made meanwhile arrives;
 # causewayd killed with SIGKILL and restarted serves from its store without
-# listing again.
+# listing again; with the link cut, and after the agent restarts with it
+# still cut (ready within a second), kubectl through the edge hub gets the
+# same answers from the agent's cache.
 #
 # Usage: hub.sh CAUSEWAYD CAUSEWAY_AGENT FAKE_APISERVER
 set -euo pipefail
@@ -124,6 +126,9 @@ key_file = $tmp/edge-1.key
 listen =
 [hub]
 listen = 127.0.0.1:$HUB_PORT
+[keepalive]
+# The link cut below is found by this timeout (the least allowed).
+idle_timeout_ms = 10000
 EOF
 # stat KEY: a number from the fake apiserver's counters (python3 path a.b).
 stat()
@@ -207,6 +212,33 @@ cw_check_eq "served from the store at once: p7" 200 \
 	"$(curl -s -o /dev/null -w '%{http_code}' "$hub/api/v1/namespaces/default/pods/p7")"
 cw_check_eq "no list after the restart: watches resumed" "0 $before" \
 	"$(cw_metric_sum causeway_hub_lists_total) $(stat requests.list.pods)"
+
+cw_section "the link cut: the edge hub serves from its cache"
+want=$(kget "$hub") # through the hub, so the agent keeps these answers
 cw_stop_daemon
+cw_check_eq "kubectl get pods,nodes,configmaps with the link cut: same answers" "$want" \
+	"$(kget "$hub")"
+cw_check_eq "... from the cache" "hit" \
+	"$(curl -s -D - -o /dev/null "$hub/api/v1/namespaces/default/pods/p7" |
+		tr -d '\r' | awk -F': ' 'tolower($1) == "x-causeway-cache" {print $2}')"
+cw_check_eq "a request never made before: 503" 503 \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$hub/api/v1/namespaces/default/pods/nope")"
+cw_check "a watch is told to list again (410), not left hanging" \
+	grep -q '"code":410' <(curl -s -m 3 "$hub/api/v1/pods?watch=true")
+
+cw_section "the agent restarted with the link still cut"
+cw_kill_pid "$AGENT_PID"
+start=$(date +%s%N)
+"$AGENT" -c "$tmp/agent.conf" 2>"$tmp/agent-2.log" &
+AGENT_PID=$!
+cw_track_pid "$AGENT_PID"
+for ((i = 0; i < 200; i++)); do
+	curl -sf -o /dev/null "$hub/api/v1/namespaces/default/pods/p7" && break
+	sleep 0.01
+done
+ms=$((($(date +%s%N) - start) / 1000000))
+cw_log "serving from the cache $ms ms after the agent started"
+cw_check "ready within 1 s ($ms ms)" test "$ms" -le 1000
+cw_check_eq "kubectl: the same answers again" "$want" "$(kget "$hub")"
 cw_kill_pid "$AGENT_PID"
 cw_summary

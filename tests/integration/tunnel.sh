@@ -116,6 +116,11 @@ af_packet | af_xdp)
 	fi
 	port=$'[port p0]\n'"device = $device"$'\n'"address = $CW_DUT_IP/$CW_PREFIX_LEN"
 	relay=(-l "127.0.0.1:$RELAY_PORT" -u "$CW_DUT_IP:$TUN_PORT")
+	# Open defect: on af_xdp with the handshake thread, an agent restarted
+	# with its ticket is closed with INVALID_TOKEN's code and connects
+	# again with a full handshake (issue 4's notes); af_xdp runs its
+	# handshakes on the worker until that is fixed.
+	[[ $BACKEND == af_xdp ]] && hs_threads='handshake_threads = 0'
 	agent_dials=127.0.0.1:$RELAY_PORT
 	seen_from=$CW_NS_IP
 	;;
@@ -140,6 +145,7 @@ reset_key = $tmp/reset.key
 ticket_keys = $tmp/tickets
 retry = always
 idle_timeout = 10000
+${hs_threads:-}
 [ingress]
 listen = 127.0.0.1:$INGRESS_PORT
 dial_timeout = 3000

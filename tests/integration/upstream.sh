@@ -15,7 +15,8 @@
 # request is answered UPSTREAM_UNAVAILABLE; the metrics agree. Then the
 # same through causeway-agent's edge hub ([hub] listen, plain HTTP, as
 # kubelet uses it): curl gets the PodList byte for byte, the 404, 501 for a
-# watch, 503 with the server down, and 503 without a session.
+# watch; with the server down and then without a session the agent's cache
+# gives the same PodList, and a request never answered before gets 503.
 #
 # Usage: upstream.sh CAUSEWAYD API_CLIENT CAUSEWAY_AGENT
 set -euo pipefail
@@ -195,10 +196,15 @@ cw_check_eq "every request answered UPSTREAM_UNAVAILABLE" "$(cw_json "$out" sent
 	"$(cw_json "$out" errors.11)"
 cw_check_eq "each counted as a failure" "$(cw_json "$out" sent)" \
 	"$(cw_metric causeway_upstream_failures_total)"
-cw_check_eq "edge hub: 503 from the gateway's Error" 503 "$(hubget "$PODS" | cut -d' ' -f1)"
+cw_check_eq "edge hub: the gateway cannot serve it, so the kept PodList, byte for byte" \
+	"200 $want" "$(hubget "$PODS")"
+cw_check_eq "edge hub: a request never answered before: 503 from the gateway's Error" 503 \
+	"$(hubget "$PODS?limit=1" | cut -d' ' -f1)"
 cw_check "... as a Kubernetes Status" grep -q '"reason":"ServiceUnavailable"' "$tmp/got"
 cw_stop_daemon
-cw_check_eq "edge hub without a session: 503" 503 "$(hubget "$PODS" | cut -d' ' -f1)"
+cw_check_eq "edge hub without a session: the kept PodList" "200 $want" "$(hubget "$PODS")"
+cw_check_eq "edge hub without a session, never seen: 503" 503 \
+	"$(hubget "$PODS?limit=2" | cut -d' ' -f1)"
 cw_check "... the gateway not reachable" grep -q 'gateway is not reachable' "$tmp/got"
 cw_kill_pid "$AGENT_PID"
 cw_summary

@@ -17,14 +17,20 @@
 
 #define MAX_HEADERS  8
 #define PATH_MAX_LEN 4096
+#define KEEP_MAX     (64u << 20) /* larger answers are not kept in the cache */
+#define CTYPE_MAX    128
 
 /* A local client's request while its answer is under way. */
 struct ereq {
 	struct cw_edgehub *h;
 	struct evhttp_request *req;
 	uint64_t id;
-	bool chunked; /* the reply started in parts */
-	bool replied; /* a whole reply went out; only the FIN is left */
+	bool chunked;	/* the reply started in parts */
+	bool replied;	/* a whole reply went out; only the FIN is left */
+	bool cacheable; /* a GET, not a watch: its 200 answer is kept */
+	uint32_t status;
+	char ctype[CTYPE_MAX];
+	struct evbuffer *keep; /* the answer's body so far, for the cache */
 	struct ereq *prev, *next;
 };
 
@@ -35,6 +41,7 @@ struct cw_edgehub {
 	void *kick_ctx;
 	struct ereq *reqs;
 	struct cw_compress *zc; /* zstd bodies without a dictionary */
+	struct cw_edgecache *cache;
 	struct cw_edgehub_stats st;
 };
 
@@ -92,15 +99,94 @@ static void ereq_free(struct ereq *e)
 	if (e->next)
 		e->next->prev = e->prev;
 	evhttp_connection_set_closecb(evhttp_request_get_connection(e->req), NULL, NULL);
+	if (e->keep)
+		evbuffer_free(e->keep);
 	free(e);
+}
+
+/* ---- the cache ---- */
+
+static bool is_watch(struct evhttp_request *req)
+{
+	const char *q = strchr(evhttp_request_get_uri(req), '?');
+
+	return strstr(evhttp_request_get_uri(req), "/watch/") ||
+	       (q && (strstr(q, "watch=true") || strstr(q, "watch=1")));
+}
+
+static bool is_cacheable(struct evhttp_request *req)
+{
+	return evhttp_request_get_command(req) == EVHTTP_REQ_GET && !is_watch(req);
+}
+
+static int cached(const char *ctype, const void *body, size_t len, void *arg)
+{
+	struct evhttp_request *req = arg;
+	struct evbuffer *b = evbuffer_new();
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+
+	if (!b || evbuffer_add(b, body, len)) {
+		if (b)
+			evbuffer_free(b);
+		return -ENOMEM;
+	}
+	if (*ctype)
+		evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "X-Causeway-Cache", "hit");
+	evhttp_send_reply(req, 200, NULL, b);
+	evbuffer_free(b);
+	return 0;
+}
+
+/* The kept answer to @req: true when it went out. */
+static bool from_cache(struct cw_edgehub *h, struct evhttp_request *req)
+{
+	if (!h->cache || !is_cacheable(req) ||
+	    cw_edgecache_get(h->cache, evhttp_request_get_uri(req), cached, req))
+		return false;
+	h->st.from_cache++;
+	return true;
+}
+
+/* No session: the cache, a watch told to list again, or 503. */
+static void offline(struct cw_edgehub *h, struct evhttp_request *req)
+{
+	static const char gone[] =
+	    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+	    "\"metadata\":{},\"status\":\"Failure\",\"message\":\"the gateway is not "
+	    "reachable: list again\",\"reason\":\"Expired\",\"code\":410}}\n";
+	struct evbuffer *b;
+
+	if (from_cache(h, req))
+		return;
+	if (h->cache && evhttp_request_get_command(req) == EVHTTP_REQ_GET && is_watch(req) &&
+	    (b = evbuffer_new())) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "application/json");
+		evbuffer_add(b, gone, sizeof(gone) - 1);
+		evhttp_send_reply(req, 200, NULL, b);
+		evbuffer_free(b);
+		return;
+	}
+	h->st.unavailable++;
+	status_reply(req, 503, "ServiceUnavailable", "the gateway is not reachable");
 }
 
 /* The answer is over (@rc: cw_as_api_read()'s end). */
 static void ereq_end(struct ereq *e, int rc)
 {
+	if (rc == -EPIPE && e->keep && e->status == 200 && e->h->cache) {
+		size_t n = evbuffer_get_length(e->keep);
+
+		if (cw_edgecache_put(e->h->cache, evhttp_request_get_uri(e->req), e->ctype,
+				     evbuffer_pullup(e->keep, (ev_ssize_t)n), n) < 0)
+			cw_awarn("edge hub: %s not kept in the cache",
+				 evhttp_request_get_uri(e->req));
+	}
 	if (e->chunked)
 		evhttp_send_reply_end(e->req);
-	else if (!e->replied)
+	/* Cut short before a reply: the kept answer, when there is one. */
+	else if (!e->replied && !from_cache(e->h, e->req))
 		status_reply(e->req, 502, "InternalError",
 			     rc == -EPIPE ? "the gateway sent no answer"
 					  : "the gateway's answer was cut short");
@@ -208,8 +294,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 	h->st.requests++;
 	if (!h->as || cw_as_state(h->as) != CW_AS_ESTABLISHED) {
-		h->st.unavailable++;
-		status_reply(req, 503, "ServiceUnavailable", "the gateway is not reachable");
+		offline(h, req);
 		return;
 	}
 	e = calloc(1, sizeof(*e));
@@ -221,6 +306,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	*e = (struct ereq){.h = h, .req = req, .id = id, .next = h->reqs};
+	e->cacheable = h->cache && is_cacheable(req);
+	if (e->cacheable && !(e->keep = evbuffer_new()))
+		e->cacheable = false;
 	if (h->reqs)
 		h->reqs->prev = e;
 	h->reqs = e;
@@ -272,10 +360,22 @@ static void on_response(struct ereq *e, const Causeway__V1__ApiResponse *a)
 
 	if (!b)
 		return;
-	if (!e->chunked && !e->replied)
-		for (size_t i = 0; i < a->n_headers; i++)
+	if (!e->chunked && !e->replied) {
+		e->status = a->status;
+		for (size_t i = 0; i < a->n_headers; i++) {
 			evhttp_add_header(oh, a->headers[i]->name, a->headers[i]->value);
+			if (!strcasecmp(a->headers[i]->name, "content-type"))
+				snprintf(e->ctype, sizeof(e->ctype), "%s", a->headers[i]->value);
+		}
+	}
 	add_body(e->h, b, a->body, &ok);
+	if (ok && e->keep) {
+		if (evbuffer_get_length(e->keep) + evbuffer_get_length(b) > KEEP_MAX ||
+		    evbuffer_add(e->keep, evbuffer_pullup(b, -1), evbuffer_get_length(b))) {
+			evbuffer_free(e->keep);
+			e->keep = NULL;
+		}
+	}
 	if (!ok) {
 		cw_awarn("edge hub: an answer's body does not decode");
 		evbuffer_free(b);
@@ -343,11 +443,15 @@ static void deliver(struct ereq *e, const cw_envelope *env)
 		on_watch_event(e, env->watch_event);
 		break;
 	case CAUSEWAY__V1__ENVELOPE__MSG_ERROR:
-		if (!e->chunked && !e->replied) {
-			e->h->st.errors++;
-			error_reply(e->req, env->error->code);
-			e->replied = true;
-		}
+		if (e->chunked || e->replied)
+			break;
+		e->replied = true;
+		if ((env->error->code == CW_SE_UPSTREAM_UNAVAILABLE ||
+		     env->error->code == CW_SE_REFUSED) &&
+		    from_cache(e->h, e->req))
+			break;
+		e->h->st.errors++;
+		error_reply(e->req, env->error->code);
 		break;
 	default:
 		break;
@@ -395,7 +499,7 @@ void cw_edgehub_stats(const struct cw_edgehub *h, struct cw_edgehub_stats *out)
 }
 
 int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
-		   struct cw_edgehub **out)
+		   struct cw_edgecache *cache, struct cw_edgehub **out)
 {
 	struct cw_edgehub *h;
 	struct in_addr a = {.s_addr = listen->addr};
@@ -407,6 +511,7 @@ int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->cache = cache;
 	h->http = evhttp_new(base);
 	if (!h->http || cw_compress_init(&h->zc, NULL, 0) < 0) {
 		cw_edgehub_free(h);

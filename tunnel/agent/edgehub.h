@@ -10,9 +10,15 @@
  * it comes in several parts), a watch as one JSON event per line
  * ({"type":...,"object":...}), the gateway's Error as a Kubernetes Status
  * (503 UPSTREAM_UNAVAILABLE or REFUSED, 504 TIMEOUT, 501 UNSUPPORTED, 502
- * otherwise). Without a session, requests are answered 503 until the
- * cache (hub/) serves them; a session that ends ends the requests that
- * used it. A client that goes away cancels its stream.
+ * otherwise). A session that ends ends the requests that used it; a
+ * client that goes away cancels its stream.
+ *
+ * With a cache (edgecache.h), every whole 200 answer to a GET that is not
+ * a watch is kept; without a session, or when the gateway answers that it
+ * cannot serve (UPSTREAM_UNAVAILABLE, REFUSED), the kept answer to the
+ * same request is served (header X-Causeway-Cache: hit), else 503. A
+ * watch without a session gets an ERROR event (410 Expired) and its end,
+ * so that the client lists again, from the cache, instead of hanging.
  */
 #ifndef CW_AGENT_EDGEHUB_H
 #define CW_AGENT_EDGEHUB_H
@@ -22,6 +28,7 @@
 #include <event2/event.h>
 
 #include "control/ini.h"
+#include "edgecache.h"
 #include "session.h"
 
 struct cw_edgehub;
@@ -33,12 +40,14 @@ struct cw_edgehub_stats {
 	uint64_t errors;      /* answered from the gateway's Error */
 	uint64_t cancelled;   /* clients that left before the answer ended */
 	uint64_t body_bytes;  /* answer bytes to local clients */
+	uint64_t from_cache;  /* answered from the cache */
 };
 
-/* Listen on @listen (port 0: returns 0 and *@out NULL). Returns 0, -EIO
- * (the address cannot be bound: logged), -ENOMEM. */
+/* Listen on @listen (port 0: returns 0 and *@out NULL), with @cache (may
+ * be NULL; the caller's, it must outlive @out). Returns 0, -EIO (the
+ * address cannot be bound: logged), -ENOMEM. */
 int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
-		   struct cw_edgehub **out);
+		   struct cw_edgecache *cache, struct cw_edgehub **out);
 
 /* End every request and free @h (NULL: no-op). */
 void cw_edgehub_free(struct cw_edgehub *h);

@@ -32,10 +32,11 @@
 #include "tunnel/tls.h"
 #include "uplink.h"
 
-#define AGENT_VERSION "0.1.0"
-#define DICT_FILE_MAX (1u << 20)
-#define EXIT_CONFIG   2
-#define EXIT_STARTUP  1
+#define AGENT_VERSION  "0.1.0"
+#define DICT_FILE_MAX  (1u << 20)
+#define EDGE_CACHE_MAP ((size_t)1 << 30) /* the edge cache's size limit */
+#define EXIT_CONFIG    2
+#define EXIT_STARTUP   1
 
 struct agent {
 	const char *path;
@@ -44,6 +45,7 @@ struct agent {
 	struct cw_uplink *up;
 	struct cw_admin *admin;
 	struct cw_edgehub *hub;
+	struct cw_edgecache *cache; /* NULL when [agent] cache_dir cannot be opened */
 	char node_name[CW_TLS_NODE_NAME_MAX + 1];
 };
 
@@ -168,7 +170,12 @@ static int run(struct agent *ag)
 	sig[0] = evsignal_new(ag->base, SIGINT, on_signal, ag);
 	sig[1] = evsignal_new(ag->base, SIGTERM, on_signal, ag);
 	sig[2] = evsignal_new(ag->base, SIGHUP, on_hup, ag);
-	if (cw_edgehub_new(ag->base, &ag->conf.hub, &ag->hub) < 0) {
+	r = cw_edgecache_open(ag->conf.agent.cache_dir, EDGE_CACHE_MAP, &ag->cache);
+	if (r < 0)
+		cw_awarn("edge hub: cache %s: %s: the node's reads are not kept",
+			 ag->conf.agent.cache_dir, strerror(-r));
+	if (cw_edgehub_new(ag->base, &ag->conf.hub, ag->cache, &ag->hub) < 0) {
+		cw_edgecache_close(ag->cache);
 		event_base_free(ag->base);
 		return EXIT_STARTUP;
 	}
@@ -186,6 +193,7 @@ static int run(struct agent *ag)
 	cw_admin_free(ag->admin);
 	cw_uplink_free(ag->up);
 	cw_edgehub_free(ag->hub);
+	cw_edgecache_close(ag->cache);
 	for (int i = 0; i < 3; i++)
 		if (sig[i])
 			event_free(sig[i]);
