@@ -9,7 +9,7 @@
 #include "dataplane/tunnel_svc.h"
 #include "tunnel/msg.h"
 
-#define MSG_BUF 1024 /* the Error answers written here */
+#define API_RING (64u << 10) /* bytes of an answer in flight to the worker */
 
 struct cw_apiserve {
 	struct cw_tunnel_svc *tsvc;
@@ -138,6 +138,10 @@ static void start(struct cw_apiserve *s, struct cw_chan *c)
 	struct cw_api_call *call = calloc(1, sizeof(*call));
 	int rc;
 
+	if (call && cw_chan_api_ring(c, API_RING) < 0) {
+		free(call);
+		call = NULL;
+	}
 	if (!call) {
 		cw_err("api: out of memory for a request of %s", req->node);
 		atomic_store_explicit(&c->abort_c, true, memory_order_release);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "control/chan.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,8 +54,11 @@ size_t cw_bring_peek(const struct cw_bring *r, const uint8_t **p)
 {
 	size_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	size_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	size_t off = tail & (r->size - 1), n = head - tail;
+	size_t off, n = head - tail;
 
+	if (!n) /* also a ring whose buffer is not there yet (cw_chan_api_ring()) */
+		return 0;
+	off = tail & (r->size - 1);
 	*p = r->buf + off;
 	return r->size - off < n ? r->size - off : n;
 }
@@ -85,24 +89,26 @@ struct cw_chan *cw_chan_new(void)
 	return c;
 }
 
-struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *ctx, void *api), void *ctx,
-				size_t up_size)
+struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *ctx, void *api), void *ctx)
 {
 	struct cw_chan *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->up.size = up_size;
-	c->up.buf = malloc(up_size);
-	if (!c->up.buf) {
-		free(c);
-		return NULL;
-	}
 	c->api = api;
 	c->api_free = api_free;
 	c->api_ctx = ctx;
 	atomic_init(&c->refs, 2);
 	return c;
+}
+
+int cw_chan_api_ring(struct cw_chan *c, size_t size)
+{
+	c->up.buf = malloc(size);
+	if (!c->up.buf)
+		return -ENOMEM;
+	c->up.size = size;
+	return 0;
 }
 
 void cw_chan_get(struct cw_chan *c)

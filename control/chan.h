@@ -128,12 +128,20 @@ struct cw_chan *cw_chan_new(void);
 
 /*
  * An API channel (control/apiserve.h), refs 2: request @api (given to
- * @api_free with @ctx when the channel is freed), an "up" ring of @up_size
- * bytes (a power of two) for the answer, and no room in "down": after its
- * request the agent sends nothing. NULL when out of memory.
+ * @api_free with @ctx when the channel is freed), and no room in either
+ * ring yet: after its request the agent sends nothing ("down" stays
+ * empty), and "up" gets its buffer from cw_chan_api_ring() on the control
+ * thread, so that the worker allocates no more than the channel itself.
+ * NULL when out of memory.
  */
-struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *ctx, void *api), void *ctx,
-				size_t up_size);
+struct cw_chan *cw_chan_new_api(void *api, void (*api_free)(void *ctx, void *api), void *ctx);
+
+/*
+ * Control thread, before its first write to "up": a ring of @size bytes
+ * (a power of two). The worker reads the buffer only after the head that
+ * a write publishes (release, acquire). Returns 0 or -ENOMEM.
+ */
+int cw_chan_api_ring(struct cw_chan *c, size_t size);
 
 /* Take one more reference. */
 void cw_chan_get(struct cw_chan *c);

@@ -224,6 +224,7 @@ static size_t on_watch_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct cw_reflector *r = arg;
 	struct batch b = {.n = 0};
+	uint64_t seen = r->st.events + r->st.bookmarks;
 	size_t off = 0;
 	uint8_t *nl;
 	int rc = buf_add(r, p, size * n);
@@ -240,7 +241,8 @@ static size_t on_watch_body(char *p, size_t size, size_t n, void *arg)
 	r->len -= off;
 	if (rc == 0 && r->len > LINE_MAX_LEN)
 		rc = -EMSGSIZE;
-	changed(r);
+	if (r->st.events + r->st.bookmarks != seen) /* not for a chunk without a whole line */
+		changed(r);
 	if (rc == 1)
 		r->gone = true;
 	else if (rc)

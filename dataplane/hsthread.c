@@ -32,8 +32,9 @@ struct hs_one {
 	int fd; /* eventfd the workers signal */
 	struct cw_hsd *desk;
 	uint64_t wall_next;
-	uint64_t wake; /* workers to wake after this round (socket backend) */
-	uint64_t lost; /* outputs dropped: a full ring or no mbuf */
+	uint64_t wake;		/* workers to wake after this round (socket backend) */
+	struct rte_mbuf *spare; /* kept when the desk had nothing to send */
+	uint64_t lost;		/* outputs dropped: a full ring or no mbuf */
 };
 
 struct cw_hsthr {
@@ -289,12 +290,14 @@ static bool give_outputs(struct hs_one *o, uint64_t now)
 	bool any = false;
 
 	for (;;) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(o->h->cfg.pool);
+		/* Most rounds have nothing to send: keep the buffer for the next. */
+		struct rte_mbuf *m = o->spare ? o->spare : rte_pktmbuf_alloc(o->h->cfg.pool);
 		struct cw_hsmsg msg;
 		struct cw_gw_addr to;
 		uint64_t sid;
 		int n;
 
+		o->spare = NULL;
 		if (!m) {
 			o->lost++;
 			return any;
@@ -302,7 +305,7 @@ static bool give_outputs(struct hs_one *o, uint64_t now)
 		n = cw_hsd_output(o->desk, now, rte_pktmbuf_mtod(m, uint8_t *),
 				  rte_pktmbuf_tailroom(m) - sizeof(msg), &sid, &to);
 		if (n <= 0) {
-			rte_pktmbuf_free(m);
+			o->spare = m;
 			return any;
 		}
 		rte_pktmbuf_append(m, (uint16_t)n);
@@ -495,6 +498,7 @@ void cw_hsthr_stop(struct cw_hsthr *h)
 	for (unsigned i = 0; h->out && i < n; i++)
 		ring_drain(h->out[i], true);
 	for (unsigned i = 0; i < CW_MAX_HS_THREADS; i++) {
+		rte_pktmbuf_free(h->t[i].spare);
 		cw_hsd_free(h->t[i].desk);
 		if (h->t[i].fd >= 0)
 			close(h->t[i].fd);

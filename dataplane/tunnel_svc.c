@@ -32,7 +32,6 @@
 #define CW_TSVC_REDIR_BURST 32		   /* taken from one ring at a time */
 #define CW_TSVC_DEQ	    64		   /* ring entries taken per poll */
 #define CW_TSVC_HS_JOBS	    4096	   /* handshakes in progress per handshake thread */
-#define CW_TSVC_API_RING    (64u << 10)	   /* bytes of an API answer in flight */
 #define CW_TSVC_DIAL_RESET  0x09	   /* CONNECTION_RESET (PROTOCOL.md §12.4) */
 #define TAG_CMD		    ((uintptr_t)1) /* low pointer bits in the rings */
 #define TAG_FREE	    ((uintptr_t)2) /* a cw_gw_api_req to free on its worker */
@@ -653,7 +652,7 @@ static void api_req_free(void *ctx, void *req)
 static int on_api_open(void *ctx, struct cw_gw_api_req *req, void **user)
 {
 	struct tworker *tw = ctx;
-	struct cw_chan *c = cw_chan_new_api(req, api_req_free, tw, CW_TSVC_API_RING);
+	struct cw_chan *c = cw_chan_new_api(req, api_req_free, tw);
 
 	if (!c)
 		return -ENOMEM;
