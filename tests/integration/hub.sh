@@ -76,22 +76,7 @@ post /api/v1/namespaces/default/configmaps \
 cw_check "seeded" curl -sf -o /dev/null "$up/api/v1/pods"
 
 cat >"$tmp/causeway.conf" <<EOF
-[eal]
-lcores = 0-1
-memory = 128
-hugepages = no
-file_prefix = cwt-hub-$$
-[dataplane]
-backend = socket
-socket_address = 127.0.0.1
-stats_interval = 0
-mbuf_pool_size = 4095
-[tunnel]
-port = $TUN_PORT
-cert = $tmp/gateway.crt
-key = $tmp/gateway.key
-ca = $tmp/ca.crt
-retry = never
+$(cw_loopback_conf hub)
 # Kept across the restart: the agent learns at once that its session is gone.
 reset_key = $tmp/reset.key
 [ingress]

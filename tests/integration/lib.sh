@@ -343,6 +343,32 @@ cw_add_netns()
 # namespace CW_DAEMON_NETNS when set), output to LOG; return once LOG has
 # "causewayd: ready" (fail after 30 s or if the daemon dies first). Sets
 # CW_DAEMON_PID.
+# cw_loopback_conf NAME: the head of a causewayd file for loopback tests:
+# one socket worker on 127.0.0.1, and [tunnel] on $TUN_PORT with the
+# certificates of scripts/pki.sh in $tmp, no retry. [tunnel] is left open
+# for the caller's keys; the other sections follow.
+cw_loopback_conf()
+{
+	cat <<EOF
+[eal]
+lcores = 0-1
+memory = 128
+hugepages = no
+file_prefix = cwt-$1-$$
+[dataplane]
+backend = socket
+socket_address = 127.0.0.1
+stats_interval = 0
+mbuf_pool_size = 4095
+[tunnel]
+port = ${TUN_PORT:?}
+cert = $tmp/gateway.crt
+key = $tmp/gateway.key
+ca = $tmp/ca.crt
+retry = never
+EOF
+}
+
 # cw_free_ports N: the first of N consecutive ports, picked from the PID,
 # on which nothing listens (other tests may run causewayd meanwhile).
 cw_free_ports()

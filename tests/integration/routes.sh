@@ -47,22 +47,7 @@ cw_check "certificates made" test -s "$tmp/edge-2.crt"
 conf()
 {
 	cat <<EOF
-[eal]
-lcores = 0-1
-memory = 128
-hugepages = no
-file_prefix = cwt-routes-$$
-[dataplane]
-backend = socket
-socket_address = 127.0.0.1
-stats_interval = 0
-mbuf_pool_size = 4095
-[tunnel]
-port = $TUN_PORT
-cert = $tmp/gateway.crt
-key = $tmp/gateway.key
-ca = $tmp/ca.crt
-retry = never
+$(cw_loopback_conf routes)
 # Handshakes on the worker itself: the path without handshake threads.
 handshake_threads = 0
 [ingress]

@@ -83,22 +83,7 @@ size404=$(curl -s "http://127.0.0.1:$UP_PORT/api/v1/nodes" | wc -c)
 cw_check "nginx serves the PodList ($size B)" test "$size" -gt $((200 << 10))
 
 cat >"$tmp/causeway.conf" <<EOF
-[eal]
-lcores = 0-1
-memory = 128
-hugepages = no
-file_prefix = cwt-upstream-$$
-[dataplane]
-backend = socket
-socket_address = 127.0.0.1
-stats_interval = 0
-mbuf_pool_size = 4095
-[tunnel]
-port = $TUN_PORT
-cert = $tmp/gateway.crt
-key = $tmp/gateway.key
-ca = $tmp/ca.crt
-retry = never
+$(cw_loopback_conf upstream)
 [ingress]
 listen =
 [admin]
