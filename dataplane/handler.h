@@ -75,6 +75,15 @@ typedef uint16_t (*cw_handler_poll_fn)(void *ctx, unsigned worker, struct cw_dgr
  */
 typedef int (*cw_handler_wake_fd_fn)(void *ctx, unsigned worker);
 
+/*
+ * Optional: the gateway is stopping. Called once on worker @worker when
+ * its loop has ended, before one last poll whose datagrams still go out:
+ * the handler tells its peers (the tunnel closes every session with
+ * SHUTDOWN, so that agents reconnect at once rather than after their idle
+ * timeout).
+ */
+typedef void (*cw_handler_stop_fn)(void *ctx, unsigned worker);
+
 struct cw_handler {
 	const char *name;
 	uint16_t udp_port; /* host order */
@@ -84,6 +93,7 @@ struct cw_handler {
 	bool answers;
 	cw_handler_poll_fn poll;       /* NULL: none */
 	cw_handler_wake_fd_fn wake_fd; /* NULL: none */
+	cw_handler_stop_fn stop;       /* NULL: none */
 	void *ctx;
 	/*
 	 * @rx returns every datagram to its sender unchanged, with nothing but

@@ -610,5 +610,9 @@ int cw_sock_worker_main(void *arg)
 		if (!busy)
 			sock_idle(w, next);
 	}
+	for (unsigned h = 0; h < hs->n; h++)
+		if (hs->h[h].stop)
+			hs->h[h].stop(hs->h[h].ctx, w->idx);
+	sock_poll_handlers(w);
 	return 0;
 }

@@ -934,6 +934,15 @@ int cw_tunnel_svc_set_routes(struct cw_tunnel_svc *t, const struct cw_route_conf
 	return 0;
 }
 
+static void svc_stop(void *ctx, unsigned worker)
+{
+	struct cw_tunnel_svc *t = ctx;
+	unsigned n = cw_gw_shutdown(t->w[worker]->gw, cw_mono_ns(), 0);
+
+	if (n)
+		cw_info("worker %u: %u session(s) closed: gateway stopping", worker, n);
+}
+
 static int svc_wake_fd(void *ctx, unsigned worker)
 {
 	struct cw_tunnel_svc *t = ctx;
@@ -948,6 +957,7 @@ void cw_tunnel_svc_handler(struct cw_tunnel_svc *t, struct cw_handler *h)
 				 .rx = svc_rx,
 				 .poll = svc_poll,
 				 .wake_fd = svc_wake_fd,
+				 .stop = svc_stop,
 				 .ctx = t};
 }
 

@@ -334,6 +334,16 @@ void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now)
 	}
 }
 
+void cw_worker_stop_handlers(struct cw_worker *w)
+{
+	for (unsigned h = 0; h < w->dp->handlers.n; h++) {
+		const struct cw_handler *hd = &w->dp->handlers.h[h];
+
+		if (hd->stop)
+			hd->stop(hd->ctx, w->idx);
+	}
+}
+
 void cw_worker_housekeep(struct cw_worker *w, uint64_t now)
 {
 	if ((int64_t)(now - w->frag_expire_next) < 0)
@@ -482,7 +492,10 @@ int cw_worker_main(void *arg)
 		cw_output_flush(w);
 		cw_worker_housekeep(w, now);
 	}
-	/* Drain: what the last iteration queued still goes out. */
+	/* Drain: what the last iteration queued, and the handlers' goodbyes,
+	 * still go out. */
+	cw_worker_stop_handlers(w);
+	cw_worker_poll_handlers(w, rte_rdtsc());
 	cw_worker_dispatch(w, rte_rdtsc());
 	cw_output_flush(w);
 	return 0;

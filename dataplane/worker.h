@@ -99,6 +99,9 @@ void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now);
  */
 void cw_worker_housekeep(struct cw_worker *w, uint64_t now);
 
+/* The gateway is stopping: every handler's stop hook, on this worker. */
+void cw_worker_stop_handlers(struct cw_worker *w);
+
 /* lcore entry point (rte_eal_remote_launch): loop until cw_quit. */
 int cw_worker_main(void *arg);
 

@@ -106,7 +106,8 @@ struct cw_gw {
 	uint32_t od_mask;
 	uint64_t od_k0, od_k1;
 
-	uint32_t hs_live; /* sessions handshaking */
+	uint32_t hs_live;	/* sessions handshaking */
+	uint32_t stop_retry_ms; /* Close.retry_after_ms of SHUTDOWN (cw_gw_shutdown) */
 	uint32_t seq;
 	uint64_t dial_seq;
 	uint64_t reset_level, reset_last; /* token bucket, in 1e-9 resets */
@@ -670,6 +671,7 @@ static void sess_close(struct cw_gw *gw, struct sess *s, uint64_t now, uint64_t 
 	rbuf[rlen] = 0;
 	cl.code = (uint32_t)code;
 	cl.reason = rbuf;
+	cl.retry_after_ms = code == CW_AE_SHUTDOWN ? gw->stop_retry_ms : 0;
 	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_CLOSE;
 	env.close = &cl;
 	/* Best effort (SHOULD): the CONNECTION_CLOSE carries the code anyway. */
@@ -1764,6 +1766,24 @@ int cw_gw_close_session(struct cw_gw *gw, uint64_t now, uint64_t session_id, uin
 		gw->st.replaced++;
 	sess_close(gw, s, now, code, reason);
 	return 0;
+}
+
+unsigned cw_gw_shutdown(struct cw_gw *gw, uint64_t now, uint32_t retry_after_ms)
+{
+	unsigned n = 0;
+
+	if (!gw)
+		return 0;
+	gw->stop_retry_ms = retry_after_ms;
+	for (uint32_t i = 0; i < gw->hwm; i++) {
+		struct sess *s = slot_get(gw, i);
+
+		if (!s->c || s->close_pending || cw_conn_state(s->c) >= CW_CONN_CLOSING)
+			continue;
+		sess_close(gw, s, now, CW_AE_SHUTDOWN, "gateway stopping");
+		n++;
+	}
+	return n;
 }
 
 static struct sess *live_up(const struct cw_gw *gw, uint64_t session_id)

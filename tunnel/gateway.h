@@ -404,6 +404,17 @@ int cw_gw_close_session(struct cw_gw *gw, uint64_t now, uint64_t session_id, uin
 			const char *reason);
 
 /*
+ * The gateway is stopping: close every session that is not closing yet
+ * with SHUTDOWN (PROTOCOL.md §12.3), Close.retry_after_ms @retry_after_ms,
+ * as cw_gw_close_session() does, so that agents learn it at once instead
+ * of after their idle timeout. Sessions whose handshake runs elsewhere
+ * (cfg.offload) are left: their agents retry. The caller then runs
+ * cw_gw_output() until it has nothing more to send. Returns the number of
+ * sessions closed.
+ */
+unsigned cw_gw_shutdown(struct cw_gw *gw, uint64_t now, uint32_t retry_after_ms);
+
+/*
  * Open a dial stream on session @session_id and send Dial{host, port,
  * timeout_ms, origin}. @user comes back in every on_dial event; after
  * GONE it is never used again. Returns 0 and the stream id in *@stream,

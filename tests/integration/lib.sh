@@ -381,12 +381,13 @@ cw_free_ports()
 	echo "$base"
 }
 
-# cw_tmpdir NAME: a fresh directory in $tmp, removed on exit; on failure
+# cw_tmpdir NAME: a fresh directory in $tmp, removed on exit (kept when
+# CW_KEEP_TMP is set, to look into after a failure); on failure
 # the tail of every *.log in it is printed first.
 cw_tmpdir()
 {
 	tmp=$(mktemp -d "/tmp/cw-${1:?cw_tmpdir NAME}.XXXXXX")
-	cw_on_exit "rm -rf '$tmp'"
+	[[ -n "${CW_KEEP_TMP:-}" ]] || cw_on_exit "rm -rf '$tmp'"
 	# shellcheck disable=SC2016 # expanded when the hook runs
 	cw_on_exit '((CW_FAILED == 0)) || for f in "$tmp"/*.log; do echo "---- $f"; tail -n 30 "$f"; done >&2'
 }

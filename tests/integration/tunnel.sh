@@ -16,8 +16,9 @@
 # request 400, each at once; the agent killed -> requests fail within the
 # dial timeout; the agent restarted -> it resumes with its ticket (the
 # gateway's resumed-handshake counter moves) and serves again; the gateway
-# restarted -> the agent learns it from a stateless reset at once and
-# resumes with a ticket from before the restart (keys kept in files).
+# killed and restarted -> the agent learns it from a stateless reset at once and
+# resumes with a ticket from before the restart (keys kept in files); the
+# gateway stopped -> the agent is told (SHUTDOWN) at once.
 #
 # With BACKEND af_packet or af_xdp, causewayd runs its DPDK backend on the
 # veth instead (a DPDK port owns the host end, so the relay moves into the
@@ -276,8 +277,30 @@ resumed1=$(cw_metric causeway_handshakes_resumed_total)
 cw_check "the restart resumed with its ticket ($resumed0 -> $resumed1)" \
 	test "${resumed1:-0}" -gt "${resumed0:-0}"
 
-cw_section "gateway restarted: a stateless reset, then a resumed session"
+# told_shutdown: the agent logged the gateway's SHUTDOWN close (0x1000).
+told_shutdown()
+{
+	local i
+
+	for ((i = 0; i < 20; i++)); do
+		grep -q "closed by the gateway (code 4096)" "$tmp/agent.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+cw_section "gateway stopped: the agent is told at once (SHUTDOWN), then resumes"
 cw_stop_daemon || true
+cw_check "the agent was told the gateway stopped (agent log)" told_shutdown
+cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
+cw_check "the agent is back on the restarted gateway" wait_node
+resumed=$(cw_metric causeway_handshakes_resumed_total)
+cw_check "with a ticket from before the restart (resumed: ${resumed:-none})" \
+	test "${resumed:-0}" -ge 1
+
+cw_section "gateway killed: a stateless reset, then a resumed session"
+kill -KILL "$CW_DAEMON_PID"
+wait "$CW_DAEMON_PID" 2>/dev/null || true
+CW_DAEMON_PID=
 cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
 cw_check "the agent is back on the restarted gateway" wait_node
 resumed=$(cw_metric causeway_handshakes_resumed_total)

@@ -139,7 +139,7 @@ struct agent {
 	struct cw_msg_decoder ctl, api;
 	bool got_ack, api_fin;
 	char ack_node[CW_MSG_NAME_MAX + 1], ack_version[CW_MSG_VERSION_MAX + 1];
-	uint32_t ack_dict, ack_hb, ack_streams, close_msg, api_err, api_status;
+	uint32_t ack_dict, ack_hb, ack_streams, close_msg, close_retry, api_err, api_status;
 	char api_body[512];
 	uint64_t reset_code; /* of the last stream the gateway reset */
 	uint64_t ack_sid, ack_unix_ms;
@@ -328,8 +328,10 @@ static void ctl_msg(struct agent *ag, const cw_envelope *env)
 {
 	if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_HELLO_ACK)
 		on_hello_ack(ag, env->hello_ack);
-	else if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_CLOSE)
+	else if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_CLOSE) {
 		ag->close_msg = env->close->code;
+		ag->close_retry = env->close->retry_after_ms;
+	}
 }
 
 static void api_msg(struct agent *ag, const cw_envelope *env)
@@ -1511,6 +1513,36 @@ static void test_resumed(void **state)
 	world_free(&w);
 }
 
+/* A stopping gateway tells every agent, Close then the frame, at once. */
+static void test_shutdown(void **state)
+{
+	struct agent *a1, *a2;
+	struct world w;
+
+	(void)state;
+	world_init(&w, 2, CW_GW_RETRY_NEVER, 0);
+	a1 = connect_up(&w, NULL);
+	a2 = connect_up(&w, NULL);
+	assert_int_equal(stats(&w)->sessions, 2);
+	assert_int_equal(cw_gw_shutdown(w.g.gw, sim_now(w.s), 1500), 2);
+	assert_int_equal(cw_gw_shutdown(w.g.gw, sim_now(w.s), 1500), 0); /* already closing */
+	gw_pump(&w.g, sim_now(w.s));
+	run_for(&w, 100 * MS);
+	for (int i = 0; i < 2; i++) {
+		struct agent *a = i ? a2 : a1;
+
+		assert_int_equal(a->close_msg, CW_AE_SHUTDOWN);
+		assert_int_equal(a->close_retry, 1500);
+		assert_int_equal(a->peer_code, CW_AE_SHUTDOWN);
+	}
+	run_for(&w, 3 * SEC);
+	assert_int_equal(w.g.downs, 2);
+	assert_int_equal(w.g.down_code, CW_AE_SHUTDOWN);
+	assert_int_equal(stats(&w)->sessions, 0);
+	assert_int_equal(cw_gw_shutdown(NULL, 0, 0), 0);
+	world_free(&w);
+}
+
 /* Re-create the gateway of @w with @max_sessions slots and @retry_load. */
 static void gw_renew(struct world *w, uint32_t max_sessions, enum cw_gw_retry retry,
 		     uint32_t retry_load)
@@ -2166,6 +2198,7 @@ int main(void)
 	    cmocka_unit_test(test_initial_again),
 	    cmocka_unit_test(test_under_load),
 	    cmocka_unit_test(test_resumed),
+	    cmocka_unit_test(test_shutdown),
 	    cmocka_unit_test(test_desk_full),
 	    cmocka_unit_test(test_name_mismatch),
 	    cmocka_unit_test(test_hello_timeout),

@@ -88,7 +88,11 @@ static void error_reply(struct evhttp_request *req, uint32_t code)
 
 /* ---- requests ---- */
 
-static void ereq_free(struct ereq *e)
+/* Free @e; @conn (NULL: none) lives on, so its close callback must no
+ * longer name @e. Taken before the answer ends: libevent may free the
+ * request once the answer is out, and has freed it when its connection
+ * closes. */
+static void ereq_free(struct ereq *e, struct evhttp_connection *conn)
 {
 	struct cw_edgehub *h = e->h;
 
@@ -98,7 +102,8 @@ static void ereq_free(struct ereq *e)
 		h->reqs = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
-	evhttp_connection_set_closecb(evhttp_request_get_connection(e->req), NULL, NULL);
+	if (conn)
+		evhttp_connection_set_closecb(conn, NULL, NULL);
 	if (e->keep)
 		evbuffer_free(e->keep);
 	free(e);
@@ -175,6 +180,8 @@ static void offline(struct cw_edgehub *h, struct evhttp_request *req)
 /* The answer is over (@rc: cw_as_api_read()'s end). */
 static void ereq_end(struct ereq *e, int rc)
 {
+	struct evhttp_connection *conn = evhttp_request_get_connection(e->req);
+
 	if (rc == -EPIPE && e->keep && e->status == 200 && e->h->cache) {
 		size_t n = evbuffer_get_length(e->keep);
 
@@ -190,7 +197,7 @@ static void ereq_end(struct ereq *e, int rc)
 		status_reply(e->req, 502, "InternalError",
 			     rc == -EPIPE ? "the gateway sent no answer"
 					  : "the gateway's answer was cut short");
-	ereq_free(e);
+	ereq_free(e, conn);
 }
 
 /* A client that went away: its stream is cancelled. */
@@ -202,7 +209,7 @@ static void on_close(struct evhttp_connection *conn, void *arg)
 	e->h->st.cancelled++;
 	if (e->h->as && cw_as_api_cancel(e->h->as, e->id) == 0 && e->h->kick)
 		e->h->kick(e->h->kick_ctx);
-	ereq_free(e);
+	ereq_free(e, NULL);
 }
 
 static const char *verb_of(enum evhttp_cmd_type cmd)
