@@ -48,6 +48,8 @@ enum cw_key_id {
 	K_DIAL_CONNECT_TIMEOUT,
 	K_ADMIN_LISTEN,
 	K_HUB_LISTEN,
+	K_HUB_QUEUE_MAX_ENTRIES,
+	K_HUB_QUEUE_MAX_MB,
 	K_KA_IDLE_TIMEOUT,
 	K_KA_INTERVAL,
 	K_KA_HEARTBEAT,
@@ -443,6 +445,7 @@ static void print_allow(const struct cw_ini_key *k, const void *base, FILE *out)
 #define DIAL(f)	    CW_INI_FIELD(struct cw_agent_dial_conf, f)
 #define KA(f)	    CW_INI_FIELD(struct cw_agent_keepalive_conf, f)
 #define RC(f)	    CW_INI_FIELD(struct cw_agent_reconnect_conf, f)
+#define HUB(f)	    CW_INI_FIELD(struct cw_agent_hub_conf, f)
 #define WHOLE(type) 0, sizeof(type) /* the section's struct is the value */
 #define NUM	    CW_INI_NUM
 #define ENUM	    CW_INI_ENUM
@@ -483,7 +486,10 @@ static const struct cw_ini_key cw_keys[N_KEYS] = {
 	[K_ADMIN_LISTEN]	= OTHER(SEC_ADMIN, "listen", cw_ini_parse_listen,
 					cw_ini_print_listen, WHOLE(struct cw_ini_listen), true),
 	[K_HUB_LISTEN]		= OTHER(SEC_HUB, "listen", cw_ini_parse_listen,
-					cw_ini_print_listen, WHOLE(struct cw_ini_listen), true),
+					cw_ini_print_listen, HUB(listen), true),
+	[K_HUB_QUEUE_MAX_ENTRIES] = NUM(SEC_HUB, "queue_max_entries",
+					HUB(queue_max_entries), 1, 1000000),
+	[K_HUB_QUEUE_MAX_MB]	= NUM(SEC_HUB, "queue_max_mb", HUB(queue_max_mb), 1, 4096),
 
 	[K_KA_IDLE_TIMEOUT]	= NUM(SEC_KEEPALIVE, "idle_timeout_ms", KA(idle_timeout_ms),
 				      10000, 600000),
@@ -540,8 +546,10 @@ void cw_agent_config_defaults(struct cw_agent_config *c)
 	c->dial.connect_timeout_ms = 10000;
 	c->admin.addr = loopback();
 	c->admin.port = 10263;
-	c->hub.addr = loopback();
-	c->hub.port = 10261;
+	c->hub.listen.addr = loopback();
+	c->hub.listen.port = 10261;
+	c->hub.queue_max_entries = 10000;
+	c->hub.queue_max_mb = 64;
 	c->keepalive.idle_timeout_ms = 90000;
 	c->keepalive.interval_ms = 25000;
 	c->keepalive.heartbeat_interval_s = 600;
@@ -599,14 +607,15 @@ static int check_listeners(struct cw_ini *p)
 		 hl = cw_ini_key_line(p, 0, K_HUB_LISTEN);
 	char ip[16];
 
-	if (!c->admin.port || c->admin.port != c->hub.port || c->admin.addr != c->hub.addr)
+	if (!c->admin.port || c->admin.port != c->hub.listen.port ||
+	    c->admin.addr != c->hub.listen.addr)
 		return 0;
 	cw_ini_ip_str(c->admin.addr, ip);
 	if (al >= hl)
 		return cw_ini_fail(p, al, "listen", "%s:%u is also the [hub] listen address", ip,
 				   c->admin.port);
 	return cw_ini_fail(p, hl, "listen", "%s:%u is also the [admin] listen address", ip,
-			   c->hub.port);
+			   c->hub.listen.port);
 }
 
 static int finish(struct cw_ini *p)

@@ -79,6 +79,12 @@ struct cw_agent_keepalive_conf {
 	uint32_t heartbeat_interval_s; /* status Heartbeat at least this often */
 };
 
+struct cw_agent_hub_conf {
+	struct cw_ini_listen listen;
+	uint32_t queue_max_entries; /* the offline write queue's bounds */
+	uint32_t queue_max_mb;
+};
+
 enum cw_agent_jitter { CW_AGENT_JITTER_FULL = 0, CW_AGENT_JITTER_NONE = 1 };
 
 struct cw_agent_reconnect_conf {
@@ -101,7 +107,7 @@ struct cw_agent_config {
 	struct cw_agent_tls_conf tls;
 	struct cw_agent_dial_conf dial;
 	struct cw_ini_listen admin; /* [admin] listen */
-	struct cw_ini_listen hub;   /* [hub] listen */
+	struct cw_agent_hub_conf hub;
 	struct cw_agent_keepalive_conf keepalive;
 	struct cw_agent_reconnect_conf reconnect;
 	enum cw_agent_log_level log_level;

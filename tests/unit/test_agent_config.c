@@ -124,8 +124,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c.dial.connect_timeout_ms, 10000);
 	assert_int_equal(c.admin.addr, ip("127.0.0.1"));
 	assert_int_equal(c.admin.port, 10263);
-	assert_int_equal(c.hub.addr, ip("127.0.0.1"));
-	assert_int_equal(c.hub.port, 10261);
+	assert_int_equal(c.hub.listen.addr, ip("127.0.0.1"));
+	assert_int_equal(c.hub.listen.port, 10261);
+	assert_int_equal(c.hub.queue_max_entries, 10000);
+	assert_int_equal(c.hub.queue_max_mb, 64);
 	/* PROTOCOL.md §11.1 and Appendix A */
 	assert_int_equal(c.keepalive.idle_timeout_ms, 90000);
 	assert_int_equal(c.keepalive.interval_ms, 25000);
@@ -193,6 +195,8 @@ static const char full[] = "[agent]\n"
 			   "listen = 0.0.0.0:9999\n"
 			   "[hub]\n"
 			   "listen =\n"
+			   "queue_max_entries = 1\n"
+			   "queue_max_mb = 4096\n"
 			   "[keepalive]\n"
 			   "idle_timeout_ms = 30000\n"
 			   "interval_ms = 5000\n"
@@ -249,8 +253,10 @@ static void test_full_file(void **state)
 	assert_int_equal(c.dial.connect_timeout_ms, 2500);
 	assert_int_equal(c.admin.addr, ip("0.0.0.0"));
 	assert_int_equal(c.admin.port, 9999);
-	assert_int_equal(c.hub.addr, 0);
-	assert_int_equal(c.hub.port, 0);
+	assert_int_equal(c.hub.listen.addr, 0);
+	assert_int_equal(c.hub.listen.port, 0);
+	assert_int_equal(c.hub.queue_max_entries, 1);
+	assert_int_equal(c.hub.queue_max_mb, 4096);
 	assert_int_equal(c.keepalive.idle_timeout_ms, 30000);
 	assert_int_equal(c.keepalive.interval_ms, 5000);
 	assert_int_equal(c.keepalive.heartbeat_interval_s, 60);
@@ -286,6 +292,8 @@ static void test_print_text(void **state)
 				   "listen = 127.0.0.1:10263\n"
 				   "\n[hub]\n"
 				   "listen = 127.0.0.1:10261\n"
+				   "queue_max_entries = 10000\n"
+				   "queue_max_mb = 64\n"
 				   "\n[keepalive]\n"
 				   "idle_timeout_ms = 90000\n"
 				   "interval_ms = 25000\n"
@@ -402,6 +410,12 @@ static const struct error_case errors[] = {
 	{GW "[dial]\nallow = 10250, 127.0.0.1:10250\n",
 	 "t.conf:4: key 'allow': 127.0.0.1:10250 is listed twice"},
 	{GW "[dial]\nallow = [::1]:1, [::1]:1\n", "t.conf:4: key 'allow': [::1]:1 is listed twice"},
+	{GW "[hub]\nqueue_max_entries = 0\n",
+	 "t.conf:4: key 'queue_max_entries': 0 is out of range 1..1000000"},
+	{GW "[hub]\nqueue_max_entries = 1000001\n",
+	 "t.conf:4: key 'queue_max_entries': 1000001 is out of range 1..1000000"},
+	{GW "[hub]\nqueue_max_mb = 4097\n",
+	 "t.conf:4: key 'queue_max_mb': 4097 is out of range 1..4096"},
 	{GW "[dial]\nconnect_timeout_ms = 99\n",
 	 "t.conf:4: key 'connect_timeout_ms': 99 is out of range 100..120000"},
 	{GW "[dial]\nconnect_timeout_ms = 1s\n",

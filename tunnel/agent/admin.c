@@ -16,6 +16,8 @@ struct cw_admin {
 	struct evhttp *http;
 	const struct cw_uplink *u;
 	const char *node_name;
+	const struct cw_edgehub *hub;
+	const struct cw_writereplay *wq;
 };
 
 /* JSON string body: node and host names are DNS names or IP literals, but
@@ -66,6 +68,42 @@ static void status_json(const struct cw_admin *a, struct evbuffer *b)
 			    st.attempts, st.sessions, st.reconnects, st.resets, st.next_attempt_ms);
 }
 
+static void metric(struct evbuffer *b, const char *name, const char *type, const char *help,
+		   uint64_t v)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name,
+			    type, name, v);
+}
+
+static void metrics_text(const struct cw_admin *a, struct evbuffer *b)
+{
+	struct cw_edgehub_stats h;
+	struct cw_writereplay_stats w;
+
+	cw_edgehub_stats(a->hub, &h);
+	cw_writereplay_stats(a->wq, &w);
+	metric(b, "causeway_agent_hub_requests_total", "counter",
+	       "Requests taken from local clients.", h.requests);
+	metric(b, "causeway_agent_hub_forwarded_total", "counter",
+	       "Requests sent through the tunnel.", h.forwarded);
+	metric(b, "causeway_agent_hub_unavailable_total", "counter",
+	       "Requests answered 503: no session, or a write not queued.", h.unavailable);
+	metric(b, "causeway_agent_hub_from_cache_total", "counter",
+	       "Requests answered from the cache.", h.from_cache);
+	metric(b, "causeway_agent_write_queue_queued_total", "counter",
+	       "Writes taken into the offline queue.", w.queued);
+	metric(b, "causeway_agent_write_queue_replayed_total", "counter",
+	       "Queued writes applied upstream.", w.replayed);
+	metric(b, "causeway_agent_write_queue_conflicts_resolved_total", "counter",
+	       "Conflicts (409) of queued writes settled by the policy.", w.conflicts);
+	metric(b, "causeway_agent_write_queue_dropped_total", "counter",
+	       "Queued writes thrown away unapplied.", w.dropped);
+	metric(b, "causeway_agent_write_queue_full_total", "counter",
+	       "Writes refused because the queue was full.", w.full);
+	metric(b, "causeway_agent_write_queue_depth", "gauge", "Writes queued now.", w.depth);
+	metric(b, "causeway_agent_write_queue_bytes", "gauge", "Bytes queued now.", w.bytes);
+}
+
 static void reply(struct evhttp_request *req, int code, const char *reason, const char *type,
 		  struct evbuffer *body)
 {
@@ -98,6 +136,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	} else if (path && strcmp(path, "/status") == 0) {
 		status_json(a, b);
 		reply(req, HTTP_OK, "OK", "application/json", b);
+	} else if (path && strcmp(path, "/metrics") == 0) {
+		metrics_text(a, b);
+		reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4", b);
 	} else {
 		evbuffer_add_printf(b, "not found\n");
 		reply(req, HTTP_NOTFOUND, "Not Found", "text/plain", b);
@@ -105,8 +146,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-int cw_admin_new(struct event_base *base, const struct cw_ini_listen *at,
-		 const struct cw_uplink *u, const char *node_name, struct cw_admin **out)
+int cw_admin_new(struct event_base *base, const struct cw_ini_listen *at, const struct cw_uplink *u,
+		 const char *node_name, const struct cw_edgehub *hub,
+		 const struct cw_writereplay *wq, struct cw_admin **out)
 {
 	struct cw_admin *a;
 	char ip[INET_ADDRSTRLEN];
@@ -120,6 +162,8 @@ int cw_admin_new(struct event_base *base, const struct cw_ini_listen *at,
 		return -ENOMEM;
 	a->u = u;
 	a->node_name = node_name;
+	a->hub = hub;
+	a->wq = wq;
 	a->http = evhttp_new(base);
 	if (!a->http) {
 		free(a);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,6 +43,7 @@ struct cw_edgehub {
 	struct ereq *reqs;
 	struct cw_compress *zc; /* zstd bodies without a dictionary */
 	struct cw_edgecache *cache;
+	struct cw_writereplay *wq; /* NULL: writes are not queued */
 	struct cw_edgehub_stats st;
 };
 
@@ -254,6 +256,65 @@ static size_t headers_of(struct evhttp_request *req, Causeway__V1__Header *hs,
 	return n;
 }
 
+/* ---- the offline write queue ---- */
+
+/* Queued: a POST or PUT of JSON gets its own object back (the object as it
+ * will be written; the API server has not set its resourceVersion yet),
+ * anything else a Status "Queued"; both with X-Causeway-Queued: SEQ. */
+static void queued_reply(struct evhttp_request *req, const char *verb, const char *ctype,
+			 uint64_t seq)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	bool echo = (!strcmp(verb, "POST") || !strcmp(verb, "PUT")) && ctype &&
+		    !strncasecmp(ctype, "application/json", 16);
+	struct evbuffer *b = evbuffer_new();
+	char n[24];
+
+	if (!b) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	snprintf(n, sizeof(n), "%" PRIu64, seq);
+	evhttp_add_header(oh, "X-Causeway-Queued", n);
+	evhttp_add_header(oh, "Content-Type", "application/json");
+	if (echo)
+		evbuffer_add_buffer_reference(b, evhttp_request_get_input_buffer(req));
+	else
+		evbuffer_add_printf(
+		    b, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+		       "\"status\":\"Success\",\"message\":\"queued until the API "
+		       "server can be reached\",\"reason\":\"Queued\",\"code\":202}\n");
+	evhttp_send_reply(req, echo ? (!strcmp(verb, "POST") ? 201 : 200) : 202, NULL, b);
+	evbuffer_free(b);
+}
+
+/* A write the queue takes (writereplay.h) goes into it and is answered:
+ * true when @req was answered (queued, or 503 when it cannot be). */
+static bool queued(struct cw_edgehub *h, struct evhttp_request *req)
+{
+	const char *verb = verb_of(evhttp_request_get_command(req));
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	uint64_t seq;
+	int rc;
+
+	if (!h->wq || !verb || !strcmp(verb, "GET") || !strcmp(verb, "HEAD"))
+		return false;
+	rc = cw_writereplay_enqueue(h->wq, verb, evhttp_request_get_uri(req), ct ? ct : "",
+				    evbuffer_pullup(in, -1), evbuffer_get_length(in), &seq);
+	if (rc == -EPERM)
+		return false;
+	if (rc < 0) {
+		h->st.unavailable++;
+		status_reply(req, 503, "ServiceUnavailable",
+			     rc == -ENOSPC ? "the offline write queue is full"
+					   : "the write cannot be queued");
+		return true;
+	}
+	queued_reply(req, verb, ct, seq);
+	return true;
+}
+
 /* Through the tunnel: ApiRequest and FIN. Returns 0 and *@id, or the HTTP
  * status to answer with. */
 static int forward(struct cw_edgehub *h, struct evhttp_request *req, uint64_t *id)
@@ -300,6 +361,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	int code;
 
 	h->st.requests++;
+	/* Behind the writes already queued, never around them. */
+	if ((!h->as || cw_as_state(h->as) != CW_AS_ESTABLISHED || cw_writereplay_pending(h->wq)) &&
+	    queued(h, req))
+		return;
 	if (!h->as || cw_as_state(h->as) != CW_AS_ESTABLISHED) {
 		offline(h, req);
 		return;
@@ -455,7 +520,7 @@ static void deliver(struct ereq *e, const cw_envelope *env)
 		e->replied = true;
 		if ((env->error->code == CW_SE_UPSTREAM_UNAVAILABLE ||
 		     env->error->code == CW_SE_REFUSED) &&
-		    from_cache(e->h, e->req))
+		    (from_cache(e->h, e->req) || queued(e->h, e->req)))
 			break;
 		e->h->st.errors++;
 		error_reply(e->req, env->error->code);
@@ -472,7 +537,7 @@ void cw_edgehub_on_event(struct cw_edgehub *h, const struct cw_as_event *ev)
 	uint64_t code;
 	int rc;
 
-	if (!h || !h->as)
+	if (!h || !h->as || cw_writereplay_on_event(h->wq, ev))
 		return;
 	for (e = h->reqs; e && e->id != ev->stream; e = e->next)
 		;
@@ -495,6 +560,13 @@ void cw_edgehub_attach(struct cw_edgehub *h, struct cw_as *as, void (*kick)(void
 	h->as = as;
 	h->kick = kick;
 	h->kick_ctx = ctx;
+	cw_writereplay_attach(h->wq, as, kick, ctx);
+}
+
+void cw_edgehub_set_queue(struct cw_edgehub *h, struct cw_writereplay *wq)
+{
+	if (h)
+		h->wq = wq;
 }
 
 void cw_edgehub_stats(const struct cw_edgehub *h, struct cw_edgehub_stats *out)

@@ -19,6 +19,16 @@
  * same request is served (header X-Causeway-Cache: hit), else 503. A
  * watch without a session gets an ERROR event (410 Expired) and its end,
  * so that the client lists again, from the cache, instead of hanging.
+ *
+ * With a write queue (cw_edgehub_set_queue(), writereplay.h), the writes
+ * writepolicy.h names (pod and node status, leases, events) made without
+ * a session, answered by the gateway's Error UPSTREAM_UNAVAILABLE or
+ * REFUSED, or made while earlier ones still wait (so that none overtakes
+ * another) are queued on disk and answered at once with header
+ * X-Causeway-Queued: SEQ: a POST or PUT of JSON with its own object (201,
+ * 200), anything else with 202 and a Status {"status":"Success",
+ * "reason":"Queued"}; a full queue is 503. Other writes get 503 as before.
+ * The queue is replayed in order through each session that comes up.
  */
 #ifndef CW_AGENT_EDGEHUB_H
 #define CW_AGENT_EDGEHUB_H
@@ -30,13 +40,14 @@
 #include "control/ini.h"
 #include "edgecache.h"
 #include "session.h"
+#include "writereplay.h"
 
 struct cw_edgehub;
 
 struct cw_edgehub_stats {
 	uint64_t requests;    /* taken from local clients */
 	uint64_t forwarded;   /* sent through the tunnel */
-	uint64_t unavailable; /* answered 503: no session */
+	uint64_t unavailable; /* answered 503: no session, or the write queue full */
 	uint64_t errors;      /* answered from the gateway's Error */
 	uint64_t cancelled;   /* clients that left before the answer ended */
 	uint64_t body_bytes;  /* answer bytes to local clients */
@@ -61,6 +72,10 @@ void cw_edgehub_attach(struct cw_edgehub *h, struct cw_as *as, void (*kick)(void
 
 /* A CW_AS_EV_API event of the attached session. */
 void cw_edgehub_on_event(struct cw_edgehub *h, const struct cw_as_event *ev);
+
+/* Queue writes in @wq (the caller's: it must outlive @h; NULL: none) and
+ * replay them through the attached sessions. */
+void cw_edgehub_set_queue(struct cw_edgehub *h, struct cw_writereplay *wq);
 
 void cw_edgehub_stats(const struct cw_edgehub *h, struct cw_edgehub_stats *out);
 

@@ -3,7 +3,8 @@
  * causeway-agent: the edge side of the Causeway tunnel. It dials out to
  * the gateway (uplink.c), serves the gateway's dial streams to local
  * ports on its allow-list (dial.c), serves the node's Kubernetes API
- * through the tunnel (edgehub.c), and answers health and status
+ * through the tunnel (edgehub.c) and keeps its writes while the API
+ * server cannot be reached (writereplay.c), and answers health and status
  * questions locally (admin.c).
  *
  *   causeway-agent -c FILE           run
@@ -31,6 +32,7 @@
 #include "node.h"
 #include "tunnel/tls.h"
 #include "uplink.h"
+#include "writereplay.h"
 
 #define AGENT_VERSION  "0.1.0"
 #define DICT_FILE_MAX  (1u << 20)
@@ -46,6 +48,8 @@ struct agent {
 	struct cw_admin *admin;
 	struct cw_edgehub *hub;
 	struct cw_edgecache *cache; /* NULL when [agent] cache_dir cannot be opened */
+	struct cw_writeq *writes;   /* NULL when cache_dir/writes cannot be opened */
+	struct cw_writereplay *replay;
 	char node_name[CW_TLS_NODE_NAME_MAX + 1];
 };
 
@@ -147,6 +151,33 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	free(c);
 }
 
+/* The offline write queue in cache_dir/writes; without it writes that
+ * cannot go through get 503. */
+static int open_writes(struct agent *ag)
+{
+	const struct cw_agent_hub_conf *h = &ag->conf.hub;
+	char dir[CW_AGENT_PATH_LEN + 8];
+	int r;
+
+	if (!ag->hub)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/writes", ag->conf.agent.cache_dir);
+	r = cw_writeq_open(dir, h->queue_max_entries, (uint64_t)h->queue_max_mb << 20, &ag->writes);
+	if (r < 0) {
+		cw_awarn("edge hub: write queue %s: %s: writes need the gateway", dir,
+			 strerror(-r));
+		return 0;
+	}
+	if (cw_writeq_depth(ag->writes))
+		cw_ainfo("edge hub: %u writes queued, replayed when the gateway is reached",
+			 cw_writeq_depth(ag->writes));
+	r = cw_writereplay_new(ag->base, ag->writes, ag->node_name, &ag->replay);
+	if (r < 0)
+		return r;
+	cw_edgehub_set_queue(ag->hub, ag->replay);
+	return 0;
+}
+
 static int run(struct agent *ag)
 {
 	struct cw_uplink_cfg uc = {.conf = &ag->conf, .agent_version = AGENT_VERSION};
@@ -174,7 +205,10 @@ static int run(struct agent *ag)
 	if (r < 0)
 		cw_awarn("edge hub: cache %s: %s: the node's reads are not kept",
 			 ag->conf.agent.cache_dir, strerror(-r));
-	if (cw_edgehub_new(ag->base, &ag->conf.hub, ag->cache, &ag->hub) < 0) {
+	if (cw_edgehub_new(ag->base, &ag->conf.hub.listen, ag->cache, &ag->hub) < 0 ||
+	    open_writes(ag) < 0) {
+		cw_edgehub_free(ag->hub);
+		cw_writeq_close(ag->writes);
 		cw_edgecache_close(ag->cache);
 		event_base_free(ag->base);
 		return EXIT_STARTUP;
@@ -183,7 +217,8 @@ static int run(struct agent *ag)
 	ag->up = cw_uplink_new(&uc);
 	if (ag->up && sig[0] && sig[1] && sig[2] && !evsignal_add(sig[0], NULL) &&
 	    !evsignal_add(sig[1], NULL) && !evsignal_add(sig[2], NULL)) {
-		r = cw_admin_new(ag->base, &ag->conf.admin, ag->up, ag->node_name, &ag->admin);
+		r = cw_admin_new(ag->base, &ag->conf.admin, ag->up, ag->node_name, ag->hub,
+				 ag->replay, &ag->admin);
 		if (r == 0) {
 			cw_ainfo("node %s, version %s, %u gateway address(es)", ag->node_name,
 				 AGENT_VERSION, ag->conf.gateway.n_addrs);
@@ -193,6 +228,8 @@ static int run(struct agent *ag)
 	cw_admin_free(ag->admin);
 	cw_uplink_free(ag->up);
 	cw_edgehub_free(ag->hub);
+	cw_writereplay_free(ag->replay);
+	cw_writeq_close(ag->writes);
 	cw_edgecache_close(ag->cache);
 	for (int i = 0; i < 3; i++)
 		if (sig[i])
