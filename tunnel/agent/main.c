@@ -35,6 +35,7 @@
 #define AGENT_VERSION  "0.1.0"
 #define DICT_FILE_MAX  (1u << 20)
 #define EDGE_CACHE_MAP ((size_t)1 << 30) /* the edge cache's size limit */
+#define EDGE_STORE_MAP ((size_t)1 << 30) /* the edge store's (views') size limit */
 #define EXIT_CONFIG    2
 #define EXIT_STARTUP   1
 
@@ -46,6 +47,7 @@ struct agent {
 	struct cw_admin *admin;
 	struct cw_edgehub *hub;
 	struct cw_edgecache *cache; /* NULL when [agent] cache_dir cannot be opened */
+	struct cw_edgestore *store; /* cache_dir/objects; NULL when it cannot be opened */
 	char node_name[CW_TLS_NODE_NAME_MAX + 1];
 };
 
@@ -147,6 +149,22 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	free(c);
 }
 
+/* The views' store next to the cache (edgestore.h); without it the
+ * cache keeps answers by URI only. */
+static void open_store(struct agent *ag)
+{
+	char dir[CW_AGENT_PATH_LEN + sizeof("/objects")];
+	int r;
+
+	if (!ag->cache)
+		return;
+	snprintf(dir, sizeof(dir), "%s/objects", ag->conf.agent.cache_dir);
+	r = cw_edgestore_open(dir, EDGE_STORE_MAP, ag->cache, &ag->store);
+	if (r < 0)
+		cw_awarn("edge hub: store %s: %s: lists and watches are not kept", dir,
+			 strerror(-r));
+}
+
 static int run(struct agent *ag)
 {
 	struct cw_uplink_cfg uc = {.conf = &ag->conf, .agent_version = AGENT_VERSION};
@@ -174,7 +192,9 @@ static int run(struct agent *ag)
 	if (r < 0)
 		cw_awarn("edge hub: cache %s: %s: the node's reads are not kept",
 			 ag->conf.agent.cache_dir, strerror(-r));
-	if (cw_edgehub_new(ag->base, &ag->conf.hub, ag->cache, &ag->hub) < 0) {
+	open_store(ag);
+	if (cw_edgehub_new(ag->base, &ag->conf.hub, ag->cache, ag->store, &ag->hub) < 0) {
+		cw_edgestore_close(ag->store);
 		cw_edgecache_close(ag->cache);
 		event_base_free(ag->base);
 		return EXIT_STARTUP;
@@ -193,6 +213,7 @@ static int run(struct agent *ag)
 	cw_admin_free(ag->admin);
 	cw_uplink_free(ag->up);
 	cw_edgehub_free(ag->hub);
+	cw_edgestore_close(ag->store);
 	cw_edgecache_close(ag->cache);
 	for (int i = 0; i < 3; i++)
 		if (sig[i])
