@@ -11,7 +11,7 @@
 #include <event2/event.h>
 
 #include "dataplane/log.h"
-#include "hub/list.h"
+#include "hub/liststore.h"
 
 #define PATH_LEN     256
 #define BATCH	     64		/* watch events applied in one transaction */
@@ -124,26 +124,11 @@ static size_t on_list_body(char *p, size_t size, size_t n, void *arg)
 	return buf_add(r, p, size * n) ? 0 : size * n;
 }
 
-/* The list's items, parsed, into the store as one replace. */
+/* The list into the store as one replace. */
 static int list_apply(struct cw_reflector *r)
 {
-	struct cw_list l;
-	struct cw_obj *objs;
-	size_t i;
-	int rc = cw_list_parse(r->buf, r->len, &l);
+	int rc = cw_list_store(r->store, r->resource, r->buf, r->len, NULL);
 
-	if (rc)
-		return rc;
-	objs = calloc(l.n ? l.n : 1, sizeof(*objs));
-	rc = objs ? 0 : -ENOMEM;
-	for (i = 0; !rc && i < l.n; i++)
-		rc = cw_obj_parse(&objs[i], (const char *)r->buf + l.items[i].off, l.items[i].len);
-	if (!rc)
-		rc = cw_store_replace(r->store, r->resource, objs, l.n, l.rv, NULL, NULL);
-	while (objs && i--)
-		cw_obj_release(&objs[i]);
-	free(objs);
-	cw_list_release(&l);
 	return rc == -ESTALE ? 0 : rc; /* the store is newer: watch from it */
 }
 

@@ -107,6 +107,20 @@ static int scan(const char *buf, size_t len, struct cw_list *l, size_t n)
 	}
 }
 
+/* Member @name of @root, a string, into @out (@cap with the NUL); "" when absent. */
+static int top_string(json_t *root, const char *name, char *out, size_t cap)
+{
+	json_t *v = json_object_get(root, name);
+
+	out[0] = '\0';
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) >= cap)
+		return -EINVAL;
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
 static int metadata(json_t *root, struct cw_list *l)
 {
 	json_t *md = json_object_get(root, "metadata");
@@ -114,7 +128,9 @@ static int metadata(json_t *root, struct cw_list *l)
 	json_t *cont = md ? json_object_get(md, "continue") : NULL;
 
 	if (!json_is_string(rv) ||
-	    cw_rv_parse(json_string_value(rv), json_string_length(rv), &l->rv) < 0)
+	    cw_rv_parse(json_string_value(rv), json_string_length(rv), &l->rv) < 0 ||
+	    top_string(root, "kind", l->kind, sizeof(l->kind)) < 0 ||
+	    top_string(root, "apiVersion", l->api_version, sizeof(l->api_version)) < 0)
 		return -EINVAL;
 	l->cont[0] = '\0';
 	if (cont && !json_is_null(cont)) {

@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #define CW_LIST_CONTINUE_MAX 1024 /* metadata.continue, with its NUL */
+#define CW_LIST_KIND_MAX     64	  /* kind, with its NUL */
+#define CW_LIST_API_MAX	     128  /* apiVersion, with its NUL */
 
 /* One item: bytes off .. off + len of the response. */
 struct cw_list_item {
@@ -25,17 +27,20 @@ struct cw_list_item {
 };
 
 struct cw_list {
-	uint64_t rv;			 /* metadata.resourceVersion */
-	char cont[CW_LIST_CONTINUE_MAX]; /* metadata.continue; "" on the last page */
-	struct cw_list_item *items;	 /* malloc'd; cw_list_release() */
+	char kind[CW_LIST_KIND_MAX];	   /* "PodList"...; "" when absent */
+	char api_version[CW_LIST_API_MAX]; /* "v1"...; "" when absent */
+	uint64_t rv;			   /* metadata.resourceVersion */
+	char cont[CW_LIST_CONTINUE_MAX];   /* metadata.continue; "" on the last page */
+	struct cw_list_item *items;	   /* malloc'd; cw_list_release() */
 	size_t n;
 };
 
 /*
  * Split the List in @buf[0..@len) into *@out. Returns 0 (release with
  * cw_list_release()), -EINVAL (not such a List: malformed JSON, no items
- * array, an item that is not an object, a bad resourceVersion, a continue
- * token too long), -ENOMEM.
+ * array, an item that is not an object, a bad resourceVersion, a kind,
+ * apiVersion or continue token that is not a string or too long),
+ * -ENOMEM.
  */
 int cw_list_parse(const void *buf, size_t len, struct cw_list *out);
 

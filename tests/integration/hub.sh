@@ -15,9 +15,13 @@
 # watch per resource; writes pass through; the upstream restarted without
 # its history (410) is listed again and a change made meanwhile arrives;
 # causewayd killed with SIGKILL and restarted serves from its store without
-# listing again; with the link cut, and after the agent restarts with it
-# still cut (ready within a second), kubectl through the edge hub gets the
-# same answers from the agent's cache.
+# listing again; a node's view (its pods) listed and then watched through
+# the edge hub is followed by the agent's store: with the link cut, and
+# after the agent restarts with it still cut (ready within a second),
+# kubectl through the edge hub gets the same answers from the agent's
+# cache, the view's list has the changes its watch saw (p8, p9) at the
+# view's real resourceVersion, a watch from before them replays them and
+# stays open until its timeoutSeconds, or until the link is back.
 #
 # Usage: hub.sh CAUSEWAYD CAUSEWAY_AGENT FAKE_APISERVER
 set -euo pipefail
@@ -114,7 +118,25 @@ listen = 127.0.0.1:$HUB_PORT
 [keepalive]
 # The link cut below is found by this timeout (the least allowed).
 idle_timeout_ms = 10000
+[reconnect]
+# Back within a second of the link's return.
+initial_ms = 100
+max_ms = 1000
 EOF
+# names: the sorted names of the List on stdin; rvof: its (or an
+# object's) resourceVersion; events FILE: a watch's lines as TYPE:NAME.
+names()
+{
+	python3 -c 'import json,sys; print(" ".join(sorted(i["metadata"]["name"] for i in json.load(sys.stdin)["items"])))'
+}
+rvof()
+{
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])'
+}
+events()
+{
+	python3 -c 'import json,sys; print(" ".join(e["type"] + ":" + e["object"]["metadata"].get("name", "") for e in map(json.loads, filter(str.strip, sys.stdin))))' <"$1"
+}
 # stat KEY: a number from the fake apiserver's counters (python3 path a.b).
 stat()
 {
@@ -203,6 +225,37 @@ cw_check_eq "served from the store at once: p7" 200 \
 cw_check_eq "no list after the restart: watches resumed" "0 $before" \
 	"$(cw_metric_sum causeway_hub_lists_total) $(stat requests.list.pods)"
 
+cw_section "a node's view, listed, then followed through its watch"
+view="$hub/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1"
+vrv=$(curl -s "$view" | rvof)
+curl -sN "$view&watch=true&resourceVersion=$vrv&allowWatchBookmarks=true&timeoutSeconds=60" \
+	>"$tmp/vwatch" &
+cw_track_pid $!
+post /api/v1/namespaces/default/pods "$(pod p8 edge-1 a1)"
+post /api/v1/namespaces/default/pods "$(pod p9 edge-1 a1)"
+for ((i = 0; i < 50; i++)); do
+	grep -q '"name":"p9"' "$tmp/vwatch" && break
+	sleep 0.1
+done
+cw_check_eq "the watch through the edge hub saw p8 and p9" "ADDED:p8 ADDED:p9" \
+	"$(events "$tmp/vwatch")"
+p9rv=$(curl -s "$up/api/v1/namespaces/default/pods/p9" | rvof)
+vwant=$(curl -s "$up/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1" | names)
+cw_check "upstream, the view has p8 and p9 (after the list at $vrv)" \
+	grep -q 'p8 p9' <<<"$vwant"
+# offline_view WHEN: the view's list from the agent's store.
+offline_view()
+{
+	local got
+
+	got=$(curl -s -D "$tmp/head" "$view")
+	cw_check_eq "$1: the view's list has the watch's p8 and p9" "$vwant" "$(names <<<"$got")"
+	cw_check_eq "$1: ... at the view's resourceVersion, p9's, not the list's ($vrv)" "$p9rv" \
+		"$(rvof <<<"$got")"
+	cw_check_eq "$1: ... from the cache" "hit" \
+		"$(tr -d '\r' <"$tmp/head" | awk -F': ' 'tolower($1) == "x-causeway-cache" {print $2}')"
+}
+
 cw_section "the link cut: the edge hub serves from its cache"
 want=$(kget "$hub") # through the hub, so the agent keeps these answers
 cw_stop_daemon
@@ -213,8 +266,29 @@ cw_check_eq "... from the cache" "hit" \
 		tr -d '\r' | awk -F': ' 'tolower($1) == "x-causeway-cache" {print $2}')"
 cw_check_eq "a request never made before: 503" 503 \
 	"$(curl -s -o /dev/null -w '%{http_code}' "$hub/api/v1/namespaces/default/pods/nope")"
-cw_check "a watch is told to list again (410), not left hanging" \
-	grep -q '"code":410' <(curl -s -m 3 "$hub/api/v1/pods?watch=true")
+offline_view "link cut"
+curl -sN "$view&watch=true&resourceVersion=$vrv&timeoutSeconds=3" >"$tmp/owatch" &
+ow=$!
+cw_track_pid "$ow"
+curl -s "$view&watch=true&timeoutSeconds=1" >"$tmp/owatch0" &
+cw_track_pid $!
+sleep 2
+cw_check_eq "a watch from the list's version (before p8) replays p8 and p9" "ADDED:p8 ADDED:p9" \
+	"$(events "$tmp/owatch")"
+cw_check "... and is still open after 2 s" cw_alive "$ow"
+for ((i = 0; i < 30; i++)); do
+	cw_alive "$ow" || break
+	sleep 0.1
+done
+wait "$ow" && rc=0 || rc=$?
+cw_check_eq "... then ends cleanly on its timeoutSeconds (3 s)" 0 "$rc"
+cw_check_eq "a watch without a version: the view's objects, each ADDED" \
+	"$(sed -E 's/([^ ]+)/ADDED:\1/g' <<<"$vwant")" \
+	"$(events "$tmp/owatch0")"
+cw_check "a watch from before the view's history: 410, not left hanging" \
+	grep -q '"code":410' <(curl -s -m 3 "$view&watch=true&resourceVersion=1")
+cw_check "a watch of a view never seen is told to list again (410)" \
+	grep -q '"code":410' <(curl -s -m 3 "$hub/api/v1/configmaps?watch=true&labelSelector=x%3Dy")
 
 cw_section "the agent restarted with the link still cut"
 cw_kill_pid "$AGENT_PID"
@@ -230,5 +304,29 @@ ms=$((($(date +%s%N) - start) / 1000000))
 cw_log "serving from the cache $ms ms after the agent started"
 cw_check "ready within 1 s ($ms ms)" test "$ms" -le 1000
 cw_check_eq "kubectl: the same answers again" "$want" "$(kget "$hub")"
+offline_view "after the restart"
+curl -sN "$view&watch=true&resourceVersion=$vrv&timeoutSeconds=60" >"$tmp/owatch2" &
+ow=$!
+cw_track_pid "$ow"
+for ((i = 0; i < 20; i++)); do
+	grep -q '"name":"p9"' "$tmp/owatch2" && break
+	sleep 0.1
+done
+cw_check_eq "after the restart: a watch from before p8 replays p8 and p9" "ADDED:p8 ADDED:p9" \
+	"$(events "$tmp/owatch2")"
+
+cw_section "the link back: the watches served from the store end"
+cw_check "the watch is open" cw_alive "$ow"
+cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd-3.log"
+for ((i = 0; i < 100; i++)); do
+	cw_alive "$ow" || break
+	sleep 0.1
+done
+wait "$ow" && rc=0 || rc=$?
+cw_check_eq "it ended cleanly, long before its timeoutSeconds (60 s)" "0 yes" \
+	"$rc $( ((i < 100)) && echo yes)"
+cw_check_eq "a list of the view goes through the tunnel again" "" \
+	"$(curl -s -D - -o /dev/null "$view" | tr -d '\r' |
+		awk -F': ' 'tolower($1) == "x-causeway-cache" {print $2}')"
 cw_kill_pid "$AGENT_PID"
 cw_summary

@@ -21,6 +21,8 @@ static void want_items(const char *doc, const char *const *items, size_t n, uint
 	struct cw_list l;
 
 	assert_int_equal(cw_list_parse(doc, strlen(doc), &l), 0);
+	assert_string_equal(l.kind, strstr(doc, "PodList") ? "PodList" : "");
+	assert_string_equal(l.api_version, strstr(doc, "\"v1\"") ? "v1" : "");
 	assert_int_equal(l.rv, rv);
 	assert_string_equal(l.cont, cont);
 	assert_int_equal(l.n, n);
@@ -51,7 +53,7 @@ static void test_items_as_sent(void **state)
 	    doc, sizeof(doc),
 	    " {\"items\" : [ %s ] , \"n\":-1.5e3,\"t\":true,\"z\":null,\"s\":\"[{\\\"items\\\"\","
 	    "\"metadata\":{\"resourceVersion\":\"40\",\"continue\":\"abc=\"},"
-	    "\"kind\":\"NodeList\"}\n",
+	    "\"kind\":\"PodList\"}\n",
 	    two[1]);
 	want_items(doc, two + 1, 1, 40, "abc=");
 	want_items("{\"metadata\":{\"resourceVersion\":\"3\"},\"items\":[]}", NULL, 0, 3, "");
@@ -70,6 +72,8 @@ static void test_rejected(void **state)
 	    "{\"metadata\":{\"resourceVersion\":\"3\"},\"items\":[],\"items\":[]}", /* twice */
 	    "{\"metadata\":{\"resourceVersion\":\"3\"},\"items\":[{}]",		    /* cut */
 	    "{\"metadata\":{\"resourceVersion\":\"3\",\"continue\":7},\"items\":[]}",
+	    "{\"kind\":1,\"metadata\":{\"resourceVersion\":\"3\"},\"items\":[]}",
+	    "{\"apiVersion\":[],\"metadata\":{\"resourceVersion\":\"3\"},\"items\":[]}",
 	};
 	struct cw_list l;
 

@@ -8,9 +8,11 @@
  * Keyed by the request as the client made it (method and URI: path and
  * query), like YurtHub's: an answer serves exactly the request that got
  * it. Only whole 200 answers to GETs that are not watches are kept, with
- * their content-type; a newer one replaces the older. One LMDB write
- * transaction per answer, synced: a kill -9 or power cut leaves the last
- * one stored.
+ * their content-type; a newer one replaces the older. Lists of views are
+ * kept by the edge store instead (edgestore.h), which also keeps the
+ * heads of its views here, under keys "view:NAME" (no URI starts so).
+ * One LMDB write transaction per answer, synced: a kill -9 or power cut
+ * leaves the last one stored.
  */
 #ifndef CW_AGENT_EDGECACHE_H
 #define CW_AGENT_EDGECACHE_H

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "edgewatch.h"
 #include "log.h"
 #include "tunnel/gateway.h"
 #include "tunnel/msg_body.h"
@@ -29,9 +30,21 @@ struct ereq {
 	bool chunked;	/* the reply started in parts */
 	bool replied;	/* a whole reply went out; only the FIN is left */
 	bool cacheable; /* a GET, not a watch: its 200 answer is kept */
+	bool is_view;	/* a GET of a view (edgeview.h), with a store */
+	bool learn;	/* a watch the store follows (cw_edgestore_follows) */
 	uint32_t status;
 	char ctype[CTYPE_MAX];
-	struct evbuffer *keep; /* the answer's body so far, for the cache */
+	struct evbuffer *keep;	 /* the answer's body so far, for the cache */
+	struct cw_edgeview view; /* when is_view */
+	/* Events of a watch the store follows, learnt a read's worth at a time
+	 * (one transaction): their objects one after the other in @learnt. */
+	struct evbuffer *learnt;
+	struct queued {
+		enum cw_ev_type type;
+		uint64_t rv;
+		size_t len;
+	} lq[CW_EDGESTORE_BATCH];
+	size_t nlq;
 	struct ereq *prev, *next;
 };
 
@@ -43,7 +56,9 @@ struct cw_edgehub {
 	struct ereq *reqs;
 	struct cw_compress *zc; /* zstd bodies without a dictionary */
 	struct cw_edgecache *cache;
-	struct cw_writereplay *wq; /* NULL: writes are not queued */
+	struct cw_writereplay *wq;    /* NULL: writes are not queued */
+	struct cw_edgestore *store;   /* NULL: no views kept */
+	struct cw_edgewatch *watches; /* offline watches; NULL without a store */
 	struct cw_edgehub_stats st;
 };
 
@@ -90,6 +105,28 @@ static void error_reply(struct evhttp_request *req, uint32_t code)
 
 /* ---- requests ---- */
 
+/* The events queued by learn() into the store. */
+static void learn_flush(struct ereq *e)
+{
+	struct cw_edgestore_event evs[CW_EDGESTORE_BATCH];
+	const char *p;
+	int rc;
+
+	if (!e->nlq)
+		return;
+	p = (const char *)evbuffer_pullup(e->learnt, -1);
+	for (size_t i = 0; i < e->nlq; p += e->lq[i++].len)
+		evs[i] = (struct cw_edgestore_event){e->lq[i].type, e->lq[i].rv, p, e->lq[i].len};
+	rc = cw_edgestore_learn_events(e->h->store, &e->view, evs, e->nlq);
+	evbuffer_drain(e->learnt, evbuffer_get_length(e->learnt));
+	e->nlq = 0;
+	if (rc) {
+		cw_awarn("edge hub: %s: events not kept in the store: %s", e->view.key,
+			 strerror(-rc));
+		e->learn = false;
+	}
+}
+
 /* Free @e; @conn (NULL: none) lives on, so its close callback must no
  * longer name @e. Taken before the answer ends: libevent may free the
  * request once the answer is out, and has freed it when its connection
@@ -98,6 +135,7 @@ static void ereq_free(struct ereq *e, struct evhttp_connection *conn)
 {
 	struct cw_edgehub *h = e->h;
 
+	learn_flush(e);
 	if (e->prev)
 		e->prev->next = e->next;
 	else
@@ -108,6 +146,8 @@ static void ereq_free(struct ereq *e, struct evhttp_connection *conn)
 		evhttp_connection_set_closecb(conn, NULL, NULL);
 	if (e->keep)
 		evbuffer_free(e->keep);
+	if (e->learnt)
+		evbuffer_free(e->learnt);
 	free(e);
 }
 
@@ -126,36 +166,74 @@ static bool is_cacheable(struct evhttp_request *req)
 	return evhttp_request_get_command(req) == EVHTTP_REQ_GET && !is_watch(req);
 }
 
+static void hit(struct evhttp_request *req, const char *ctype, struct evbuffer *b)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+
+	if (*ctype)
+		evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "X-Causeway-Cache", "hit");
+	evhttp_send_reply(req, 200, NULL, b);
+}
+
 static int cached(const char *ctype, const void *body, size_t len, void *arg)
 {
 	struct evhttp_request *req = arg;
 	struct evbuffer *b = evbuffer_new();
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 
 	if (!b || evbuffer_add(b, body, len)) {
 		if (b)
 			evbuffer_free(b);
 		return -ENOMEM;
 	}
-	if (*ctype)
-		evhttp_add_header(oh, "Content-Type", ctype);
-	evhttp_add_header(oh, "X-Causeway-Cache", "hit");
-	evhttp_send_reply(req, 200, NULL, b);
+	hit(req, ctype, b);
 	evbuffer_free(b);
 	return 0;
 }
 
-/* The kept answer to @req: true when it went out. */
+/* The list of a view, from the store: true when it went out. */
+static bool list_from_store(struct cw_edgehub *h, struct evhttp_request *req)
+{
+	struct cw_edgeview v;
+	struct evbuffer *b;
+	bool ok;
+
+	if (!h->store || cw_edgeview_parse(evhttp_request_get_uri(req), &v) || v.watch || v.cont ||
+	    !(b = evbuffer_new()))
+		return false;
+	ok = cw_edgestore_list(h->store, &v, b) == 0;
+	if (ok)
+		hit(req, "application/json", b);
+	evbuffer_free(b);
+	return ok;
+}
+
+/* The kept answer to @req (a view's list from the store, else the answer
+ * kept by URI): true when it went out. */
 static bool from_cache(struct cw_edgehub *h, struct evhttp_request *req)
 {
 	if (!h->cache || !is_cacheable(req) ||
-	    cw_edgecache_get(h->cache, evhttp_request_get_uri(req), cached, req))
+	    (!list_from_store(h, req) &&
+	     cw_edgecache_get(h->cache, evhttp_request_get_uri(req), cached, req)))
 		return false;
 	h->st.from_cache++;
 	return true;
 }
 
-/* No session: the cache, a watch told to list again, or 503. */
+/* A watch of a view the store has, served from it: true when it was. */
+static bool watch_from_store(struct cw_edgehub *h, struct evhttp_request *req)
+{
+	struct cw_edgeview v;
+
+	if (!h->watches || evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
+	    cw_edgeview_parse(evhttp_request_get_uri(req), &v) || !v.watch ||
+	    cw_edgewatch_serve(h->watches, req, &v))
+		return false;
+	h->st.from_cache++;
+	return true;
+}
+
+/* No session: the cache, a watch from the store or told to list again, or 503. */
 static void offline(struct cw_edgehub *h, struct evhttp_request *req)
 {
 	static const char gone[] =
@@ -164,7 +242,7 @@ static void offline(struct cw_edgehub *h, struct evhttp_request *req)
 	    "reachable: list again\",\"reason\":\"Expired\",\"code\":410}}\n";
 	struct evbuffer *b;
 
-	if (from_cache(h, req))
+	if (from_cache(h, req) || watch_from_store(h, req))
 		return;
 	if (h->cache && evhttp_request_get_command(req) == EVHTTP_REQ_GET && is_watch(req) &&
 	    (b = evbuffer_new())) {
@@ -179,19 +257,33 @@ static void offline(struct cw_edgehub *h, struct evhttp_request *req)
 	status_reply(req, 503, "ServiceUnavailable", "the gateway is not reachable");
 }
 
+/* A whole 200 answer: a view's list into the store, what it cannot take
+ * (another page, not a List) by URI. */
+static void keep_answer(struct ereq *e)
+{
+	const char *uri = evhttp_request_get_uri(e->req);
+	size_t n = evbuffer_get_length(e->keep);
+	const void *body = evbuffer_pullup(e->keep, (ev_ssize_t)n);
+	int rc = -EINVAL;
+
+	if (e->is_view && !e->view.watch && !e->view.cont)
+		rc = cw_edgestore_learn_list(e->h->store, &e->view, body, n);
+	if (rc && rc != -EINVAL && rc != -ESTALE)
+		cw_awarn("edge hub: %s not kept in the store: %s", uri, strerror(-rc));
+	if ((rc == 0 || rc == -ESTALE) && e->is_view)
+		return; /* the store answers for the view */
+	if (cw_edgecache_put(e->h->cache, uri, e->ctype, body, n) < 0)
+		cw_awarn("edge hub: %s not kept in the cache", uri);
+}
+
 /* The answer is over (@rc: cw_as_api_read()'s end). */
 static void ereq_end(struct ereq *e, int rc)
 {
-	struct evhttp_connection *conn = evhttp_request_get_connection(e->req);
+	/* NULL: handed to the offline watches. */
+	struct evhttp_connection *conn = e->req ? evhttp_request_get_connection(e->req) : NULL;
 
-	if (rc == -EPIPE && e->keep && e->status == 200 && e->h->cache) {
-		size_t n = evbuffer_get_length(e->keep);
-
-		if (cw_edgecache_put(e->h->cache, evhttp_request_get_uri(e->req), e->ctype,
-				     evbuffer_pullup(e->keep, (ev_ssize_t)n), n) < 0)
-			cw_awarn("edge hub: %s not kept in the cache",
-				 evhttp_request_get_uri(e->req));
-	}
+	if (rc == -EPIPE && e->keep && e->status == 200 && e->h->cache)
+		keep_answer(e);
 	if (e->chunked)
 		evhttp_send_reply_end(e->req);
 	/* Cut short before a reply: the kept answer, when there is one. */
@@ -381,6 +473,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	e->cacheable = h->cache && is_cacheable(req);
 	if (e->cacheable && !(e->keep = evbuffer_new()))
 		e->cacheable = false;
+	e->is_view = h->store && evhttp_request_get_command(req) == EVHTTP_REQ_GET &&
+		     cw_edgeview_parse(evhttp_request_get_uri(req), &e->view) == 0;
+	e->learn = e->is_view && e->view.watch && cw_edgestore_follows(h->store, &e->view);
 	if (h->reqs)
 		h->reqs->prev = e;
 	h->reqs = e;
@@ -481,11 +576,36 @@ static const char *event_type(Causeway__V1__WatchEventType t)
 	}
 }
 
+/* An event of a watch the store follows, queued for it (learn_flush()).
+ * After an ERROR event (a 410...) the store follows this watch no more. */
+static void learn(struct ereq *e, const Causeway__V1__WatchEvent *w, const void *obj, size_t len)
+{
+	const char *rvs = w->resource_version ? w->resource_version : "";
+	struct queued *q = &e->lq[e->nlq];
+
+	if (w->type == CAUSEWAY__V1__WATCH_EVENT_TYPE__EVENT_ERROR) {
+		learn_flush(e);
+		e->learn = false;
+		return;
+	}
+	if ((!e->learnt && !(e->learnt = evbuffer_new())) || evbuffer_add(e->learnt, obj, len)) {
+		e->learn = false; /* an event missed: the store cannot follow */
+		return;
+	}
+	q->type = (enum cw_ev_type)w->type; /* the same numbering */
+	q->len = len;
+	if (cw_rv_parse(rvs, strlen(rvs), &q->rv))
+		q->rv = 0;
+	if (++e->nlq == CW_EDGESTORE_BATCH)
+		learn_flush(e);
+}
+
 /* One watch event, one JSON line, as kube-apiserver streams them. */
 static void on_watch_event(struct ereq *e, const Causeway__V1__WatchEvent *w)
 {
 	struct evbuffer *b = evbuffer_new();
 	bool ok = true;
+	size_t off;
 
 	if (!b || e->replied)
 		goto out;
@@ -496,13 +616,34 @@ static void on_watch_event(struct ereq *e, const Causeway__V1__WatchEvent *w)
 		e->chunked = true;
 	}
 	evbuffer_add_printf(b, "{\"type\":\"%s\",\"object\":", event_type(w->type));
+	off = evbuffer_get_length(b);
 	add_body(e->h, b, w->object, &ok);
+	if (ok && e->learn)
+		learn(e, w, (const char *)evbuffer_pullup(b, -1) + off,
+		      evbuffer_get_length(b) - off);
 	evbuffer_add(b, "}\n", 2);
 	if (ok)
 		evhttp_send_reply_chunk(e->req, b);
 out:
 	if (b)
 		evbuffer_free(b);
+}
+
+/* A watch the gateway cannot serve, to the offline watches: true when
+ * they took it (the request is theirs). */
+static bool hand_watch(struct ereq *e)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(e->req);
+
+	if (!e->is_view || !e->view.watch)
+		return false;
+	evhttp_connection_set_closecb(conn, NULL, NULL);
+	if (watch_from_store(e->h, e->req)) {
+		e->req = NULL;
+		return true;
+	}
+	evhttp_connection_set_closecb(conn, on_close, e);
+	return false;
 }
 
 static void deliver(struct ereq *e, const cw_envelope *env)
@@ -520,7 +661,7 @@ static void deliver(struct ereq *e, const cw_envelope *env)
 		e->replied = true;
 		if ((env->error->code == CW_SE_UPSTREAM_UNAVAILABLE ||
 		     env->error->code == CW_SE_REFUSED) &&
-		    (from_cache(e->h, e->req) || queued(e->h, e->req)))
+		    (from_cache(e->h, e->req) || hand_watch(e) || queued(e->h, e->req)))
 			break;
 		e->h->st.errors++;
 		error_reply(e->req, env->error->code);
@@ -547,8 +688,15 @@ void cw_edgehub_on_event(struct cw_edgehub *h, const struct cw_as_event *ev)
 		deliver(e, env);
 		cw_as_api_msg_free(h->as, e->id, env);
 	}
+	learn_flush(e);
 	if (rc != -EAGAIN)
 		ereq_end(e, rc);
+}
+
+void cw_edgehub_up(struct cw_edgehub *h)
+{
+	if (h)
+		cw_edgewatch_end_all(h->watches);
 }
 
 void cw_edgehub_attach(struct cw_edgehub *h, struct cw_as *as, void (*kick)(void *), void *ctx)
@@ -578,7 +726,7 @@ void cw_edgehub_stats(const struct cw_edgehub *h, struct cw_edgehub_stats *out)
 }
 
 int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
-		   struct cw_edgecache *cache, struct cw_edgehub **out)
+		   struct cw_edgecache *cache, struct cw_edgestore *store, struct cw_edgehub **out)
 {
 	struct cw_edgehub *h;
 	struct in_addr a = {.s_addr = listen->addr};
@@ -591,8 +739,10 @@ int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
 	if (!h)
 		return -ENOMEM;
 	h->cache = cache;
+	h->store = cache ? store : NULL;
 	h->http = evhttp_new(base);
-	if (!h->http || cw_compress_init(&h->zc, NULL, 0) < 0) {
+	if (!h->http || cw_compress_init(&h->zc, NULL, 0) < 0 ||
+	    (h->store && cw_edgewatch_new(base, h->store, &h->watches) < 0)) {
 		cw_edgehub_free(h);
 		return -ENOMEM;
 	}
@@ -616,6 +766,7 @@ void cw_edgehub_free(struct cw_edgehub *h)
 	if (!h)
 		return;
 	cw_edgehub_attach(h, NULL, NULL, NULL);
+	cw_edgewatch_free(h->watches);
 	if (h->http)
 		evhttp_free(h->http);
 	cw_compress_free(h->zc);

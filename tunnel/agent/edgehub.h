@@ -13,12 +13,23 @@
  * otherwise). A session that ends ends the requests that used it; a
  * client that goes away cancels its stream.
  *
- * With a cache (edgecache.h), every whole 200 answer to a GET that is not
- * a watch is kept; without a session, or when the gateway answers that it
- * cannot serve (UPSTREAM_UNAVAILABLE, REFUSED), the kept answer to the
- * same request is served (header X-Causeway-Cache: hit), else 503. A
- * watch without a session gets an ERROR event (410 Expired) and its end,
- * so that the client lists again, from the cache, instead of hanging.
+ * What it keeps while connected: a list or watch of a view (edgeview.h:
+ * a collection with its selectors) goes to the store (edgestore.h), a
+ * whole List answer as the view's state, and each event of a watch that
+ * continues what the store has, so the view follows its watch. Every
+ * other whole 200 answer to a GET that is not a watch (one object,
+ * discovery, a page of a paged list) is kept by URI in the cache
+ * (edgecache.h).
+ *
+ * Without a session, or when the gateway answers that it cannot serve
+ * (UPSTREAM_UNAVAILABLE, REFUSED): a view's list is built from the store
+ * (its real resourceVersion), anything else is the answer kept by URI
+ * (both with header X-Causeway-Cache: hit), else 503. A watch of a view
+ * the store has is served by edgewatch.h (the changes after its version,
+ * then held open with bookmarks until its timeoutSeconds, or until
+ * cw_edgehub_up()); a watch of a view the store does not have gets an
+ * ERROR event (410 Expired) and its end, so that the client lists again
+ * instead of hanging.
  *
  * With a write queue (cw_edgehub_set_queue(), writereplay.h), the writes
  * writepolicy.h names (pod and node status, leases, events) made without
@@ -39,6 +50,7 @@
 
 #include "control/ini.h"
 #include "edgecache.h"
+#include "edgestore.h"
 #include "session.h"
 #include "writereplay.h"
 
@@ -54,11 +66,12 @@ struct cw_edgehub_stats {
 	uint64_t from_cache;  /* answered from the cache */
 };
 
-/* Listen on @listen (port 0: returns 0 and *@out NULL), with @cache (may
- * be NULL; the caller's, it must outlive @out). Returns 0, -EIO (the
- * address cannot be bound: logged), -ENOMEM. */
+/* Listen on @listen (port 0: returns 0 and *@out NULL), with @cache and
+ * @store (either may be NULL, the store is used only with the cache; the
+ * caller's, they must outlive @out). Returns 0, -EIO (the address cannot
+ * be bound: logged), -ENOMEM. */
 int cw_edgehub_new(struct event_base *base, const struct cw_ini_listen *listen,
-		   struct cw_edgecache *cache, struct cw_edgehub **out);
+		   struct cw_edgecache *cache, struct cw_edgestore *store, struct cw_edgehub **out);
 
 /* End every request and free @h (NULL: no-op). */
 void cw_edgehub_free(struct cw_edgehub *h);
@@ -69,6 +82,13 @@ void cw_edgehub_free(struct cw_edgehub *h);
  * previous session are answered as cut short.
  */
 void cw_edgehub_attach(struct cw_edgehub *h, struct cw_as *as, void (*kick)(void *), void *ctx);
+
+/*
+ * The attached session is established: the watches served from the
+ * store end, so that their clients watch again through it. (A session is
+ * attached at each attempt, before it is known to work.)
+ */
+void cw_edgehub_up(struct cw_edgehub *h);
 
 /* A CW_AS_EV_API event of the attached session. */
 void cw_edgehub_on_event(struct cw_edgehub *h, const struct cw_as_event *ev);

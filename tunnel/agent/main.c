@@ -37,6 +37,7 @@
 #define AGENT_VERSION  "0.1.0"
 #define DICT_FILE_MAX  (1u << 20)
 #define EDGE_CACHE_MAP ((size_t)1 << 30) /* the edge cache's size limit */
+#define EDGE_STORE_MAP ((size_t)1 << 30) /* the edge store's (views') size limit */
 #define EXIT_CONFIG    2
 #define EXIT_STARTUP   1
 
@@ -50,6 +51,7 @@ struct agent {
 	struct cw_edgecache *cache; /* NULL when [agent] cache_dir cannot be opened */
 	struct cw_writeq *writes;   /* NULL when cache_dir/writes cannot be opened */
 	struct cw_writereplay *replay;
+	struct cw_edgestore *store; /* cache_dir/objects; NULL when it cannot be opened */
 	char node_name[CW_TLS_NODE_NAME_MAX + 1];
 };
 
@@ -178,6 +180,22 @@ static int open_writes(struct agent *ag)
 	return 0;
 }
 
+/* The views' store next to the cache (edgestore.h); without it the
+ * cache keeps answers by URI only. */
+static void open_store(struct agent *ag)
+{
+	char dir[CW_AGENT_PATH_LEN + sizeof("/objects")];
+	int r;
+
+	if (!ag->cache)
+		return;
+	snprintf(dir, sizeof(dir), "%s/objects", ag->conf.agent.cache_dir);
+	r = cw_edgestore_open(dir, EDGE_STORE_MAP, ag->cache, &ag->store);
+	if (r < 0)
+		cw_awarn("edge hub: store %s: %s: lists and watches are not kept", dir,
+			 strerror(-r));
+}
+
 static int run(struct agent *ag)
 {
 	struct cw_uplink_cfg uc = {.conf = &ag->conf, .agent_version = AGENT_VERSION};
@@ -205,10 +223,12 @@ static int run(struct agent *ag)
 	if (r < 0)
 		cw_awarn("edge hub: cache %s: %s: the node's reads are not kept",
 			 ag->conf.agent.cache_dir, strerror(-r));
-	if (cw_edgehub_new(ag->base, &ag->conf.hub.listen, ag->cache, &ag->hub) < 0 ||
+	open_store(ag);
+	if (cw_edgehub_new(ag->base, &ag->conf.hub.listen, ag->cache, ag->store, &ag->hub) < 0 ||
 	    open_writes(ag) < 0) {
 		cw_edgehub_free(ag->hub);
 		cw_writeq_close(ag->writes);
+		cw_edgestore_close(ag->store);
 		cw_edgecache_close(ag->cache);
 		event_base_free(ag->base);
 		return EXIT_STARTUP;
@@ -230,6 +250,7 @@ static int run(struct agent *ag)
 	cw_edgehub_free(ag->hub);
 	cw_writereplay_free(ag->replay);
 	cw_writeq_close(ag->writes);
+	cw_edgestore_close(ag->store);
 	cw_edgecache_close(ag->cache);
 	for (int i = 0; i < 3; i++)
 		if (sig[i])

@@ -290,6 +290,7 @@ static void drive(struct cw_uplink *u, uint64_t now)
 		cw_ainfo("session %" PRIu64 " up to %s as node %s", in.session_id, u->gateway,
 			 u->cfg.node_name);
 		keep_ticket(u);
+		cw_edgehub_up(u->cfg.hub);
 	}
 	if (st == CW_AS_ENDED) {
 		session_ended(u, now);
