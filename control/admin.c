@@ -285,6 +285,13 @@ static void render_hub(struct evbuffer *b, const struct cw_plane *p)
 		       s->events);
 		metric(b, "causeway_hub_watches_expired_total", "Agents' watches answered 410 Gone",
 		       s->expired);
+		metric(b, "causeway_hub_topology_filtered_total",
+		       "EndpointSlices sent to agents with other pools' endpoints left out",
+		       s->filtered);
+		metric(
+		    b, "causeway_hub_topology_runs_total",
+		    "EndpointSlices put through the topology filter (a watch event once per pool)",
+		    s->topo_runs);
 		family(b, "causeway_hub_watchers", "Agents' watches open now", "gauge");
 		evbuffer_add_printf(b, "causeway_hub_watchers %llu\n",
 				    (unsigned long long)s->watchers);

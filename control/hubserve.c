@@ -6,15 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
+#include "control/hubtopo.h"
 #include "dataplane/log.h"
 #include "hub/object.h"
+#include "hub/query.h"
 #include "hub/selector.h"
 #include "tunnel/msg_body.h"
 
@@ -24,23 +23,7 @@
 #define WATCH_MAX_S 1800 /* a watch ends after this at the latest */
 #define MAX_RES	    16
 #define MEMO	    64 /* recent events' keys, per resource */
-
-/* What a request asks of the store. */
-struct ask {
-	int res;	      /* index into h->res */
-	char api[NAME_LEN];   /* "v1", "discovery.k8s.io/v1" */
-	char ns[NAME_LEN];    /* "": all namespaces */
-	char name[NAME_LEN];  /* "": a list or a watch */
-	char node[NAME_LEN];  /* fieldSelector spec.nodeName; "": any */
-	char fname[NAME_LEN]; /* fieldSelector metadata.name; "": any */
-	bool watch;
-	uint64_t rv;
-	enum cw_rv_match match;
-	size_t limit;
-	char cont[CW_STORE_CONTINUE_MAX];
-	uint32_t timeout_s;
-	struct cw_selector *labels, *fields; /* NULL: none */
-};
+#define SLICES	    "endpointslices.discovery.k8s.io"
 
 /* One request being answered: a body, or a watch. */
 struct hcall {
@@ -49,18 +32,38 @@ struct hcall {
 	struct evbuffer *out; /* encoded messages not yet in the stream */
 	bool fin;	      /* nothing more after out: end once it is sent */
 	bool watch;
-	struct ask a;
-	uint64_t sent_rv; /* a watcher's cursor; 0 until its first state is out */
+	int res; /* index into h->res */
+	struct cw_hub_query a;
+	char pool[CW_TOPO_POOL_MAX]; /* EndpointSlices: the requester's, to filter by; "": none */
+	uint64_t sent_rv;	     /* a watcher's cursor; 0 until its first state is out */
 	struct event *timer;
 	struct hcall *prev, *next; /* watchers */
 };
 
-/* A recent event's object, parsed once for every watcher. */
+/* An EndpointSlice event's bytes for the nodes of one pool. */
+struct cut {
+	char pool[CW_TOPO_POOL_MAX];
+	char *bytes; /* NULL: the event's own */
+	size_t len;
+};
+
+/*
+ * A recent event's object, parsed once for every watcher, and what all
+ * watchers need of it: its previous state parsed (for selectors) and its
+ * filtered bytes per pool (for the topology filter), each made by the
+ * first watcher that needs it. Keyed by the event's RV, the object's RV
+ * and length: a re-list records many events at one RV.
+ */
 struct memo {
-	uint64_t rv;
+	uint64_t rv, obj_rv;
+	size_t len;
 	int type;
 	bool ok;
 	struct cw_obj o; /* its bytes are not kept: only root and what points into it */
+	int prev;	 /* 1: parsed into po; 0: not yet; -1: none */
+	struct cw_obj po;
+	struct cut *cut; /* one per pool met */
+	size_t ncut;
 };
 
 struct hres {
@@ -75,6 +78,7 @@ struct cw_hubserve {
 	void *up_ctx;
 	struct hres res[MAX_RES];
 	unsigned n;
+	struct cw_hubtopo *topo;
 	struct hcall *watchers;
 	struct cw_hubserve_stats st;
 };
@@ -183,8 +187,7 @@ static void call_free(struct hcall *c)
 	}
 	if (c->timer)
 		event_free(c->timer);
-	cw_selector_free(c->a.labels);
-	cw_selector_free(c->a.fields);
+	cw_hub_query_release(&c->a);
 	evbuffer_free(c->out);
 	free(c);
 }
@@ -221,136 +224,6 @@ static int res_index(const struct cw_hubserve *h, const char *name)
 	return -1;
 }
 
-/* @x @sep @y into @out (@sep and @y may be ""); false when it does not fit. */
-static bool join(char *out, size_t cap, const char *x, const char *sep, const char *y)
-{
-	size_t a = strlen(x), b = strlen(sep), c = strlen(y);
-
-	if (a + b + c >= cap)
-		return false;
-	memcpy(out, x, a);
-	memcpy(out + a, sep, b);
-	memcpy(out + a + b, y, c + 1);
-	return true;
-}
-
-/* The path's parts: false for a path the hub does not serve. */
-static bool parse_path(const struct cw_hubserve *h, const char *path, struct ask *a)
-{
-	char seg[8][NAME_LEN], res[2 * NAME_LEN];
-	const char *p = path;
-	int n = 0, i = 0;
-	bool core;
-
-	while (*p == '/' && n < 8) {
-		size_t k = strcspn(++p, "/");
-
-		if (!k || k >= NAME_LEN)
-			return false;
-		memcpy(seg[n], p, k);
-		seg[n++][k] = '\0';
-		p += k;
-	}
-	if (*p)
-		return false;
-	core = n >= 2 && !strcmp(seg[0], "api") && !strcmp(seg[1], "v1");
-	if (core) {
-		i = 2;
-		join(a->api, sizeof(a->api), "v1", "", "");
-	} else if (n >= 3 && !strcmp(seg[0], "apis")) {
-		i = 3;
-		if (!join(a->api, sizeof(a->api), seg[1], "/", seg[2]))
-			return false;
-	} else {
-		return false;
-	}
-	if (n - i >= 3 && !strcmp(seg[i], "namespaces")) {
-		join(a->ns, sizeof(a->ns), seg[i + 1], "", "");
-		i += 2;
-	}
-	if (n - i < 1 || n - i > 2)
-		return false;
-	if (!join(res, sizeof(res), seg[i], core ? "" : ".", core ? "" : seg[1]))
-		return false;
-	if (n - i == 2)
-		join(a->name, sizeof(a->name), seg[i + 1], "", "");
-	a->res = res_index(h, res);
-	return a->res >= 0;
-}
-
-/*
- * A field selector: compiled for matching, and its plain spec.nodeName=X
- * term (a node's own pods: the store's index) picked out. False for one
- * the hub does not serve (the upstream answers it, or refuses it).
- */
-static bool parse_fields(const char *sel, struct ask *a)
-{
-	char buf[2 * NAME_LEN + 64], err[CW_SELECTOR_ERR_MAX], *save, *t;
-
-	if (strlen(sel) >= sizeof(buf) ||
-	    cw_field_selector_parse(sel, &a->fields, err, sizeof(err)) < 0)
-		return false;
-	strcpy(buf, sel);
-	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		const char *v = !strncmp(t, "spec.nodeName==", 15)  ? t + 15
-				: !strncmp(t, "spec.nodeName=", 14) ? t + 14
-								    : NULL;
-
-		if (v && *v && !strchr(v, '\\') && strlen(v) < NAME_LEN)
-			strcpy(a->node, v);
-	}
-	return true;
-}
-
-static bool truthy(const char *v)
-{
-	return v && (!strcmp(v, "true") || !strcmp(v, "1"));
-}
-
-/* The query's parameters; false for one the hub does not serve. */
-static bool parse_query(const char *query, struct ask *a)
-{
-	char err[CW_SELECTOR_ERR_MAX];
-	struct evkeyvalq kv;
-	struct evkeyval *e;
-	bool ok = true;
-
-	TAILQ_INIT(&kv);
-	if (!*query)
-		return true;
-	if (evhttp_parse_query_str(query, &kv) < 0)
-		return false;
-	TAILQ_FOREACH(e, &kv, next)
-	{
-		if (!strcmp(e->key, "watch"))
-			a->watch = truthy(e->value);
-		else if (!strcmp(e->key, "resourceVersion"))
-			ok = !*e->value || !strcmp(e->value, "0") ||
-			     !cw_rv_parse(e->value, strlen(e->value), &a->rv);
-		else if (!strcmp(e->key, "resourceVersionMatch"))
-			a->match = !strcmp(e->value, "Exact") ? CW_RV_EXACT : CW_RV_NOT_OLDER;
-		else if (!strcmp(e->key, "limit"))
-			a->limit = strtoul(e->value, NULL, 10);
-		else if (!strcmp(e->key, "continue"))
-			ok = strlen(e->value) < sizeof(a->cont) && strcpy(a->cont, e->value);
-		else if (!strcmp(e->key, "fieldSelector"))
-			ok = parse_fields(e->value, a);
-		else if (!strcmp(e->key, "timeoutSeconds"))
-			a->timeout_s = (uint32_t)strtoul(e->value, NULL, 10);
-		else if (!strcmp(e->key, "labelSelector"))
-			ok = !*e->value ||
-			     cw_label_selector_parse(e->value, &a->labels, err, sizeof(err)) == 0;
-		else if (strcmp(e->key, "allowWatchBookmarks"))
-			ok = false;
-		if (!ok)
-			break;
-	}
-	evhttp_clear_headers(&kv);
-	if (a->rv && a->match == CW_RV_ANY)
-		a->match = CW_RV_NOT_OLDER;
-	return ok;
-}
-
 /* ---- lists and gets ---- */
 
 static const char *list_kind(const char *res)
@@ -372,16 +245,32 @@ static const char *list_kind(const char *res)
 	return "List";
 }
 
+/* An EndpointSlice's bytes for @c's pool: *@b, *@n left as they are when
+ * not filtered, else pointed at @buf's filtered copy (the caller frees). */
+static int topo_bytes(struct hcall *c, const struct cw_obj *o, const void **b, size_t *n,
+		      char **buf)
+{
+	size_t len;
+	int rc = cw_hubtopo_filter(c->h->topo, o, *b, *n, c->pool, buf, &len);
+
+	c->h->st.topo_runs++;
+	if (!rc && *buf) {
+		*b = *buf;
+		*n = len;
+		c->h->st.filtered++;
+	}
+	return rc;
+}
+
 struct list_ctx {
 	struct evbuffer *j;
-	const struct ask *a;
+	struct hcall *c;
 	size_t n;
 };
 
-static bool selected(const struct ask *a, const struct cw_obj *o)
+static bool selected(const struct cw_hub_query *a, const struct cw_obj *o)
 {
-	return (!a->fname[0] || !strcmp(o->name, a->fname)) &&
-	       (!a->labels || cw_selector_match_labels(a->labels, o->labels)) &&
+	return (!a->labels || cw_selector_match_labels(a->labels, o->labels)) &&
 	       (!a->fields || cw_selector_match(a->fields, o->root));
 }
 
@@ -390,30 +279,48 @@ static int list_filter(const struct cw_obj *o, void *arg)
 	return selected(arg, o);
 }
 
+/* An item as the requester is to see it: filtered by pool for it. */
+static int add_item(struct hcall *c, struct evbuffer *j, const struct cw_store_item *it)
+{
+	const void *b = it->bytes;
+	size_t n = it->len;
+	char *buf = NULL;
+	struct cw_obj o;
+	int rc = 0;
+
+	if (c->pool[0] && !cw_obj_parse(&o, it->bytes, it->len)) {
+		rc = topo_bytes(c, &o, &b, &n, &buf);
+		cw_obj_release(&o);
+	}
+	if (!rc && evbuffer_add(j, b, n))
+		rc = -ENOMEM;
+	free(buf);
+	return rc;
+}
+
 static int list_item(const struct cw_store_item *it, void *arg)
 {
 	struct list_ctx *l = arg;
 
-	if (l->n++)
-		evbuffer_add(l->j, ",", 1);
-	return evbuffer_add(l->j, it->bytes, it->len) ? -ENOMEM : 0;
+	if (l->n++ && evbuffer_add(l->j, ",", 1))
+		return -ENOMEM;
+	return add_item(l->c, l->j, it);
 }
 
 static int answer_list(struct hcall *c)
 {
 	struct cw_hubserve *h = c->h;
-	struct ask *a = &c->a;
-	struct cw_store_list_req q = {.resource = h->res[a->res].name,
+	struct cw_hub_query *a = &c->a;
+	struct cw_store_list_req q = {.resource = h->res[c->res].name,
 				      .ns = a->ns[0] ? a->ns : NULL,
 				      .node = a->node[0] ? a->node : NULL,
-				      .filter = a->fname[0] || a->labels || a->fields ? list_filter
-										      : NULL,
+				      .filter = a->labels || a->fields ? list_filter : NULL,
 				      .filter_ctx = a,
 				      .limit = a->limit,
 				      .cont = a->cont,
 				      .rv = a->rv,
 				      .rv_match = a->match};
-	struct list_ctx l = {.j = evbuffer_new(), .a = a};
+	struct list_ctx l = {.j = evbuffer_new(), .c = c};
 	char cont[CW_STORE_CONTINUE_MAX] = "";
 	uint64_t rv = 0;
 	int rc;
@@ -439,62 +346,152 @@ static int answer_list(struct hcall *c)
 	return rc;
 }
 
+struct get_ctx {
+	struct evbuffer *j;
+	struct hcall *c;
+};
+
 static int get_item(const struct cw_store_item *it, void *arg)
 {
-	return evbuffer_add(arg, it->bytes, it->len) ? -ENOMEM : 0;
+	struct get_ctx *g = arg;
+
+	return add_item(g->c, g->j, it);
 }
 
 static int answer_get(struct hcall *c)
 {
-	struct evbuffer *j = evbuffer_new();
+	struct get_ctx g = {.j = evbuffer_new(), .c = c};
 	int rc;
 
-	if (!j)
+	if (!g.j)
 		return -ENOMEM;
-	rc = cw_store_get(c->h->store, c->h->res[c->a.res].name, c->a.ns, c->a.name, get_item, j);
+	rc = cw_store_get(c->h->store, c->h->res[c->res].name, c->a.ns, c->a.name, get_item, &g);
 	if (rc == -ENOENT)
 		rc = put_status(c, 404, "NotFound", "not found");
 	else if (!rc)
-		rc = put_body(c, 200, j);
+		rc = put_body(c, 200, g.j);
 	c->h->st.gets += rc == 0;
-	evbuffer_free(j);
+	evbuffer_free(g.j);
 	return rc;
 }
 
 /* ---- watches ---- */
 
-/* Event @rv of @r parsed, from the memo or into it; NULL when it does
- * not parse (it is not sent). */
-static const struct memo *memo_of(struct hres *r, uint64_t rv, enum cw_ev_type type,
-				  const struct cw_store_item *it)
+static void memo_clear(struct memo *m)
 {
-	struct memo *m = &r->memo[rv % MEMO];
-
-	if (rv && m->ok && m->rv == rv && m->type == (int)type)
-		return m;
 	if (m->ok)
 		cw_obj_release(&m->o);
-	m->ok = cw_obj_parse(&m->o, it->bytes, it->len) == 0;
+	if (m->prev > 0)
+		cw_obj_release(&m->po);
+	for (size_t i = 0; i < m->ncut; i++)
+		free(m->cut[i].bytes);
+	free(m->cut);
+	*m = (struct memo){0};
+}
+
+/* Event @rv of @r parsed, from the memo or into it; NULL when it does
+ * not parse (it is not sent). */
+static struct memo *memo_of(struct hres *r, uint64_t rv, enum cw_ev_type type,
+			    const struct cw_store_item *it)
+{
+	/* A re-list's events share one RV: their objects' RVs spread them. */
+	struct memo *m = &r->memo[(rv && it->rv != rv ? rv ^ it->rv : rv) % MEMO];
+
+	if (rv && m->ok && m->rv == rv && m->type == (int)type && m->obj_rv == it->rv &&
+	    m->len == it->len)
+		return m;
+	memo_clear(m);
 	m->rv = rv;
+	m->obj_rv = it->rv;
+	m->len = it->len;
 	m->type = (int)type;
+	m->ok = cw_obj_parse(&m->o, it->bytes, it->len) == 0;
 	return m->ok ? m : NULL;
 }
 
-static bool wanted(const struct ask *a, const struct memo *m)
+/* The event's previous state, parsed; NULL when there is none. */
+static const struct cw_obj *memo_prev(struct memo *m, const struct cw_store_item *it)
 {
-	return m && (!a->ns[0] || !strcmp(a->ns, m->o.ns)) &&
-	       (!a->node[0] || (m->o.node && !strcmp(a->node, m->o.node))) &&
-	       (!a->name[0] || !strcmp(a->name, m->o.name)) && selected(a, &m->o);
+	if (!m->prev)
+		m->prev = it->prev && !cw_obj_parse(&m->po, it->prev, it->prev_len) ? 1 : -1;
+	return m->prev > 0 ? &m->po : NULL;
+}
+
+/* The event's bytes for @c's pool, filtered once per pool. */
+static int memo_cut(struct hcall *c, struct memo *m, const void **b, size_t *n)
+{
+	struct cut *k;
+	char *buf = NULL;
+	int rc;
+
+	for (size_t i = 0; i < m->ncut; i++) {
+		k = &m->cut[i];
+		if (!strcmp(k->pool, c->pool)) {
+			if (k->bytes) {
+				*b = k->bytes;
+				*n = k->len;
+				c->h->st.filtered++;
+			}
+			return 0;
+		}
+	}
+	k = realloc(m->cut, (m->ncut + 1) * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	m->cut = k;
+	rc = topo_bytes(c, &m->o, b, n, &buf);
+	if (rc)
+		return rc;
+	k = &m->cut[m->ncut++];
+	*k = (struct cut){.bytes = buf, .len = buf ? *n : 0};
+	memcpy(k->pool, c->pool, sizeof(k->pool));
+	return 0;
+}
+
+/* Whether object @o is one @a watches (its selectors aside: they may
+ * change, the rest never does for a key). */
+static bool in_scope(const struct cw_hub_query *a, const struct cw_obj *o)
+{
+	return (!a->ns[0] || !strcmp(a->ns, o->ns)) && (!a->name[0] || !strcmp(a->name, o->name));
+}
+
+static bool matches(const struct cw_hub_query *a, const struct cw_obj *o)
+{
+	return (!a->node[0] || (o->node && !strcmp(a->node, o->node))) && selected(a, o);
+}
+
+/* The type to send @c for event @type of @m (0: none), by its selectors
+ * on the object and on its previous state (hub/query.h). */
+static enum cw_ev_type watch_type(struct hcall *c, struct memo *m, enum cw_ev_type type,
+				  const struct cw_store_item *it)
+{
+	const struct cw_hub_query *a = &c->a;
+	const struct cw_obj *prev;
+	int before = -1;
+
+	if (!m || !in_scope(a, &m->o))
+		return 0;
+	if (!a->node[0] && !a->labels && !a->fields)
+		return type;
+	if (type != CW_EV_DELETED && (prev = memo_prev(m, it)))
+		before = matches(a, prev);
+	return cw_hub_watch_type(type, before, matches(a, &m->o));
 }
 
 static int watch_event(enum cw_ev_type type, uint64_t rv, const struct cw_store_item *it, void *arg)
 {
 	struct hcall *c = arg;
 	bool snapshot = !c->sent_rv; /* objects in key order, not RV order */
+	struct memo *m = memo_of(&c->h->res[c->res], snapshot ? 0 : rv, type, it);
+	enum cw_ev_type send = watch_type(c, m, type, it);
+	const void *b = it->bytes;
+	size_t n = it->len;
 	int rc = 0;
 
-	if (wanted(&c->a, memo_of(&c->h->res[c->a.res], snapshot ? 0 : rv, type, it)))
-		rc = put_event(c, type, rv, it->bytes, it->len);
+	if (send && c->pool[0])
+		rc = memo_cut(c, m, &b, &n);
+	if (send && !rc)
+		rc = put_event(c, send, rv, b, n);
 	if (rc || snapshot)
 		return rc;
 	c->sent_rv = rv;
@@ -508,8 +505,8 @@ static void watch_pump(struct hcall *c)
 
 	while (drain(c) && !c->fin && !evbuffer_get_length(c->out)) {
 		uint64_t before = c->sent_rv, rv = 0;
-		int rc = cw_store_watch_from(h->store, h->res[c->a.res].name, c->sent_rv,
-					     watch_event, c, &rv);
+		int rc = cw_store_watch_from(h->store, h->res[c->res].name, c->sent_rv, watch_event,
+					     c, &rv);
 
 		if (rc == -ESTALE) {
 			static const char gone[] =
@@ -584,24 +581,28 @@ static int start(struct cw_hubserve *h, struct cw_api_call *call)
 {
 	const Causeway__V1__ApiRequest *rq = call->req->rq;
 	struct hcall *c;
-	struct ask a = {.res = -1};
-	int rc;
+	struct cw_hub_query a;
+	int res = -1, rc;
 
-	if (strcmp(rq->verb, "GET") || !parse_path(h, rq->path, &a) ||
-	    !parse_query(rq->query ? rq->query : "", &a) || (a.watch && a.name[0])) {
-		cw_selector_free(a.labels);
-		cw_selector_free(a.fields);
+	rc = strcmp(rq->verb, "GET") ? -EINVAL : cw_hub_query_parse(rq->path, rq->query, &a);
+	if (rc == -ENOMEM)
+		return rc;
+	if (!rc && (res = res_index(h, a.resource)) < 0)
+		cw_hub_query_release(&a);
+	if (rc || res < 0) {
 		h->st.passed++;
 		return cw_api_call_pass(call, h->upstream, h->up_ctx);
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->out = evbuffer_new())) {
 		free(c);
-		cw_selector_free(a.labels);
-		cw_selector_free(a.fields);
+		cw_hub_query_release(&a);
 		return -ENOMEM;
 	}
-	*c = (struct hcall){.h = h, .call = call, .out = c->out, .a = a};
+	*c = (struct hcall){.h = h, .call = call, .out = c->out, .res = res, .a = a};
+	if (!strcmp(a.resource, SLICES) && call->req->node &&
+	    cw_hubtopo_node_pool(h->topo, call->req->node, c->pool))
+		c->pool[0] = '\0';
 	call->user = c;
 	if (a.watch)
 		return start_watch(c);
@@ -644,7 +645,7 @@ void cw_hubserve_changed(void *ctx, const char *resource, uint64_t rv)
 	(void)rv;
 	for (; c; c = next) {
 		next = c->next;
-		if (c->a.res == r)
+		if (c->res == r)
 			watch_pump(c);
 	}
 }
@@ -654,8 +655,9 @@ const struct cw_hubserve_stats *cw_hubserve_stats(const struct cw_hubserve *h)
 	return &h->st;
 }
 
-int cw_hubserve_new(struct event_base *base, struct cw_store *store, const char *const *resources,
-		    unsigned n, cw_api_handler_fn upstream, void *up_ctx, struct cw_hubserve **out)
+int cw_hubserve_new(struct event_base *base, struct cw_store *store, struct cw_nodedir *nodes,
+		    const char *const *resources, unsigned n, cw_api_handler_fn upstream,
+		    void *up_ctx, struct cw_hubserve **out)
 {
 	struct cw_hubserve *h = calloc(1, sizeof(*h));
 
@@ -663,6 +665,10 @@ int cw_hubserve_new(struct event_base *base, struct cw_store *store, const char 
 		return -ENOMEM;
 	*h = (struct cw_hubserve){
 	    .base = base, .store = store, .upstream = upstream, .up_ctx = up_ctx};
+	if (cw_hubtopo_new(store, nodes, &h->topo)) {
+		free(h);
+		return -ENOMEM;
+	}
 	for (unsigned i = 0; i < n && i < MAX_RES; i++)
 		snprintf(h->res[h->n++].name, NAME_LEN, "%s", resources[i]);
 	*out = h;
@@ -679,7 +685,7 @@ void cw_hubserve_free(struct cw_hubserve *h)
 	}
 	for (unsigned i = 0; i < h->n; i++)
 		for (unsigned k = 0; k < MEMO; k++)
-			if (h->res[i].memo[k].ok)
-				cw_obj_release(&h->res[i].memo[k].o);
+			memo_clear(&h->res[i].memo[k]);
+	cw_hubtopo_free(h->topo);
 	free(h);
 }

@@ -14,11 +14,21 @@
  *                               ERROR 410 Expired when it is older), then
  *                               live; ends after timeoutSeconds
  *
- * in all namespaces or one (/namespaces/NS/), with fieldSelector
- * spec.nodeName= (the store's node index) or metadata.name=. What the hub
- * does not serve this way (other verbs, other resources, label selectors
- * and other field selectors for now) goes to the upstream route's handler
+ * in all namespaces or one (/namespaces/NS/), with labelSelector and
+ * fieldSelector (spec.nodeName= through the store's node index). What the
+ * hub does not serve this way (other verbs, other resources, what
+ * hub/query.h does not parse) goes to the upstream route's handler
  * unchanged.
+ *
+ * A watch with a selector sees an object that stops matching it as
+ * DELETED (the new object) and one that starts to as ADDED, as from
+ * kube-apiserver's watch cache: the store's history keeps each event's
+ * previous state (hub/store.h).
+ *
+ * EndpointSlices are filtered by the requesting node's pool when their
+ * Service asks for it (control/hubtopo.h): in lists, gets and watch
+ * events; a watch event is parsed and filtered once per pool however
+ * many watchers it goes to.
  *
  * A watcher's cursor is the resourceVersion it has been sent up to: each
  * change the reflectors announce (cw_hubserve_changed()) and each time
@@ -36,22 +46,28 @@
 
 struct event_base;
 struct cw_hubserve;
+struct cw_nodedir;
 
 struct cw_hubserve_stats {
 	uint64_t lists, gets, watches; /* served from the store */
 	uint64_t passed;	       /* handed to the upstream route */
 	uint64_t events;	       /* watch events sent */
 	uint64_t expired;	       /* watches answered 410 (too old) */
+	uint64_t filtered;	       /* EndpointSlices sent with endpoints left out */
+	uint64_t topo_runs;	       /* put through the filter: a watch event once per pool */
 	uint64_t watchers;	       /* open now */
 };
 
 /*
  * Serve from @store the resources named @resources[0..@n) (store names,
  * see control/reflector.h), passing the rest to @upstream(@up_ctx) (NULL:
- * answered UPSTREAM_UNAVAILABLE). Returns 0 and *@out, -ENOMEM.
+ * answered UPSTREAM_UNAVAILABLE). @nodes (may be NULL): the node
+ * directory, for the pools of nodes without a pool label. Returns 0 and
+ * *@out, -ENOMEM.
  */
-int cw_hubserve_new(struct event_base *base, struct cw_store *store, const char *const *resources,
-		    unsigned n, cw_api_handler_fn upstream, void *up_ctx, struct cw_hubserve **out);
+int cw_hubserve_new(struct event_base *base, struct cw_store *store, struct cw_nodedir *nodes,
+		    const char *const *resources, unsigned n, cw_api_handler_fn upstream,
+		    void *up_ctx, struct cw_hubserve **out);
 
 /* End every watch and free @h (NULL: no-op). */
 void cw_hubserve_free(struct cw_hubserve *h);

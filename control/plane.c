@@ -160,8 +160,8 @@ static int hub_serve(struct cw_plane *p)
 		}
 		ptr[i] = names[i];
 	}
-	rc = cw_hubserve_new(p->base, p->store, ptr, h->n_resources, cw_upstream_serve, p->upstream,
-			     &p->hub);
+	rc = cw_hubserve_new(p->base, p->store, p->nodes, ptr, h->n_resources, cw_upstream_serve,
+			     p->upstream, &p->hub);
 	if (rc < 0)
 		return rc;
 	cw_apiserve_set_handler(p->api, CW_GW_ROUTE_HUB, cw_hubserve_serve, p->hub);

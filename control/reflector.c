@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "dataplane/log.h"
+#include "hub/lines.h"
 #include "hub/liststore.h"
 
 #define PATH_LEN     256
@@ -39,8 +40,9 @@ struct cw_reflector {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct cw_curlev_job job;
-	uint8_t *buf; /* a list's body, or a watch's unfinished line */
+	uint8_t *buf; /* a list's body */
 	size_t len, cap;
+	struct cw_lines lines; /* a watch's */
 	struct event *timer;
 	uint32_t backoff_ms;
 	struct cw_reflector_stats st;
@@ -77,6 +79,7 @@ static void transfer_end(struct cw_reflector *r)
 	r->easy = NULL;
 	r->hdrs = NULL;
 	r->len = 0;
+	cw_lines_reset(&r->lines);
 }
 
 static int buf_add(struct cw_reflector *r, const void *p, size_t n)
@@ -162,6 +165,7 @@ static void list_done(void *ctx, CURLcode rc)
 
 /* Events of one callback's lines go to the store together. */
 struct batch {
+	struct cw_reflector *r;
 	struct cw_watch_event ev[BATCH];
 	struct cw_store_event se[BATCH];
 	size_t n;
@@ -178,8 +182,10 @@ static int batch_flush(struct cw_reflector *r, struct batch *b)
 }
 
 /* One line; returns 0, 1 when the watch must stop (410), or an error. */
-static int watch_line(struct cw_reflector *r, struct batch *b, const uint8_t *line, size_t len)
+static int watch_line(const uint8_t *line, size_t len, void *arg)
 {
+	struct batch *b = arg;
+	struct cw_reflector *r = b->r;
 	struct cw_watch_event *ev = &b->ev[b->n];
 	int rc = cw_watch_event_parse(ev, line, len);
 
@@ -208,24 +214,15 @@ static int watch_line(struct cw_reflector *r, struct batch *b, const uint8_t *li
 static size_t on_watch_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct cw_reflector *r = arg;
-	struct batch b = {.n = 0};
+	struct batch b = {.r = r, .n = 0};
 	uint64_t seen = r->st.events + r->st.bookmarks;
-	size_t off = 0;
-	uint8_t *nl;
-	int rc = buf_add(r, p, size * n);
+	int rc = cw_lines_feed(&r->lines, p, size * n, watch_line, &b);
 
-	while (!rc && (nl = memchr(r->buf + off, '\n', r->len - off))) {
-		rc = watch_line(r, &b, r->buf + off, (size_t)(nl - (r->buf + off)) + 1);
-		off = (size_t)(nl - r->buf) + 1;
-	}
+	/* Before the next feed: the events point into its buffer. */
 	if (!rc)
 		rc = batch_flush(r, &b);
 	else
 		(void)batch_flush(r, &b);
-	memmove(r->buf, r->buf + off, r->len - off);
-	r->len -= off;
-	if (rc == 0 && r->len > LINE_MAX_LEN)
-		rc = -EMSGSIZE;
 	if (r->st.events + r->st.bookmarks != seen) /* not for a chunk without a whole line */
 		changed(r);
 	if (rc == 1)
@@ -329,6 +326,7 @@ int cw_reflector_new(struct event_base *base, struct cw_curlev *cev, struct cw_u
 				   .store = store,
 				   .on_change = on_change,
 				   .ctx = ctx,
+				   .lines = {.max = LINE_MAX_LEN},
 				   .backoff_ms = BACKOFF_MIN};
 	strcpy(r->path, path);
 	strcpy(r->resource, res);
@@ -351,6 +349,7 @@ void cw_reflector_free(struct cw_reflector *r)
 	if (r->timer)
 		event_free(r->timer);
 	free(r->buf);
+	cw_lines_release(&r->lines);
 	free(r);
 }
 

@@ -3,7 +3,8 @@
  * The object store on LMDB: see store.h. Four named databases:
  *   objects  resource\0ns\0name          -> rv, flags, node, object bytes
  *   bynode   resource\0node\0ns\0name    -> (empty)
- *   history  resource\0 rv(BE64) seq(BE32) -> type, flags, object rv, bytes
+ *   history  resource\0 rv(BE64) seq(BE32) -> type, flags, has prev, object rv,
+ *                                           [prev length(32), prev bytes,] bytes
  *   meta     resource                    -> highest, list RV, complete_after,
  *                                           event and object counts
  * Integers in values are little-endian; in history keys big-endian, so
@@ -23,7 +24,7 @@
 
 #define KEY_MAX	 512 /* >= LMDB's default key limit, 511 */
 #define OBJ_HDR	 16  /* rv 8, flags 4, node length 4 */
-#define HIST_HDR 12  /* type 1, flags 1, pad 2, object rv 8 */
+#define HIST_HDR 12  /* type 1, flags 1, has prev 1, pad 1, object rv 8 */
 #define META_LEN 40
 
 struct cw_store {
@@ -182,6 +183,8 @@ static int obj_decode(const MDB_val *v, struct cw_store_item *it, const char **n
 	*node_len = nl;
 	it->bytes = p + OBJ_HDR + nl;
 	it->len = v->mv_size - OBJ_HDR - nl;
+	it->prev = NULL;
+	it->prev_len = 0;
 	return 0;
 }
 
@@ -277,9 +280,23 @@ static int idx_put(const struct cw_store *s, MDB_txn *t, const char *res, const 
 	return lmdb_err(mdb_put(t, s->bynode, &kv, &v, 0));
 }
 
-/* Put object @o (upsert), keeping the node index and the count right. */
+/* A copy of @it's bytes as its prev (writes may spill the page they are
+ * on); the caller frees it->prev. */
+static int prev_copy(const struct cw_store_item *old, struct cw_store_item *it)
+{
+	void *p = malloc(old->len ? old->len : 1);
+
+	if (!p)
+		return -ENOMEM;
+	it->prev = memcpy(p, old->bytes, old->len);
+	it->prev_len = old->len;
+	return 0;
+}
+
+/* Put object @o (upsert), keeping the node index and the count right; the
+ * object it replaces is copied to @it's prev when @it is not NULL. */
 static int obj_put(const struct cw_store *s, MDB_txn *t, const char *res, const struct cw_obj *o,
-		   struct meta *m)
+		   struct meta *m, struct cw_store_item *it)
 {
 	size_t nl = o->node ? strlen(o->node) : 0;
 	struct cw_store_item old;
@@ -300,6 +317,8 @@ static int obj_put(const struct cw_store *s, MDB_txn *t, const char *res, const 
 		return lmdb_err(rc);
 	} else {
 		rc = obj_decode(&v, &old, &old_node, &old_nl);
+		if (!rc && it)
+			rc = prev_copy(&old, it);
 		if (!rc && old_nl && (old_nl != nl || memcmp(old_node, o->node, nl)))
 			rc = idx_del(s, t, res, old_node, old_nl, o->ns, o->name);
 		if (rc)
@@ -375,14 +394,18 @@ static int hist_trim(const struct cw_store *s, MDB_txn *t, const char *res, stru
 	return rc;
 }
 
+/* Event @type of @it at @rv, @seq; @it->prev, if set, kept with it. */
 static int hist_add(const struct cw_store *s, MDB_txn *t, const char *res, enum cw_ev_type type,
 		    uint64_t rv, uint32_t seq, const struct cw_store_item *it, struct meta *m)
 {
+	size_t pl = it->prev ? 4 + it->prev_len : 0;
 	struct key k;
-	MDB_val kv, v = {.mv_size = HIST_HDR + it->len};
+	MDB_val kv, v = {.mv_size = HIST_HDR + pl + it->len};
 	unsigned char *p;
 	int rc = hist_key(&k, s, res, rv, seq);
 
+	if (!rc && it->prev && it->prev_len > UINT32_MAX)
+		rc = -EINVAL;
 	if (rc)
 		return rc;
 	kv = mval(&k);
@@ -393,8 +416,13 @@ static int hist_add(const struct cw_store *s, MDB_txn *t, const char *res, enum 
 	memset(p, 0, HIST_HDR);
 	p[0] = (unsigned char)type;
 	p[1] = (unsigned char)it->flags;
+	p[2] = it->prev != NULL;
 	put64(p + 4, it->rv);
-	memcpy(p + HIST_HDR, it->bytes, it->len);
+	if (it->prev) {
+		put32(p + HIST_HDR, (uint32_t)it->prev_len);
+		memcpy(p + HIST_HDR + 4, it->prev, it->prev_len);
+	}
+	memcpy(p + HIST_HDR + pl, it->bytes, it->len);
 	m->events++;
 	return hist_trim(s, t, res, m);
 }
@@ -413,6 +441,16 @@ static int hist_decode(const MDB_val *k, size_t prefix, const MDB_val *v, enum c
 	it->rv = get64(p + 4);
 	it->bytes = p + HIST_HDR;
 	it->len = v->mv_size - HIST_HDR;
+	it->prev = NULL;
+	it->prev_len = 0;
+	if (p[2]) {
+		if (it->len < 4 || get32(p + HIST_HDR) > it->len - 4)
+			return -EBADMSG;
+		it->prev = p + HIST_HDR + 4;
+		it->prev_len = get32(p + HIST_HDR);
+		it->bytes = (const unsigned char *)it->prev + it->prev_len;
+		it->len -= 4 + it->prev_len;
+	}
 	return 0;
 }
 
@@ -523,10 +561,11 @@ static int apply_txn(struct cw_store *s, MDB_txn *t, const char *res, enum cw_ev
 		if (!rc)
 			rc = obj_del_key(s, t, res, &k, &m);
 	} else {
-		rc = obj_put(s, t, res, o, &m);
+		rc = obj_put(s, t, res, o, &m, &it);
 	}
 	if (!rc)
 		rc = hist_add(s, t, res, type, o->rv, 0, &it, &m);
+	free((void *)it.prev);
 	m.highest = o->rv;
 	if (!rc)
 		rc = meta_put(s, t, res, &m);
@@ -735,12 +774,15 @@ static int replace_puts(struct replace *r)
 			if (rc || old.rv == o->rv)
 				continue;
 			type = CW_EV_MODIFIED;
-		} else if (rc != -ENOENT) {
-			break;
+			rc = prev_copy(&old, &it);
+		} else if (rc == -ENOENT) {
+			rc = 0;
 		}
-		rc = replace_event(r, type, &it);
 		if (!rc)
-			rc = obj_put(r->s, r->t, r->res, o, &r->m);
+			rc = replace_event(r, type, &it);
+		if (!rc)
+			rc = obj_put(r->s, r->t, r->res, o, &r->m, NULL);
+		free((void *)it.prev);
 	}
 	return rc;
 }

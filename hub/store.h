@@ -62,6 +62,12 @@ struct cw_store_item {
 	size_t len;
 	uint64_t rv;
 	uint32_t flags; /* CW_STORE_F_* */
+	/* A history event that replaced a stored object (MODIFIED, or an
+	 * ADDED over one): that object's bytes as they were, so a watch with
+	 * a selector sees an object leave it (apiserver's prevObject); NULL
+	 * otherwise, and in events recorded before the store kept it. */
+	const void *prev;
+	size_t prev_len;
 };
 
 /*

@@ -13,15 +13,21 @@
 # sees only the reflector's one list); a watch through the hub sees a
 # change made upstream; three watchers through the hub are one upstream
 # watch per resource; writes pass through; the upstream restarted without
-# its history (410) is listed again and a change made meanwhile arrives;
+# its history (410) is listed again and the changes made meanwhile arrive
+# (a node's watch from before gets its node's one, not the other's);
 # causewayd killed with SIGKILL and restarted serves from its store without
 # listing again; a node's view (its pods) listed and then watched through
 # the edge hub is followed by the agent's store: with the link cut, and
 # after the agent restarts with it still cut (ready within a second),
 # kubectl through the edge hub gets the same answers from the agent's
-# cache, the view's list has the changes its watch saw (p8, p9) at the
+# cache, the view's list has the changes its watch saw (p10, p11) at the
 # view's real resourceVersion, a watch from before them replays them and
 # stays open until its timeoutSeconds, or until the link is back.
+# The service topology filter: an EndpointSlice whose Service asks for it
+# reaches edge-1 with the endpoints of edge-1's pool only, in lists, gets
+# and a watch's MODIFIED (filtered once for three watchers); another
+# Service's, whole. A watch with a label selector sees an object
+# relabelled out of it as DELETED and back into it as ADDED.
 #
 # Usage: hub.sh CAUSEWAYD CAUSEWAY_AGENT FAKE_APISERVER
 set -euo pipefail
@@ -72,9 +78,10 @@ pod()
 for i in 1 2 3 4; do
 	post /api/v1/namespaces/default/pods "$(pod "p$i" "edge-$((i % 2 + 1))" "a$((i % 2))")"
 done
-for n in edge-1 edge-2; do
-	post /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\"}}"
-done
+# Pools: edge-1 by Causeway's label, edge-2 by OpenYurt's.
+while read -r n key pool; do
+	post /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$n\",\"labels\":{\"$key\":\"$pool\"}}}"
+done <<<$'edge-1 causeway.io/pool east\nedge-2 apps.openyurt.io/nodepool west'
 post /api/v1/namespaces/default/configmaps \
 	'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"k":"v"}}'
 cw_check "seeded" curl -sf -o /dev/null "$up/api/v1/pods"
@@ -91,11 +98,12 @@ listen = 127.0.0.1:$ADMIN_PORT
 server = $up
 [hub]
 store = $tmp/store
-resources = /api/v1/pods, /api/v1/nodes, /api/v1/configmaps
+resources = /api/v1/pods, /api/v1/nodes, /api/v1/configmaps, /api/v1/services, /apis/discovery.k8s.io/v1/endpointslices
 map_size = 64
 history = 1000
 [route]
 rule = GET ^/api/v1/ hub
+rule = GET ^/apis/discovery.k8s.io/ hub
 default = upstream
 [log]
 level = info
@@ -142,13 +150,13 @@ stat()
 {
 	cw_json "$(curl -s "$up/fake/stats")" "$1"
 }
-# hub_up: until the hub has listed the three resources and the agent answers.
+# hub_up: until the hub has listed the five resources and the agent answers.
 hub_up()
 {
 	local i
 
 	for ((i = 0; i < 100; i++)); do
-		(($(cw_metric_sum causeway_hub_lists_total) >= ${1:-3})) &&
+		(($(cw_metric_sum causeway_hub_lists_total) >= ${1:-5})) &&
 			curl -sf -o /dev/null "$hub/api/v1/nodes" && return 0
 		sleep 0.1
 	done
@@ -195,20 +203,29 @@ cw_check_eq "writes pass through (POST from the edge)" 201 \
 		-d "$(pod p6 edge-1 a1)" "$hub/api/v1/namespaces/default/pods")"
 
 cw_section "the upstream restarted without its history (410)"
-# causewayd held still meanwhile, so that its watch cannot be taken up
-# again before p7 is made: it resumes from a version the upstream no
-# longer has (410), whatever the timing.
+# causewayd held still meanwhile, and the history compacted once p7 and
+# p8 are made: its pods watch resumes from a version the upstream no
+# longer has (410) whatever the timing (even after a bookmark with the
+# version of the restart), and the list finds them.
+rv=$(curl -s "$hub/api/v1/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
 kill -STOP "$CW_DAEMON_PID"
 curl -sf -o /dev/null -X POST "$up/fake/restart"
 post /api/v1/namespaces/default/pods "$(pod p7 edge-2 a1)"
+post /api/v1/namespaces/default/pods "$(pod p8 edge-1 a1)"
+curl -sf -o /dev/null -X POST "$up/fake/compact?keep=0"
 kill -CONT "$CW_DAEMON_PID"
 for ((i = 0; i < 100; i++)); do
-	curl -sf -o /dev/null "$hub/api/v1/namespaces/default/pods/p7" && break
+	curl -sf -o /dev/null "$hub/api/v1/namespaces/default/pods/p8" && break
 	sleep 0.1
 done
-cw_check "listed again" test "$(cw_metric_sum causeway_hub_relists_total)" -ge 1
+cw_check "pods listed again" test "$(cw_metric 'causeway_hub_relists_total{resource="pods"}')" -ge 1
 cw_check_eq "p7, made meanwhile, is served" 200 \
 	"$(curl -s -o /dev/null -w '%{http_code}' "$hub/api/v1/namespaces/default/pods/p7")"
+# The list's differences are events at one resourceVersion: each is
+# matched as itself (p8 is edge-1's, p7 is not).
+cw_check_eq "edge-1's watch from before sees p8 ADDED, not p7" "ADDED p8" \
+	"$(curl -s -m 8 "$hub/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dedge-1&resourceVersion=$rv&timeoutSeconds=1" |
+		python3 -c 'import json,sys; [print(e["type"], e["object"]["metadata"]["name"]) for e in map(json.loads, sys.stdin)]')"
 
 cw_section "kill -9 and a warm restart"
 kill -9 "$CW_DAEMON_PID"
@@ -225,32 +242,126 @@ cw_check_eq "served from the store at once: p7" 200 \
 cw_check_eq "no list after the restart: watches resumed" "0 $before" \
 	"$(cw_metric_sum causeway_hub_lists_total) $(stat requests.list.pods)"
 
+cw_section "the service topology filter"
+# svc NAME ANNOTATIONS, ep IP NODE, slice NAME SERVICE ENDPOINTS: JSON.
+svc()
+{
+	echo "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"$1\",\"namespace\":\"default\",\"annotations\":{$2}},\"spec\":{\"ports\":[{\"port\":80}]}}"
+}
+ep()
+{
+	echo "{\"addresses\":[\"$1\"],\"nodeName\":\"$2\",\"conditions\":{\"ready\":true}}"
+}
+slice()
+{
+	echo "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"$1\",\"namespace\":\"default\",\"labels\":{\"kubernetes.io/service-name\":\"$2\"}},\"addressType\":\"IPv4\",\"endpoints\":[$3],\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"}]}"
+}
+# addrs: each slice of a list or get on stdin, its name and addresses.
+addrs()
+{
+	python3 -c 'import json,sys
+d = json.load(sys.stdin)
+for i in d.get("items", [d]):
+    print(i["metadata"]["name"], *[a for e in i.get("endpoints") or [] for a in e["addresses"]])' |
+		sort
+}
+# wevents: a watch's events on stdin, type, name and what @1 picks.
+wevents()
+{
+	python3 -c 'import json,sys
+for l in sys.stdin:
+    e = json.loads(l); o = e["object"]
+    print(e["type"], o["metadata"]["name"], *eval(sys.argv[1]))' "$1"
+}
+post /api/v1/namespaces/default/services "$(svc web '"causeway.io/topology":"pool"')"
+post /api/v1/namespaces/default/services \
+	"$(svc yurt '"openyurt.io/topologyKeys":"openyurt.io/nodepool"')"
+post /api/v1/namespaces/default/services "$(svc db '')"
+eps="$(ep 10.0.0.1 edge-1),$(ep 10.0.0.2 edge-2)"
+slices=/apis/discovery.k8s.io/v1/namespaces/default/endpointslices
+for s in web yurt db; do
+	post "$slices" "$(slice "$s-1" "$s" "$eps")"
+done
+for ((i = 0; i < 50; i++)); do
+	[[ $(curl -s "$hub$slices" | addrs | wc -l) -eq 3 ]] && break
+	sleep 0.1
+done
+cw_check_eq "upstream: every slice has both endpoints" \
+	$'db-1 10.0.0.1 10.0.0.2\nweb-1 10.0.0.1 10.0.0.2\nyurt-1 10.0.0.1 10.0.0.2' \
+	"$(curl -s "$up$slices" | addrs)"
+cw_check_eq "edge-1 (pool east) lists only east's endpoints of web and yurt, all of db" \
+	$'db-1 10.0.0.1 10.0.0.2\nweb-1 10.0.0.1\nyurt-1 10.0.0.1' "$(curl -s "$hub$slices" | addrs)"
+cw_check_eq "... and gets web-1 so" "web-1 10.0.0.1" "$(curl -s "$hub$slices/web-1" | addrs)"
+cw_check_eq "db-1 unfiltered: the bytes the upstream sent" "$(curl -s "$up$slices/db-1")" \
+	"$(curl -s "$hub$slices/db-1")"
+rv=$(curl -s "$hub$slices" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+# From $rv: the events after it come whenever the watches start. They
+# end by their timeout: a client is not cut off mid-stream.
+filtered=$(cw_metric causeway_hub_topology_filtered_total)
+runs=$(cw_metric causeway_hub_topology_runs_total)
+watchers=()
+for k in 1 2 3; do
+	curl -sN -m 8 "$hub$slices?watch=true&resourceVersion=$rv&timeoutSeconds=2" \
+		>"$tmp/watch-slices$k" &
+	watchers+=($!)
+done
+curl -sf -o /dev/null -X PATCH -H 'Content-Type: application/merge-patch+json' \
+	-d "{\"endpoints\":[$eps,$(ep 10.0.0.3 edge-1)]}" "$up$slices/web-1"
+wait "${watchers[@]}" || true
+for k in 1 2 3; do
+	cw_check_eq "watcher $k sees web-1 MODIFIED with east's endpoints only" \
+		"MODIFIED web-1 10.0.0.1 10.0.0.3" \
+		"$(wevents '[a for e in o["endpoints"] for a in e["addresses"]]' <"$tmp/watch-slices$k")"
+done
+cw_check_eq "three sent filtered, the filter run once" "3 1" \
+	"$(($(cw_metric causeway_hub_topology_filtered_total) - filtered)) $(($(cw_metric causeway_hub_topology_runs_total) - runs))"
+
+cw_section "a watch with a label selector: objects leave it and enter it"
+rv=$(curl -s "$hub/api/v1/pods" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+curl -sN -m 8 "$hub/api/v1/namespaces/default/pods?watch=true&labelSelector=app%3Da1&resourceVersion=$rv&timeoutSeconds=2" \
+	>"$tmp/watch-sel" &
+watcher=$!
+# patch POD LABELS: a merge patch of the pod's labels upstream.
+patch()
+{
+	curl -sf -o /dev/null -X PATCH -H 'Content-Type: application/merge-patch+json' \
+		-d "{\"metadata\":{\"labels\":$2}}" "$up/api/v1/namespaces/default/pods/$1"
+}
+patch p1 '{"app":"b"}'
+patch p2 '{"x":"y"}' # app=a0: neither before nor after
+patch p1 '{"app":"a1"}'
+patch p3 '{"x":"y"}'
+wait "$watcher" || true
+cw_check_eq "p1 relabelled app=b: DELETED; back: ADDED; p3 changed: MODIFIED" \
+	$'DELETED p1 b\nADDED p1 a1\nMODIFIED p3 a1' \
+	"$(wevents '[o["metadata"]["labels"]["app"]]' <"$tmp/watch-sel")"
+
 cw_section "a node's view, listed, then followed through its watch"
 view="$hub/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1"
 vrv=$(curl -s "$view" | rvof)
 curl -sN "$view&watch=true&resourceVersion=$vrv&allowWatchBookmarks=true&timeoutSeconds=60" \
 	>"$tmp/vwatch" &
 cw_track_pid $!
-post /api/v1/namespaces/default/pods "$(pod p8 edge-1 a1)"
-post /api/v1/namespaces/default/pods "$(pod p9 edge-1 a1)"
+post /api/v1/namespaces/default/pods "$(pod p10 edge-1 a1)"
+post /api/v1/namespaces/default/pods "$(pod p11 edge-1 a1)"
 for ((i = 0; i < 50; i++)); do
-	grep -q '"name":"p9"' "$tmp/vwatch" && break
+	grep -q '"name":"p11"' "$tmp/vwatch" && break
 	sleep 0.1
 done
-cw_check_eq "the watch through the edge hub saw p8 and p9" "ADDED:p8 ADDED:p9" \
+cw_check_eq "the watch through the edge hub saw p10 and p11" "ADDED:p10 ADDED:p11" \
 	"$(events "$tmp/vwatch")"
-p9rv=$(curl -s "$up/api/v1/namespaces/default/pods/p9" | rvof)
+p11rv=$(curl -s "$up/api/v1/namespaces/default/pods/p11" | rvof)
 vwant=$(curl -s "$up/api/v1/pods?fieldSelector=spec.nodeName%3Dedge-1" | names)
-cw_check "upstream, the view has p8 and p9 (after the list at $vrv)" \
-	grep -q 'p8 p9' <<<"$vwant"
+cw_check "upstream, the view has p10 and p11 (after the list at $vrv)" \
+	grep -q 'p10 p11' <<<"$vwant"
 # offline_view WHEN: the view's list from the agent's store.
 offline_view()
 {
 	local got
 
 	got=$(curl -s -D "$tmp/head" "$view")
-	cw_check_eq "$1: the view's list has the watch's p8 and p9" "$vwant" "$(names <<<"$got")"
-	cw_check_eq "$1: ... at the view's resourceVersion, p9's, not the list's ($vrv)" "$p9rv" \
+	cw_check_eq "$1: the view's list has the watch's p10 and p11" "$vwant" "$(names <<<"$got")"
+	cw_check_eq "$1: ... at the view's resourceVersion, p11's, not the list's ($vrv)" "$p11rv" \
 		"$(rvof <<<"$got")"
 	cw_check_eq "$1: ... from the cache" "hit" \
 		"$(tr -d '\r' <"$tmp/head" | awk -F': ' 'tolower($1) == "x-causeway-cache" {print $2}')"
@@ -273,7 +384,7 @@ cw_track_pid "$ow"
 curl -s "$view&watch=true&timeoutSeconds=1" >"$tmp/owatch0" &
 cw_track_pid $!
 sleep 2
-cw_check_eq "a watch from the list's version (before p8) replays p8 and p9" "ADDED:p8 ADDED:p9" \
+cw_check_eq "a watch from the list's version (before p10) replays p10 and p11" "ADDED:p10 ADDED:p11" \
 	"$(events "$tmp/owatch")"
 cw_check "... and is still open after 2 s" cw_alive "$ow"
 for ((i = 0; i < 30; i++)); do
@@ -309,10 +420,10 @@ curl -sN "$view&watch=true&resourceVersion=$vrv&timeoutSeconds=60" >"$tmp/owatch
 ow=$!
 cw_track_pid "$ow"
 for ((i = 0; i < 20; i++)); do
-	grep -q '"name":"p9"' "$tmp/owatch2" && break
+	grep -q '"name":"p11"' "$tmp/owatch2" && break
 	sleep 0.1
 done
-cw_check_eq "after the restart: a watch from before p8 replays p8 and p9" "ADDED:p8 ADDED:p9" \
+cw_check_eq "after the restart: a watch from before p10 replays p10 and p11" "ADDED:p10 ADDED:p11" \
 	"$(events "$tmp/owatch2")"
 
 cw_section "the link back: the watches served from the store end"

@@ -665,6 +665,104 @@ static void test_replace_diff(void **state)
 	tmp_drop(&t);
 }
 
+/* Events with their previous states: the types, and prev's bytes ("" for none). */
+struct prevs {
+	int n;
+	enum cw_ev_type type[8];
+	char prev[8][512];
+	char bytes[8][512];
+};
+
+static int prev_cb(enum cw_ev_type type, uint64_t rv, const struct cw_store_item *it, void *ctx)
+{
+	struct prevs *p = ctx;
+
+	(void)rv;
+	assert_true(p->n < 8 && it->len < 512 && it->prev_len < 512);
+	assert_true(it->prev || !it->prev_len);
+	p->type[p->n] = type;
+	memcpy(p->prev[p->n], it->prev ? it->prev : "", it->prev_len);
+	p->prev[p->n][it->prev_len] = '\0';
+	memcpy(p->bytes[p->n], it->bytes, it->len);
+	p->bytes[p->n][it->len] = '\0';
+	p->n++;
+	return 0;
+}
+
+static int no_prev(const struct cw_store_item *it, void *ctx)
+{
+	assert_null(it->prev);
+	assert_int_equal(it->prev_len, 0);
+	return seen_item(it, ctx);
+}
+
+/* A history event keeps the state its object replaced (a selector's
+ * watcher sees objects leave it), from a watch event and from a re-list;
+ * reads of objects have none. */
+static void test_prev(void **state)
+{
+	struct pod a1, a2, a3, b1, b2;
+	struct prevs pv = {0}, df = {0};
+	struct seen sn = {0};
+	struct cw_store *s;
+	uint64_t rv;
+	struct tmp t;
+
+	(void)state;
+	tmp_make(&t);
+	s = open_store(&t, 100);
+	pod_make(&a1, "d", "a", 1, "n1", "a");
+	pod_make(&a2, "d", "a", 2, "n1", "b");
+	pod_make(&a3, "d", "a", 5, "n1", "c");
+	pod_make(&b1, "d", "b", 3, NULL, "a");
+	pod_make(&b2, "d", "b", 4, NULL, "a");
+	assert_int_equal(cw_store_apply(s, "pods", CW_EV_ADDED, &a1.o), 0);
+	assert_int_equal(cw_store_apply(s, "pods", CW_EV_MODIFIED, &a2.o), 0);
+	assert_int_equal(cw_store_apply(s, "pods", CW_EV_ADDED, &b1.o), 0);
+	assert_int_equal(cw_store_apply(s, "pods", CW_EV_DELETED, &b2.o), 0);
+	/* A re-list at 6: a modified again, b back. */
+	assert_int_equal(
+	    cw_store_replace(s, "pods", (struct cw_obj[]){a3.o, b1.o}, 2, 6, prev_cb, &df), 0);
+	assert_int_equal(df.n, 2);
+	assert_int_equal(df.type[0], CW_EV_MODIFIED);
+	assert_string_equal(df.prev[0], a2.json);
+	assert_string_equal(df.bytes[0], a3.json);
+	assert_int_equal(df.type[1], CW_EV_ADDED);
+	assert_string_equal(df.prev[1], "");
+
+	assert_int_equal(cw_store_watch_from(s, "pods", 1, prev_cb, &pv, &rv), 0);
+	assert_int_equal(pv.n, 5);
+	assert_int_equal(pv.type[0], CW_EV_MODIFIED);
+	assert_string_equal(pv.prev[0], a1.json);
+	assert_string_equal(pv.bytes[0], a2.json);
+	assert_int_equal(pv.type[1], CW_EV_ADDED);
+	assert_string_equal(pv.prev[1], "");
+	assert_int_equal(pv.type[2], CW_EV_DELETED);
+	assert_string_equal(pv.prev[2], "");
+	assert_string_equal(pv.bytes[2], b2.json);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pv.type[3 + i], df.type[i]);
+		assert_string_equal(pv.prev[3 + i], df.prev[i]);
+		assert_string_equal(pv.bytes[3 + i], df.bytes[i]);
+	}
+	/* The snapshot of a watch from 0 and lists: objects alone. */
+	memset(&pv, 0, sizeof(pv));
+	assert_int_equal(cw_store_watch_from(s, "pods", 0, prev_cb, &pv, &rv), 0);
+	assert_int_equal(pv.n, 2);
+	assert_string_equal(pv.prev[0], "");
+	assert_string_equal(pv.prev[1], "");
+	assert_int_equal(cw_store_get(s, "pods", "d", "a", no_prev, &sn), 0);
+	assert_int_equal(sn.n, 1);
+	assert_string_equal(sn.bytes[0], a3.json);
+	cw_obj_release(&a1.o);
+	cw_obj_release(&a2.o);
+	cw_obj_release(&a3.o);
+	cw_obj_release(&b1.o);
+	cw_obj_release(&b2.o);
+	cw_store_close(s);
+	tmp_drop(&t);
+}
+
 static void test_apply_batch(void **state)
 {
 	struct cw_store_event evs[4];
@@ -1149,7 +1247,7 @@ int main(void)
 	    cmocka_unit_test(test_replace_diff),   cmocka_unit_test(test_bookmark),
 	    cmocka_unit_test(test_apply_batch),	   cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_map_full),	   cmocka_unit_test(test_readers),
-	    cmocka_unit_test(test_crash_kill9),
+	    cmocka_unit_test(test_crash_kill9),	   cmocka_unit_test(test_prev),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
