@@ -542,18 +542,61 @@ static struct cw_store_item obj_item(const struct cw_obj *o)
 				      .flags = o->deleting ? CW_STORE_F_DELETING : 0};
 }
 
+static int hist_next_seq(const struct cw_store *s, MDB_txn *t, const char *res, uint64_t rv,
+			 uint32_t *seq);
+
+/* Whether @o (event @type) is what the store holds already: the same
+ * version of the object, or a deletion of one it does not have. */
+static int holds(const struct cw_store *s, MDB_txn *t, const char *res, enum cw_ev_type type,
+		 const struct cw_obj *o, bool *same)
+{
+	struct cw_store_item cur;
+	const char *node;
+	size_t nl;
+	struct key k;
+	MDB_val kv, v;
+	int rc = obj_key(&k, s, res, o->ns, o->name);
+
+	*same = false;
+	if (rc)
+		return rc;
+	kv = mval(&k);
+	rc = lmdb_err(mdb_get(t, s->objects, &kv, &v));
+	if (rc == -ENOENT) {
+		*same = type == CW_EV_DELETED;
+		return 0;
+	}
+	if (!rc)
+		rc = obj_decode(&v, &cur, &node, &nl);
+	if (!rc)
+		*same = type != CW_EV_DELETED && cur.rv == o->rv && cur.len == o->len &&
+			!memcmp(cur.bytes, o->bytes, o->len);
+	return rc;
+}
+
 static int apply_txn(struct cw_store *s, MDB_txn *t, const char *res, enum cw_ev_type type,
 		     const struct cw_obj *o, bool *changed)
 {
 	struct cw_store_item it = obj_item(o);
 	struct meta m;
 	struct key k;
-	bool found;
+	uint32_t seq = 0;
+	bool found, same = false;
 	int rc = meta_get(s, t, res, &m, &found);
 
 	*changed = false;
-	if (rc || o->rv <= m.highest)
+	if (rc || o->rv < m.highest)
 		return rc;
+	/* A re-list's differences are events at one version (the list's), so
+	 * one at the highest version is another of them, unless the store
+	 * has it already (the same event again). */
+	if (found && o->rv == m.highest) {
+		rc = holds(s, t, res, type, o, &same);
+		if (!rc && !same)
+			rc = hist_next_seq(s, t, res, o->rv, &seq);
+		if (rc || same)
+			return rc;
+	}
 	if (!found)
 		m.complete_after = o->rv - 1;
 	if (type == CW_EV_DELETED) {
@@ -564,7 +607,7 @@ static int apply_txn(struct cw_store *s, MDB_txn *t, const char *res, enum cw_ev
 		rc = obj_put(s, t, res, o, &m, &it);
 	}
 	if (!rc)
-		rc = hist_add(s, t, res, type, o->rv, 0, &it, &m);
+		rc = hist_add(s, t, res, type, o->rv, seq, &it, &m);
 	free((void *)it.prev);
 	m.highest = o->rv;
 	if (!rc)

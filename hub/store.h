@@ -17,9 +17,12 @@
  *
  * resourceVersions are etcd revisions (see object.h). Events of one
  * resource arrive in increasing RV order (one watch per resource), so an
- * event whose RV is not above the resource's highest RV has been applied
+ * event whose RV is below the resource's highest RV has been applied
  * already, and applying it again changes nothing: replays after a crash
- * are harmless.
+ * are harmless. Several events may share one RV: a re-list's differences
+ * (cw_store_replace) are all at the list's; an event at the highest RV is
+ * taken as another of them unless the store holds its object at that
+ * version already (or, for DELETED, does not hold it).
  *
  * History and 410 Gone: each resource keeps its last `history` events.
  * Its history is complete for RVs above `complete_after` (the RV of the
@@ -91,8 +94,8 @@ void cw_store_close(struct cw_store *s);
  * node index entry follows, the event is appended to the history (a
  * DELETED one keeps @o, the object's last state), the oldest event is
  * trimmed beyond the limit and the resource's highest RV becomes @o->rv.
- * An event with @o->rv not above the resource's highest RV changes nothing
- * and returns 0. Returns 0, -EINVAL (bad type, empty resource),
+ * An event with @o->rv below the resource's highest RV, or at it and
+ * already held (see above), changes nothing and returns 0. Returns 0, -EINVAL (bad type, empty resource),
  * -ENAMETOOLONG (key), -ENOSPC (the map is full; nothing changed), -EIO.
  */
 int cw_store_apply(struct cw_store *s, const char *resource, enum cw_ev_type type,
@@ -108,8 +111,8 @@ struct cw_store_event {
  * Apply @evs[0..@n), events of @resource in RV order, as cw_store_apply
  * would one after the other, but in one transaction: one sync for all
  * (a commit costs milliseconds on a real disk; perf/hub_list_bench.c),
- * and all or none of them. Events not above the highest RV are skipped
- * as by cw_store_apply. Returns as cw_store_apply; on an error nothing of
+ * and all or none of them. Events cw_store_apply would skip are
+ * skipped. Returns as cw_store_apply; on an error nothing of
  * the batch is applied.
  */
 int cw_store_apply_batch(struct cw_store *s, const char *resource, const struct cw_store_event *evs,
