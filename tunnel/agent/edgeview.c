@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hub/object.h"
+#include "hub/query.h"
 
 #define VALUE_MAX 1024 /* one decoded parameter value, with its NUL */
 #define SEG_MAX	  8
@@ -23,45 +24,6 @@ enum {
 	P_LABELS = 128,
 	P_FIELDS = 256,
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* @s[0..@n) percent-decoded into @out (@cap bytes with the NUL). */
-static int decode(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-
-			if (hi < 0 || hexval(s[i + 2]) < 0)
-				return -EINVAL;
-			c = hi * 16 + hexval(s[i + 2]);
-			i += 2;
-			if (!c)
-				return -EINVAL;
-		} else if (c == '+') {
-			c = ' ';
-		}
-		if (k + 1 >= cap)
-			return -ENAMETOOLONG;
-		out[k++] = (char)c;
-	}
-	out[k] = '\0';
-	return 0;
-}
 
 static bool truthy(const char *v)
 {
@@ -216,9 +178,12 @@ static int query(struct cw_edgeview *v, const char *q, char *labels, char *field
 		if (eq > n)
 			eq = n;
 		if (n) {
-			rc = decode(q, eq, name, sizeof(name));
-			if (!rc)
-				rc = decode(q + eq + (eq < n), n - eq - (eq < n), val, sizeof(val));
+			rc = cw_query_unescape(q, eq, name, sizeof(name));
+			if (rc >= 0)
+				rc = cw_query_unescape(q + eq + (eq < n), n - eq - (eq < n), val,
+						       sizeof(val));
+			if (rc > 0)
+				rc = 0;
 			if (rc == -ENAMETOOLONG && eq >= sizeof(name))
 				rc = -ENOENT; /* no parameter has so long a name */
 			if (!rc)
