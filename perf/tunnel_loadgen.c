@@ -7,10 +7,11 @@
  *
  *   causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE --ca-key FILE
  *       [--server-name NAME] [--port 10262] [--sessions N] [--connecting K]
- *       [--mode handshakes|idle|requests|bulk|storm] [--seconds D]
+ *       [--mode handshakes|idle|requests|bulk|storm|watch] [--seconds D]
  *       [--inflight K] [--rate R] [--request 'METHOD PATH']
  *       [--body FILE [--dict FILE]] [--bulk-size BYTES] [--storm K]
- *       [--storm-resume] [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]
+ *       [--storm-resume] [--watch LIST] [--listing K] [--marker PATH
+ *       --upstream A:PORT [--marker-at S]] [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]
  *
  * Node certificates (CN=node:lg-I) are minted in memory with the CA key
  * and loaded before the clock starts. Then sessions are opened, at most
@@ -45,6 +46,26 @@
  *               closed-loop requests; the first half of --seconds has the
  *               requests only (the idle baseline), the second the storm
  *               too; latency is reported per phase (of the request's start)
+ *   watch       each session, once up, does what a kubelet does through
+ *               the hub route (perf/lg_watch.h): for every resource of
+ *               --watch (default pods,nodes,services) a list, then a watch
+ *               from its resourceVersion (at most --listing K sessions
+ *               listing at a time, default all: a fleet that does not
+ *               start at once); once every session is watching
+ *               (watch_settle_s after all are up; given up after a minute
+ *               without progress) the watches are held for --seconds;
+ *               events counted per session. With --marker PATH,
+ *               --marker-at seconds into the hold (default a third) the
+ *               generator PATCHes
+ *               PATH (an object every session watches unfiltered, e.g. a
+ *               Service) on the API server at --upstream (plain HTTP) with
+ *               an annotation value unique to the run, and times the event
+ *               carrying it to each session from just before the PATCH
+ *               was sent (the generator's clock for both)
+ *
+ * The requests modes count the decoded body bytes of every answered
+ * request (answer_bytes, and the least and most of one answer), so that
+ * two routes answering the same request can be compared.
  *
  * --cdf FILE writes the latency histogram as a CDF for gnuplot: a line per
  * histogram step, "latency_us cumulative_fraction", and in storm mode a
@@ -62,9 +83,16 @@
  * requests open for more than a second when the hold ended; unclosed:
  * sessions not ended when the generator gave up waiting; tx_full: how
  * often a session's datagrams waited in it because 4096 frames already
- * waited for room in the port's TX ring). Exit status
- * 0, 1 when a session failed or nothing was measured (storm: also when a
- * reconnect failed or none happened), 2 for bad arguments.
+ * waited for room in the port's TX ring; watch: "watch" {lists, watches,
+ * events, events_per_session, marker {sessions, delay_ms p50/p99/max}}).
+ * Lines "causeway-loadgen: all watching" (every session holds its
+ * watches), "causeway-loadgen: hold:" (it begins), "causeway-loadgen:
+ * marker sent" and "causeway-loadgen: hold over" mark the hold for a
+ * script reading the upstream's counters. Exit
+ * status 0, 1 when a session failed or nothing was measured (storm: also
+ * when a reconnect failed or none happened; watch: when a session was not
+ * watching every resource, or the marker's PATCH failed or did not reach
+ * every session), 2 for bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -87,7 +115,9 @@
 #include "../tests/tools/cidmap.h"
 #include "../tests/tools/mint.h"
 #include "common.h"
+#include "lg_patch.h"
 #include "lg_port.h"
+#include "lg_watch.h"
 #include "tunnel/agent/session.h"
 #include "tunnel/compress.h"
 #include "tunnel/msg_body.h"
@@ -114,11 +144,12 @@
 #define LGT_STALL	 SEC	       /* an open request older than this at the end is stalled */
 #define SEC		 UINT64_C(1000000000)
 
-enum lgt_mode { M_HANDSHAKES, M_IDLE, M_REQUESTS, M_BULK, M_STORM };
+enum lgt_mode { M_HANDSHAKES, M_IDLE, M_REQUESTS, M_BULK, M_STORM, M_WATCH };
 enum lgt_phase { P_IDLE, P_STORM, P_N }; /* storm mode's phases; other modes: P_IDLE */
 
 struct lreq {
 	uint64_t id, t0;
+	uint64_t bytes; /* of the answer's body so far */
 	bool open, first;
 };
 
@@ -132,6 +163,7 @@ struct lsess {
 	uint8_t *ticket; /* storm with resumption: the last session's ticket */
 	size_t ticket_len;
 	struct lreq r[LGT_MAX_INFLIGHT];
+	struct cw_lgw_sess w; /* watch mode */
 };
 
 struct lgt_opts {
@@ -147,6 +179,9 @@ struct lgt_opts {
 	const char *ca, *ca_key, *server_name;
 	const char *body, *dict; /* files: a request body, the dictionary */
 	char verb[16], path[256];
+	const char *watch, *marker, *upstream; /* watch mode */
+	unsigned listing;		       /* sessions listing at once; 0: any */
+	double marker_at;		       /* s into the hold; < 0: a third */
 	bool have_dut_mac;
 	struct rte_ether_addr dut_mac;
 };
@@ -187,10 +222,23 @@ static struct {
 	size_t swait_head, swait_n;
 	unsigned storm_connecting, storm_scan;
 	uint64_t storm_closes, reconnects, storm_failed, storm_tickets;
+	uint64_t answer_bytes, answer_min, answer_max; /* decoded bodies of answers */
+	/* watch: */
+	struct cw_lgw w;
+	struct cw_lg_patch patch;
+	bool closing;	    /* sessions are being shut down: no more watches */
+	bool marker_sent;   /* the PATCH went out */
+	double settle_s;    /* from all up to all watching */
+	int marker_rc;	    /* its answer: 1 and patch.status, or -errno */
+	unsigned all_watch; /* sessions watching when "all watching" was said */
+	uint32_t *wq;	    /* sessions up, waiting to list: a FIFO */
+	size_t wq_head, wq_n;
+	unsigned w_started; /* sessions that started listing */
 } g;
 
 static volatile bool lgt_quit;
-static const char *const mode_names[] = {"handshakes", "idle", "requests", "bulk", "storm"};
+static const char *const mode_names[] = {"handshakes", "idle",	"requests",
+					 "bulk",       "storm", "watch"};
 
 static void on_signal(int sig)
 {
@@ -392,6 +440,7 @@ static void req_start(struct lsess *s, struct lreq *q, uint64_t t0)
 		return;
 	q->open = q->first = true;
 	q->t0 = t0;
+	q->bytes = 0;
 	g.sent++;
 }
 
@@ -402,6 +451,12 @@ static void req_read(struct lsess *s, struct lreq *q, uint64_t now)
 	int r;
 
 	while ((r = cw_as_api_read(s->as, q->id, &env, &code)) == 0) {
+		if (env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE &&
+		    env->api_response->body) {
+			ptrdiff_t n = cw_msg_body_len(env->api_response->body, SIZE_MAX);
+
+			q->bytes += n > 0 ? (uint64_t)n : 0;
+		}
 		if (q->first && env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_API_RESPONSE)
 			*(env->api_response->status == 403 ? &g.status_403 : &g.status_other) += 1;
 		else if (q->first && env->msg_case == CAUSEWAY__V1__ENVELOPE__MSG_ERROR)
@@ -413,6 +468,9 @@ static void req_read(struct lsess *s, struct lreq *q, uint64_t now)
 		return;
 	q->open = false;
 	if (r == -EPIPE) {
+		g.answer_min = g.answered && g.answer_min < q->bytes ? g.answer_min : q->bytes;
+		g.answer_max = g.answer_max > q->bytes ? g.answer_max : q->bytes;
+		g.answer_bytes += q->bytes;
 		g.answered++;
 		g.hist[q->t0 >= g.storm_at ? P_STORM : P_IDLE][hist_bucket(now - q->t0)]++;
 	} else if (r == -ECONNRESET) {
@@ -478,6 +536,40 @@ static void storm_ended(unsigned i)
 	g.swait[(g.swait_head + g.swait_n++) % g.o.storm] = i;
 }
 
+/* ---- watch mode ---- */
+
+static void node_name(unsigned i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "lg-%u", i);
+}
+
+/* Sessions up start their lists, then watches (lg_watch.h), at most
+ * --listing of them listing at a time. */
+static void watch_start(uint64_t now)
+{
+	char name[32];
+
+	while (g.wq_n && (!g.o.listing || g.w_started - g.w.watching < g.o.listing)) {
+		unsigned i = g.wq[g.wq_head];
+
+		g.wq_head = (g.wq_head + 1) % g.o.sessions;
+		g.wq_n--;
+		g.w_started++;
+		node_name(i, name, sizeof(name));
+		/* failures are counted */
+		(void)cw_lgw_start(&g.w, &g.s[i].w, g.s[i].as, name, now);
+		mark(i);
+	}
+}
+
+static void watch_read(unsigned i, uint64_t id, uint64_t now)
+{
+	char name[32];
+
+	node_name(i, name, sizeof(name));
+	(void)cw_lgw_read(&g.w, &g.s[i].w, g.s[i].as, name, id, now, g.closing);
+}
+
 static void sess_pump(unsigned i, uint64_t now)
 {
 	struct lsess *s = &g.s[i];
@@ -488,9 +580,14 @@ static void sess_pump(unsigned i, uint64_t now)
 		return;
 	if (cw_as_next_timeout(s->as) <= now)
 		cw_as_on_timeout(s->as, now);
-	while (cw_as_next_event(s->as, &ev) == 0)
-		if (ev.type == CW_AS_EV_API && req_of(s, ev.stream))
+	while (cw_as_next_event(s->as, &ev) == 0) {
+		if (ev.type != CW_AS_EV_API)
+			continue;
+		if (g.o.mode == M_WATCH)
+			watch_read(i, ev.stream, now);
+		else if (req_of(s, ev.stream))
 			req_read(s, req_of(s, ev.stream), now);
+	}
 	if (!s->up && cw_as_state(s->as) == CW_AS_ESTABLISHED) {
 		s->up = true;
 		g.up++;
@@ -498,6 +595,8 @@ static void sess_pump(unsigned i, uint64_t now)
 			g.storm_connecting--;
 			g.reconnects++;
 		}
+		if (g.o.mode == M_WATCH)
+			g.wq[(g.wq_head + g.wq_n++) % g.o.sessions] = i;
 	}
 	if (storm && cw_as_state(s->as) == CW_AS_ENDED) {
 		storm_ended(i);
@@ -533,7 +632,7 @@ static int sess_open(unsigned i, uint64_t now)
 	struct cw_as_cfg ac = {.conf = &g.conf, .agent_version = "causeway-loadgen"};
 	char name[32];
 
-	snprintf(name, sizeof(name), "lg-%u", i);
+	node_name(i, name, sizeof(name));
 	ac.node_name = name;
 	ac.dict_ids = g.dict_id ? &g.dict_id : NULL;
 	ac.n_dict_ids = g.dict_id ? 1 : 0;
@@ -671,6 +770,8 @@ static void turn(uint64_t now)
 	}
 	if (g.storm_live)
 		storm_turn(now);
+	if (g.wq_n)
+		watch_start(now);
 	tx_flush();
 }
 
@@ -691,6 +792,9 @@ static void stats_line(const char *phase, uint64_t now, struct lgt_mark *last)
 	if (g.o.mode == M_STORM)
 		printf(" | reconnects/s %.0f (failed %" PRIu64 ")",
 		       (double)(g.reconnects - last->reconnects) / dt, g.storm_failed);
+	if (g.o.mode == M_WATCH)
+		printf(" | watching %u marked %u events %" PRIu64 " bad %" PRIu64, g.w.watching,
+		       g.w.marked, g.w.events, g.w.bad);
 	printf(" | rx %" PRIu64 " tx %" PRIu64 " pkts (tx full %" PRIu64 ")\n", g.rx_pkts,
 	       g.tx_pkts, g.tx_full);
 	fflush(stdout);
@@ -766,6 +870,72 @@ static void storm_settle(void)
 	g.storm_live = false;
 }
 
+/*
+ * Watch mode, every turn of the hold: say when every session holds its
+ * watches; once they do and @due has come, make the marker's change
+ * upstream (timed from just before its PATCH is sent); read its answer.
+ */
+static void watch_turn(uint64_t now, uint64_t due)
+{
+	char value[64];
+	int rc;
+
+	if (!g.all_watch && g.w.watching == g.o.sessions) {
+		g.all_watch = g.w.watching;
+		printf("causeway-loadgen: all watching: %u sessions, %u resources each, t=%.3fs\n",
+		       g.w.watching, g.w.n_res, (double)now / 1e9);
+		fflush(stdout);
+	}
+	if (!g.o.marker || (g.marker_sent && g.marker_rc))
+		return;
+	if (g.marker_sent) {
+		g.marker_rc = cw_lg_patch_poll(&g.patch);
+		if (g.marker_rc) {
+			printf("causeway-loadgen: marker answered: %d\n",
+			       g.marker_rc > 0 ? g.patch.status : g.marker_rc);
+			fflush(stdout);
+		}
+		return;
+	}
+	if (now < due)
+		return;
+	g.marker_sent = true;
+	rc = cw_lg_patch_connect(&g.patch, g.o.upstream);
+	if (!rc) {
+		cw_lgw_arm(&g.w, now_ns(), value, sizeof(value));
+		rc = cw_lg_patch_send(&g.patch, g.o.marker, value);
+	}
+	g.marker_rc = rc;
+	printf("causeway-loadgen: marker sent: PATCH %s: %s\n", g.o.marker,
+	       rc ? strerror(-rc) : "ok");
+	fflush(stdout);
+}
+
+/*
+ * Watch mode, between bring-up and the hold: until every session holds
+ * its watches, or none more did for LGT_UP_STALL. Returns the seconds it
+ * took.
+ */
+static double watch_settle(void)
+{
+	uint64_t t0 = now_ns(), now = t0, moved = t0;
+	unsigned seen = g.w.watching;
+	struct lgt_mark last = {.ns = t0};
+
+	while (g.w.watching < g.o.sessions && !lgt_quit && now - moved < LGT_UP_STALL) {
+		turn(now);
+		watch_turn(now, UINT64_MAX);
+		if (now - last.ns >= SEC)
+			stats_line("listing", now, &last);
+		if (g.w.watching != seen) {
+			seen = g.w.watching;
+			moved = now;
+		}
+		now = now_ns();
+	}
+	return (double)(now - t0) / 1e9;
+}
+
 /* The stats line's name for what the hold is doing. */
 static const char *hold_phase(void)
 {
@@ -778,10 +948,17 @@ static double hold(bool load)
 {
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(g.o.seconds * 1e9), now;
 	uint64_t mid = g.o.mode == M_STORM ? t0 + (end - t0) / 2 : end, wait0 = cw_sched_wait();
+	uint64_t due =
+	    t0 + (uint64_t)((g.o.marker_at >= 0 ? g.o.marker_at : g.o.seconds / 3) * 1e9);
 	struct lgt_mark last = {t0, g.answered, 0};
 
 	g.loading = load;
 	g.next_start = t0;
+	if (g.o.mode == M_WATCH) {
+		printf("causeway-loadgen: hold: %u of %u sessions watching\n", g.w.watching,
+		       g.o.sessions);
+		fflush(stdout);
+	}
 	if (load)
 		for (unsigned i = 0; i < g.o.sessions; i++)
 			mark(i);
@@ -789,9 +966,13 @@ static double hold(bool load)
 		if (now >= mid && !g.storm_live)
 			storm_begin(now);
 		turn(now);
+		if (g.o.mode == M_WATCH)
+			watch_turn(now, due);
 		if (now - last.ns >= SEC)
 			stats_line(hold_phase(), now, &last);
 	}
+	printf("causeway-loadgen: hold over\n");
+	fflush(stdout);
 	g.loading = false;
 	g.waited = cw_sched_wait() - wait0;
 	g.hold_answered = g.answered;
@@ -833,6 +1014,7 @@ static void close_all(void)
 	uint64_t sweep = now + LGT_CLOSE_SWEEP;
 	unsigned live = 1;
 
+	g.closing = true;
 	for (unsigned i = 0; i < g.o.sessions; i++)
 		if (g.s[i].as) {
 			cw_as_shutdown(g.s[i].as, now, CW_AS_SHUTDOWN, "done");
@@ -867,7 +1049,7 @@ static int prepare(void)
 	for (unsigned i = 0; i < g.o.sessions && !lgt_quit; i++) {
 		struct cw_mint_pem cp, kp;
 
-		snprintf(name, sizeof(name), "lg-%u", i);
+		node_name(i, name, sizeof(name));
 		if ((rc = cw_mint_node(&ca, name, (long)i + 1, &cp, &kp)) < 0)
 			break;
 		tc.cert = (struct cw_tls_pem){NULL, cp.data, cp.len};
@@ -1026,6 +1208,8 @@ static int parse_opt(int c, const char *arg)
 			o->mode = M_BULK;
 		else if (!strcmp(arg, "storm"))
 			o->mode = M_STORM;
+		else if (!strcmp(arg, "watch"))
+			o->mode = M_WATCH;
 		else
 			return -EINVAL;
 		return 0;
@@ -1043,6 +1227,21 @@ static int parse_opt(int c, const char *arg)
 	case 'C':
 		o->cdf = arg;
 		return 0;
+	case 'w':
+		o->watch = arg;
+		return 0;
+	case 'L':
+		rc = cw_cli_num(arg, 1, LGT_MAX_SESSIONS, &v);
+		o->listing = (unsigned)v;
+		return rc;
+	case 'X':
+		o->marker = arg;
+		return 0;
+	case 'U':
+		o->upstream = arg;
+		return 0;
+	case 'A':
+		return cw_cli_secs(arg, 0, &o->marker_at);
 	case 'a':
 		o->ca = arg;
 		return 0;
@@ -1093,6 +1292,11 @@ static int parse_args(int argc, char **argv)
 					     {"storm", required_argument, NULL, 'T'},
 					     {"storm-resume", no_argument, NULL, 'E'},
 					     {"cdf", required_argument, NULL, 'C'},
+					     {"watch", required_argument, NULL, 'w'},
+					     {"listing", required_argument, NULL, 'L'},
+					     {"marker", required_argument, NULL, 'X'},
+					     {"upstream", required_argument, NULL, 'U'},
+					     {"marker-at", required_argument, NULL, 'A'},
 					     {NULL, 0, NULL, 0}};
 	static char dut[INET_ADDRSTRLEN];
 	int c;
@@ -1106,6 +1310,8 @@ static int parse_args(int argc, char **argv)
 				.seconds = 5,
 				.bulk_size = LGT_BULK_DEFAULT,
 				.mode = M_HANDSHAKES,
+				.watch = "pods,nodes,services",
+				.marker_at = -1,
 				.verb = "GET",
 				.path = "/api/v1/namespaces/default/secrets/x"};
 	optind = 1;
@@ -1118,14 +1324,17 @@ static int parse_args(int argc, char **argv)
 	    (unsigned long)g.o.sport + g.o.flows - 1 > 65535 ||
 	    /* storm: at least one session left to carry requests, closed loop */
 	    (g.o.mode == M_STORM && (g.o.storm >= g.o.sessions || !g.o.storm || g.o.rate)) ||
-	    (g.o.mode == M_BULK && g.o.body)) {
+	    (g.o.mode == M_BULK && g.o.body) ||
+	    (g.o.mode == M_WATCH && (g.o.body || g.o.rate || (g.o.marker && !g.o.upstream)))) {
 		fprintf(stderr,
 			"usage: causeway-loadgen EAL-ARGS -- --dut-ip A --src-ip A --ca FILE "
 			"--ca-key FILE [--server-name NAME] [--port 10262] [--sessions N] "
-			"[--connecting K] [--mode handshakes|idle|requests|bulk|storm] "
+			"[--connecting K] [--mode handshakes|idle|requests|bulk|storm|watch] "
 			"[--seconds D] [--inflight K] [--rate R] [--request 'METHOD PATH'] "
 			"[--body FILE] [--dict FILE] [--bulk-size BYTES] [--storm K (< N)] "
-			"[--storm-resume] [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]\n");
+			"[--storm-resume] [--watch LIST] [--listing K] [--marker PATH "
+			"--upstream A:PORT [--marker-at S]] [--cdf FILE] [--sport N] [--flows N] "
+			"[--dut-mac MAC]\n");
 		return -EINVAL;
 	}
 	if (g.o.mode != M_STORM)
@@ -1170,6 +1379,20 @@ static void summary_storm(void)
 	printf("}");
 }
 
+/* Watch mode's part: lg_watch.c's, with the marker's PATCH answer. */
+static void summary_watch(void)
+{
+	uint32_t lo = UINT32_MAX, hi = 0;
+
+	for (unsigned i = 0; i < g.o.sessions; i++) {
+		lo = g.s[i].w.events < lo ? g.s[i].w.events : lo;
+		hi = g.s[i].w.events > hi ? g.s[i].w.events : hi;
+	}
+	cw_lgw_summary(&g.w, g.o.sessions ? lo : 0, hi);
+	printf(",\"marker_status\":%d,\"watch_settle_s\":%.3f",
+	       g.marker_rc > 0 ? g.patch.status : g.marker_rc, g.settle_s);
+}
+
 /* One JSON line: the run's figures (in the usage comment at the top). */
 static void summary(double up_s, double run_s)
 {
@@ -1186,7 +1409,8 @@ static void summary(double up_s, double run_s)
 	    "},\"resets\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"stalled\":%" PRIu64
 	    ",\"unclosed\":%u,\"body_bytes\":%zu,\"body_wire_bytes\":%zu,\"bodies_sent_bytes\":%.0f"
 	    ",\"bodies_answered_bytes\":%.0f,\"payload_gbit_s\":%.3f,\"rate\":%.0f,"
-	    "\"late\":%" PRIu64 ",\"sched_wait_pct\":%.2f"
+	    "\"late\":%" PRIu64 ",\"sched_wait_pct\":%.2f,\"answer_bytes\":%" PRIu64
+	    ",\"answer_bytes_min\":%" PRIu64 ",\"answer_bytes_max\":%" PRIu64
 	    ",\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"tx_full\":%" PRIu64,
 	    mode_names[g.o.mode], g.o.sessions, g.up, g.failed, up_s,
 	    up_s > 0 ? (double)g.up / up_s : 0, run_s, g.sent, g.answered,
@@ -1195,9 +1419,12 @@ static void summary(double up_s, double run_s)
 	    g.bad, g.stalled, g.unclosed, g.have_body ? g.body_len : 0,
 	    g.have_body ? g.body.data.len : 0, body * (double)g.sent, body * (double)g.answered,
 	    run_s > 0 ? body * (double)g.hold_answered * 8 / run_s / 1e9 : 0, g.o.rate, g.late,
-	    run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.rx_pkts, g.tx_pkts, g.tx_full);
+	    run_s > 0 ? (double)g.waited / (run_s * 1e7) : 0, g.answer_bytes, g.answer_min,
+	    g.answer_max, g.rx_pkts, g.tx_pkts, g.tx_full);
 	if (g.o.mode == M_STORM)
 		summary_storm();
+	if (g.o.mode == M_WATCH)
+		summary_watch();
 	printf("}\n");
 	fflush(stdout);
 }
@@ -1214,9 +1441,14 @@ static int run(void)
 	g.s = calloc(g.o.sessions, sizeof(*g.s));
 	g.dirty = calloc(g.o.sessions, sizeof(*g.dirty));
 	g.swait = calloc(g.o.storm ? g.o.storm : 1, sizeof(*g.swait));
+	g.wq = calloc(g.o.sessions, sizeof(*g.wq));
 	g.storm_at = UINT64_MAX;
-	if (!g.s || !g.dirty || !g.swait || cw_cidmap_init(&g.map, g.o.sessions) < 0)
+	if (!g.s || !g.dirty || !g.swait || !g.wq || cw_cidmap_init(&g.map, g.o.sessions) < 0)
 		return -ENOMEM;
+	if (g.o.mode == M_WATCH && (rc = cw_lgw_init(&g.w, g.o.watch, g.o.sessions)) < 0) {
+		fprintf(stderr, "causeway-loadgen: --watch %s: %s\n", g.o.watch, strerror(-rc));
+		return rc;
+	}
 	rc = g.o.mode == M_BULK ? bulk_prepare() : body_prepare();
 	if (rc < 0 || (rc = prepare()) < 0)
 		return rc;
@@ -1232,8 +1464,10 @@ static int run(void)
 	up_s = connect_all();
 	printf("causeway-loadgen: all up: %u of %u in %.3f s\n", g.up, g.o.sessions, up_s);
 	fflush(stdout);
+	if (g.o.mode == M_WATCH)
+		g.settle_s = watch_settle();
 	if (g.o.mode != M_HANDSHAKES)
-		run_s = hold(g.o.mode != M_IDLE);
+		run_s = hold(g.o.mode != M_IDLE && g.o.mode != M_WATCH);
 	close_all();
 	summary(up_s, run_s);
 	if (g.o.cdf && (rc = cdf_write(g.o.cdf)) < 0) {
@@ -1242,8 +1476,13 @@ static int run(void)
 	}
 	if (g.o.mode == M_STORM && (g.storm_failed || !g.reconnects))
 		return 1;
+	if (g.o.mode == M_WATCH && (g.w.watching != g.o.sessions ||
+				    (g.o.marker && (g.marker_rc != 1 || g.patch.status != 200 ||
+						    g.w.marked != g.o.sessions))))
+		return 1;
 	return g.failed || g.up != g.o.sessions ||
-		       (g.o.mode != M_IDLE && g.o.mode != M_HANDSHAKES && !g.answered)
+		       (g.o.mode != M_IDLE && g.o.mode != M_HANDSHAKES && g.o.mode != M_WATCH &&
+			!g.answered)
 		   ? 1
 		   : 0;
 }
@@ -1273,9 +1512,14 @@ int main(int argc, char **argv)
 		cw_as_free(g.s[i].as);
 		cw_tls_client_ctx_free(g.s[i].tls);
 		free(g.s[i].ticket);
+		cw_lgw_sess_free(&g.s[i].w);
 	}
+	cw_lgw_free(&g.w);
+	if (g.marker_sent)
+		cw_lg_patch_close(&g.patch);
 	free(g.s);
 	free(g.swait);
+	free(g.wq);
 	cw_cidmap_free(&g.map);
 	free(g.dirty);
 	free(g.body_src);

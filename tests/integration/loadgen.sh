@@ -10,7 +10,11 @@
 # storm, briefly: the body bytes the generator had answered are what the
 # gateway decoded (up to those still in flight), and storm sessions
 # reconnected (the gateway's full handshakes moved by the generator's
-# count at least) while no request failed or stalled.
+# count at least) while no request failed or stalled. Last, watch mode
+# through the cloud hub (perf/hub-load.sh, 16 agents): every agent lists
+# and watches its five resources, the upstream sees one watch per
+# resource and no request while they hold them, and one change made
+# upstream reaches every agent.
 #
 # Usage: loadgen.sh BUILD_DIR
 # shellcheck source-path=SCRIPTDIR
@@ -106,4 +110,22 @@ for out in "${lines[@]}"; do
 		;;
 	esac
 done
+
+cw_section "perf/hub-load.sh: 16 agents watching through the cloud hub, 4 s"
+rc=0
+"$here/../../perf/hub-load.sh" --build "$BUILD" --no-build --sessions 16 --seconds 4 --pods 64 \
+	--no-list >"$tmp/out3.json" 2>"$tmp/load3.log" || rc=$?
+cw_check_eq "hub-load.sh exit status" 0 "$rc"
+out=$(grep -m1 '^{' "$tmp/out3.json" || echo '{}')
+cw_log "watch: $out"
+cw_check_eq "every agent up" 16 "$(cw_json "$out" up)"
+cw_check_eq "every agent watching its 5 resources" 16 "$(cw_json "$out" watch.watching)"
+cw_check_eq "80 lists, none failed" "80 0" \
+	"$(cw_json "$out" watch.lists) $(cw_json "$out" watch.list_errors)"
+cw_check_eq "none malformed or reset" 0 "$(cw_json "$out" watch.bad)"
+cw_check_eq "the upstream: one watch per resource" 5 "$(cw_json "$out" upstream.watches_open)"
+cw_check_eq "the upstream: no request while the agents hold their watches" 0 \
+	"$(cw_json "$out" upstream.requests_during_hold)"
+cw_check_eq "the marker's PATCH answered 200" 200 "$(cw_json "$out" marker_status)"
+cw_check_eq "the change reached every agent" 16 "$(cw_json "$out" watch.marker.sessions)"
 cw_summary
