@@ -314,6 +314,7 @@ static int answer_list(struct hcall *c)
 	struct cw_store_list_req q = {.resource = h->res[c->res].name,
 				      .ns = a->ns[0] ? a->ns : NULL,
 				      .node = a->node[0] ? a->node : NULL,
+				      .name = a->fname[0] ? a->fname : NULL,
 				      .filter = a->labels || a->fields ? list_filter : NULL,
 				      .filter_ctx = a,
 				      .limit = a->limit,

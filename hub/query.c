@@ -115,9 +115,28 @@ static int parse_num(const char *v, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* The value of term @t (@k bytes) when it is @field=X or @field==X,
+ * into @out (@cap bytes); an escape in it would need unescaping: left to
+ * the selector. */
+static void plain_term(const char *t, size_t k, const char *field, char *out, size_t cap)
+{
+	size_t fl = strlen(field), vl;
+	const char *v;
+
+	if (k <= fl || strncmp(t, field, fl) || t[fl] != '=')
+		return;
+	v = t + fl + 1 + (t[fl + 1] == '=');
+	vl = k - (size_t)(v - t);
+	if (vl && vl < cap && !memchr(v, '\\', vl)) {
+		memcpy(out, v, vl);
+		out[vl] = '\0';
+	}
+}
+
 /*
  * The field selector, and its plain spec.nodeName=X term (a node's own
- * pods: the store's index) picked out of the compiled text.
+ * pods: the store's index) and metadata.name=X term (a node's own Node:
+ * the store's keys) picked out of the compiled text.
  */
 static int parse_fields(const char *sel, struct cw_hub_query *q)
 {
@@ -126,16 +145,9 @@ static int parse_fields(const char *sel, struct cw_hub_query *q)
 
 	while (!rc && *t) {
 		size_t k = strcspn(t, ",");
-		const char *v = !strncmp(t, "spec.nodeName==", 15)  ? t + 15
-				: !strncmp(t, "spec.nodeName=", 14) ? t + 14
-								    : NULL;
-		size_t vl = v ? k - (size_t)(v - t) : 0;
 
-		/* An escape in the value would need unescaping: leave it to the selector. */
-		if (vl && vl < sizeof(q->node) && !memchr(v, '\\', vl)) {
-			memcpy(q->node, v, vl);
-			q->node[vl] = '\0';
-		}
+		plain_term(t, k, "spec.nodeName", q->node, sizeof(q->node));
+		plain_term(t, k, "metadata.name", q->fname, sizeof(q->fname));
 		t += k + (t[k] == ',');
 	}
 	return rc;

@@ -36,7 +36,8 @@ struct cw_hub_query {
 	char api[2 * CW_QUERY_SEG_MAX];	     /* "v1", "discovery.k8s.io/v1" */
 	char ns[CW_QUERY_SEG_MAX];	     /* "": all namespaces (or cluster-scoped) */
 	char name[CW_QUERY_SEG_MAX];	     /* "": a list or a watch */
-	char node[CW_QUERY_SEG_MAX]; /* fieldSelector's plain spec.nodeName=X term; "": none */
+	char node[CW_QUERY_SEG_MAX];  /* fieldSelector's plain spec.nodeName=X term; "": none */
+	char fname[CW_QUERY_SEG_MAX]; /* its plain metadata.name=X term; "": none */
 	bool watch;
 	bool bookmarks; /* allowWatchBookmarks */
 	uint64_t rv;	/* resourceVersion; 0: unset or "0" */

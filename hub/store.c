@@ -1001,6 +1001,17 @@ static int filtered(struct lister *l, const struct cw_store_item *it)
 	return rc;
 }
 
+/* Whether key @kv (... ns\0 name\0, in both databases) is of an object
+ * named @name: checked before the object is read or parsed. */
+static bool key_named(const MDB_val *kv, const char *name)
+{
+	const char *k = kv->mv_data;
+	size_t n = strlen(name);
+
+	return kv->mv_size >= n + 2 && k[kv->mv_size - n - 2] == '\0' &&
+	       !memcmp(k + kv->mv_size - n - 1, name, n);
+}
+
 static int list_walk(struct lister *l, char *cont_out, uint64_t list_rv)
 {
 	MDB_dbi db = l->req->node ? l->s->bynode : l->s->objects;
@@ -1024,6 +1035,8 @@ static int list_walk(struct lister *l, char *cont_out, uint64_t list_rv)
 			rc = token_write(cont_out, list_rv, l->req->node, last.b, last.n);
 			goto out;
 		}
+		if (l->req->name && !key_named(&kv, l->req->name))
+			continue;
 		rc = l->req->node ? via_index(l, &kv, &it) : obj_decode(&v, &it, &node, &nl);
 		if (!rc)
 			rc = filtered(l, &it);

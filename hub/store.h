@@ -95,8 +95,8 @@ void cw_store_close(struct cw_store *s);
  * DELETED one keeps @o, the object's last state), the oldest event is
  * trimmed beyond the limit and the resource's highest RV becomes @o->rv.
  * An event with @o->rv below the resource's highest RV, or at it and
- * already held (see above), changes nothing and returns 0. Returns 0, -EINVAL (bad type, empty resource),
- * -ENAMETOOLONG (key), -ENOSPC (the map is full; nothing changed), -EIO.
+ * already held (see above), changes nothing and returns 0. Returns 0, -EINVAL (bad type, empty
+ * resource), -ENAMETOOLONG (key), -ENOSPC (the map is full; nothing changed), -EIO.
  */
 int cw_store_apply(struct cw_store *s, const char *resource, enum cw_ev_type type,
 		   const struct cw_obj *o);
@@ -168,6 +168,7 @@ struct cw_store_list_req {
 	const char *resource;
 	const char *ns;		   /* NULL: every namespace */
 	const char *node;	   /* NULL: any; else through the node index */
+	const char *name;	   /* NULL: any; else only objects so named (from the key) */
 	cw_store_filter_fn filter; /* NULL: every object */
 	void *filter_ctx;
 	size_t limit;	  /* objects per page; 0: no limit */
@@ -179,7 +180,7 @@ struct cw_store_list_req {
 /*
  * List @req->resource in one read transaction (a consistent snapshot),
  * in key order (namespace, name), calling @cb for each object that passes
- * the namespace, node and filter (a non-zero return stops the list and is
+ * the namespace, node, name and filter (a non-zero return stops the list and is
  * returned). *@list_rv is the resource's highest RV at the snapshot (0:
  * never synced). When @req->limit objects were passed and more keys
  * remain, @cont_out (CW_STORE_CONTINUE_MAX bytes) receives a token for

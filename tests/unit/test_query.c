@@ -145,6 +145,18 @@ static void test_selectors(void **state)
 	    cw_hub_query_parse("/api/v1/pods", "fieldSelector=spec.nodeName%21%3Dx", &q), 0);
 	assert_string_equal(q.node, ""); /* != is no index lookup */
 	cw_hub_query_release(&q);
+	/* A node's own Node: the name term, checked on the store's keys. */
+	assert_int_equal(
+	    cw_hub_query_parse("/api/v1/nodes", "fieldSelector=metadata.name%3Dedge-1", &q), 0);
+	assert_string_equal(q.fname, "edge-1");
+	assert_string_equal(q.node, "");
+	cw_hub_query_release(&q);
+	assert_int_equal(
+	    cw_hub_query_parse("/api/v1/nodes",
+			       "fieldSelector=metadata.namespace%3Dx,metadata.name%21%3Dy", &q),
+	    0);
+	assert_string_equal(q.fname, "");
+	cw_hub_query_release(&q);
 	assert_int_equal(cw_hub_query_parse("/api/v1/pods", "labelSelector=&fieldSelector=", &q),
 			 0);
 	assert_null(q.labels);

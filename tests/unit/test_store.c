@@ -243,6 +243,43 @@ static void test_index_follows_node(void **state)
 	tmp_drop(&t);
 }
 
+/* A list by name, from the keys: exact names only, in every namespace
+ * listed, through the node index too. */
+static void test_list_by_name(void **state)
+{
+	struct cw_store_list_req q = {.resource = "pods", .name = "p"};
+	char cont[CW_STORE_CONTINUE_MAX];
+	struct cw_store *s;
+	struct seen sn = {0};
+	uint64_t rv;
+	struct tmp t;
+
+	(void)state;
+	tmp_make(&t);
+	s = open_store(&t, 100);
+	assert_int_equal(apply_pod(s, "pods", CW_EV_ADDED, "a", "p", 1, "n1"), 0);
+	assert_int_equal(apply_pod(s, "pods", CW_EV_ADDED, "b", "p", 2, "n2"), 0);
+	assert_int_equal(apply_pod(s, "pods", CW_EV_ADDED, "a", "pp", 3, "n1"), 0);
+	assert_int_equal(apply_pod(s, "pods", CW_EV_ADDED, "a", "xp", 4, "n1"), 0);
+	assert_int_equal(cw_store_list(s, &q, seen_item, &sn, &rv, cont), 0);
+	assert_int_equal(sn.n, 2);
+	assert_string_equal(sn.names[0], "a/p");
+	assert_string_equal(sn.names[1], "b/p");
+	memset(&sn, 0, sizeof(sn));
+	q.ns = "b";
+	assert_int_equal(cw_store_list(s, &q, seen_item, &sn, &rv, cont), 0);
+	assert_int_equal(sn.n, 1);
+	assert_string_equal(sn.names[0], "b/p");
+	memset(&sn, 0, sizeof(sn));
+	q.ns = NULL;
+	q.node = "n1";
+	assert_int_equal(cw_store_list(s, &q, seen_item, &sn, &rv, cont), 0);
+	assert_int_equal(sn.n, 1);
+	assert_string_equal(sn.names[0], "a/p");
+	cw_store_close(s);
+	tmp_drop(&t);
+}
+
 /* 30 pods: namespaces ns0..ns2, nodes n0..n2, app even/odd. */
 static struct cw_store *thirty(struct tmp *t, uint32_t history)
 {
@@ -1288,7 +1325,7 @@ int main(void)
 	    cmocka_unit_test(test_apply_batch),	   cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_map_full),	   cmocka_unit_test(test_readers),
 	    cmocka_unit_test(test_crash_kill9),	   cmocka_unit_test(test_prev),
-	    cmocka_unit_test(test_same_rv),
+	    cmocka_unit_test(test_same_rv),	   cmocka_unit_test(test_list_by_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
