@@ -34,6 +34,7 @@ static const char *const cw_tctr_names[CW_TCTR_MAX] = {
     [CW_TCTR_REDIRECT_IN] = "redirects_in",
     [CW_TCTR_REDIRECT_FULL] = "redirect_ring_full",
     [CW_TCTR_EVENT_FULL] = "event_ring_full",
+    [CW_TCTR_API_BUSY] = "api_busy",
     [CW_TCTR_RETRANSMITS] = "retransmits",
     [CW_TCTR_DECRYPT_FAILED] = "decrypt_failed",
     [CW_TCTR_BODY_FAILED] = "decompress_failed",

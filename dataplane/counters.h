@@ -48,6 +48,7 @@ enum cw_tctr {
 	CW_TCTR_REDIRECT_IN,   /* ... taken from other workers */
 	CW_TCTR_REDIRECT_FULL, /* ... dropped: the ring to the owner was full */
 	CW_TCTR_EVENT_FULL,    /* events to the control thread lost: ring full */
+	CW_TCTR_API_BUSY,      /* API requests refused: that ring nearly full */
 	CW_TCTR_RETRANSMITS,   /* STREAM frames sent again */
 	CW_TCTR_DECRYPT_FAILED,
 	CW_TCTR_BODY_FAILED, /* API request bodies that did not decompress */

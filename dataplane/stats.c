@@ -34,13 +34,13 @@ static void print_tunnel(FILE *out, const char *who, const uint64_t *t)
 		" | redirects out %" PRIu64 " in %" PRIu64 " ring-full %" PRIu64
 		" | retransmits %" PRIu64 " | decrypt-failed %" PRIu64 " decompress-failed %" PRIu64
 		" | routes hub %" PRIu64 " upstream %" PRIu64 " deny %" PRIu64
-		" | event-ring-full %" PRIu64 " | memory %" PRIu64 " B\n",
+		" | event-ring-full %" PRIu64 " api-busy %" PRIu64 " | memory %" PRIu64 " B\n",
 		who, t[CW_TCTR_SESSIONS], t[CW_TCTR_HS_FULL], t[CW_TCTR_HS_RESUMED],
 		t[CW_TCTR_HS_FAILED], t[CW_TCTR_HS_OFFLOADED], t[CW_TCTR_HS_REFUSED],
 		t[CW_TCTR_REDIRECT_OUT], t[CW_TCTR_REDIRECT_IN], t[CW_TCTR_REDIRECT_FULL],
 		t[CW_TCTR_RETRANSMITS], t[CW_TCTR_DECRYPT_FAILED], t[CW_TCTR_BODY_FAILED],
 		t[CW_TCTR_ROUTE_HUB], t[CW_TCTR_ROUTE_UPSTREAM], t[CW_TCTR_ROUTE_DENY],
-		t[CW_TCTR_EVENT_FULL], t[CW_TCTR_MEMORY]);
+		t[CW_TCTR_EVENT_FULL], t[CW_TCTR_API_BUSY], t[CW_TCTR_MEMORY]);
 }
 
 void cw_stats_print(const struct cw_dp *dp, struct cw_stats_snap *prev, FILE *out)

@@ -63,6 +63,7 @@ struct tworker {
 	uint16_t port;
 	uint64_t wake_owners;	       /* socket backend: owners to wake after a burst */
 	uint64_t events_lost;	       /* the event ring was full */
+	uint64_t api_busy;	       /* API requests refused: the event ring nearly full */
 	uint64_t mem;		       /* bytes the gateway holds (sessions, tables) */
 	struct cw_alloc alloc;	       /* malloc, counted in mem */
 	struct cw_pool pool;	       /* the gateway's allocator: caches over alloc */
@@ -652,8 +653,18 @@ static void api_req_free(void *ctx, void *req)
 static int on_api_open(void *ctx, struct cw_gw_api_req *req, void **user)
 {
 	struct tworker *tw = ctx;
-	struct cw_chan *c = cw_chan_new_api(req, api_req_free, tw);
+	struct cw_chan *c;
 
+	/* The control thread learns of the request through the event ring.
+	 * When the ring is nearly full (thousands of agents listing at once)
+	 * the request is refused now, and the agent retries or serves from
+	 * its cache, rather than lost there and never answered; the last
+	 * eighth stays for the channels already open. */
+	if (rte_ring_free_count(tw->events) < rte_ring_get_capacity(tw->events) / 8) {
+		tw->api_busy++;
+		return -EBUSY;
+	}
+	c = cw_chan_new_api(req, api_req_free, tw);
 	if (!c)
 		return -ENOMEM;
 	c->session_id = req->session_id;
@@ -822,6 +833,7 @@ static void publish(struct tworker *tw, uint64_t now)
 	    [CW_TCTR_REDIRECT_IN] = tw->rs.in,
 	    [CW_TCTR_REDIRECT_FULL] = tw->rs.full,
 	    [CW_TCTR_EVENT_FULL] = tw->events_lost,
+	    [CW_TCTR_API_BUSY] = tw->api_busy,
 	    [CW_TCTR_RETRANSMITS] = g->retransmits,
 	    [CW_TCTR_DECRYPT_FAILED] = g->decrypt_failed,
 	    [CW_TCTR_BODY_FAILED] = g->body_failed,

@@ -1136,7 +1136,7 @@ static bool api_request(struct cw_gw *gw, struct sess *s, struct api *a, cw_enve
 	else if (req && api_forward(gw, s, req) == 0)
 		return true;
 	else
-		api_error(gw, s, id, CW_SE_REFUSED, "API requests are not served by this gateway");
+		api_error(gw, s, id, CW_SE_REFUSED, "the gateway does not take this request now");
 refused:
 	cw_gw_api_req_free(req);
 	return req != NULL;
