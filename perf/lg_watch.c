@@ -80,7 +80,8 @@ static int call_open(struct cw_lgw *w, struct cw_lgw_call *c, unsigned k, struct
 {
 	Causeway__V1__ApiRequest rq = CAUSEWAY__V1__API_REQUEST__INIT;
 	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
-	char query[QUERY_MAX], sel[QUERY_MAX] = "";
+	/* The watch's parameters before the selector: room for both. */
+	char query[QUERY_MAX + 96], sel[QUERY_MAX] = "";
 	int sk = res_tab[w->res[k]].sel, rc;
 
 	if (sk != SEL_NONE)
