@@ -17,7 +17,8 @@
 # (a node's watch from before gets its node's one, not the other's);
 # causewayd killed with SIGKILL and restarted serves from its store without
 # listing again; a node's view (its pods) listed and then watched through
-# the edge hub is followed by the agent's store: with the link cut, and
+# the edge hub is followed by the agent's store: with the link cut
+# (causewayd stopped: it tells the agent at once, SHUTDOWN), and
 # after the agent restarts with it still cut (ready within a second),
 # kubectl through the edge hub gets the same answers from the agent's
 # cache, the view's list has the changes its watch saw (p10, p11) at the
@@ -370,6 +371,18 @@ offline_view()
 cw_section "the link cut: the edge hub serves from its cache"
 want=$(kget "$hub") # through the hub, so the agent keeps these answers
 cw_stop_daemon
+# told_shutdown: the agent logged the gateway's SHUTDOWN close (0x1000).
+told_shutdown()
+{
+	local i
+
+	for ((i = 0; i < 20; i++)); do
+		grep -q "closed by the gateway (code 4096)" "$tmp/agent.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+cw_check "the stopping gateway told the agent at once (SHUTDOWN, agent log)" told_shutdown
 cw_check_eq "kubectl get pods,nodes,configmaps with the link cut: same answers" "$want" \
 	"$(kget "$hub")"
 cw_check_eq "... from the cache" "hit" \

@@ -18,7 +18,7 @@
 # gateway's resumed-handshake counter moves) and serves again; the gateway
 # killed and restarted -> the agent learns it from a stateless reset at once and
 # resumes with a ticket from before the restart (keys kept in files); the
-# gateway stopped -> the agent is told (SHUTDOWN) at once.
+# same after the gateway stopped and restarted.
 #
 # With BACKEND af_packet or af_xdp, causewayd runs its DPDK backend on the
 # veth instead (a DPDK port owns the host end, so the relay moves into the
@@ -277,20 +277,11 @@ resumed1=$(cw_metric causeway_handshakes_resumed_total)
 cw_check "the restart resumed with its ticket ($resumed0 -> $resumed1)" \
 	test "${resumed1:-0}" -gt "${resumed0:-0}"
 
-# told_shutdown: the agent logged the gateway's SHUTDOWN close (0x1000).
-told_shutdown()
-{
-	local i
-
-	for ((i = 0; i < 20; i++)); do
-		grep -q "closed by the gateway (code 4096)" "$tmp/agent.log" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-cw_section "gateway stopped: the agent is told at once (SHUTDOWN), then resumes"
+# The SHUTDOWN close a stopping gateway sends is checked in hub.sh: here
+# the relay loses or corrupts it as any other packet, and the agent may
+# learn of the restart from a stateless reset instead.
+cw_section "gateway stopped, then restarted: the agent resumes"
 cw_stop_daemon || true
-cw_check "the agent was told the gateway stopped (agent log)" told_shutdown
 cw_start_daemon "$DAEMON" "$tmp/causeway.conf" "$tmp/causewayd.log"
 cw_check "the agent is back on the restarted gateway" wait_node
 resumed=$(cw_metric causeway_handshakes_resumed_total)
