@@ -168,7 +168,7 @@ start_agent()
 	"$AGENT" -c "$tmp/agent.conf" 2>>"$tmp/agent.log" &
 	AGENT_PID=$!
 	cw_track_pid "$AGENT_PID"
-	wait_for "curl -sf -o /dev/null http://127.0.0.1:$AGENT_ADMIN/metrics -w ok" ok
+	wait_for "curl -s -o /dev/null -w %{http_code} http://127.0.0.1:$AGENT_ADMIN/metrics" 200
 }
 
 cw_section "the gateway cannot reach the API server: a write is queued"

@@ -4,9 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <lmdb.h>
+
+#include "lmdbdir.h"
 
 #define CTYPE_MAX 128 /* stored in front of the body, NUL-terminated */
 
@@ -16,52 +17,30 @@ struct cw_edgecache {
 	struct cw_edgecache_stats st;
 };
 
-static int err_of(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_MAP_FULL:
-		return -ENOSPC;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	default:
-		return rc > 0 ? -rc : -EIO;
-	}
-}
-
 int cw_edgecache_open(const char *dir, size_t map_size, struct cw_edgecache **out)
 {
 	struct cw_edgecache *c = calloc(1, sizeof(*c));
-	MDB_txn *txn = NULL;
+	MDB_txn *txn;
 	MDB_stat ms;
 	int rc;
 
 	if (!c)
 		return -ENOMEM;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		rc = -errno;
+	rc = cw_lmdbdir_open(dir, map_size, &c->env, &c->dbi, &txn);
+	if (rc) {
 		free(c);
 		return rc;
 	}
-	rc = mdb_env_create(&c->env);
-	if (!rc)
-		rc = mdb_env_set_mapsize(c->env, map_size);
-	if (!rc)
-		rc = mdb_env_open(c->env, dir, MDB_NOTLS, 0600);
-	if (!rc)
-		rc = mdb_txn_begin(c->env, NULL, 0, &txn);
-	if (!rc)
-		rc = mdb_dbi_open(txn, NULL, 0, &c->dbi);
-	if (!rc && !(rc = mdb_stat(txn, c->dbi, &ms)))
+	rc = mdb_stat(txn, c->dbi, &ms);
+	if (!rc) {
 		c->st.entries = ms.ms_entries;
-	if (!rc)
 		rc = mdb_txn_commit(txn);
-	else if (txn)
+	} else {
 		mdb_txn_abort(txn);
+	}
 	if (rc) {
 		cw_edgecache_close(c);
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	}
 	*out = c;
 	return 0;
@@ -88,7 +67,7 @@ int cw_edgecache_put(struct cw_edgecache *c, const char *uri, const char *ctype,
 		return -ENAMETOOLONG;
 	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	v.mv_size = cl + 1 + len;
 	rc = mdb_put(txn, c->dbi, &k, &v, MDB_RESERVE);
 	if (!rc) {
@@ -101,7 +80,7 @@ int cw_edgecache_put(struct cw_edgecache *c, const char *uri, const char *ctype,
 	}
 	if (!rc)
 		c->st.stored++;
-	return err_of(rc);
+	return cw_lmdbdir_err(rc);
 }
 
 int cw_edgecache_get(struct cw_edgecache *c, const char *uri,
@@ -118,14 +97,14 @@ int cw_edgecache_get(struct cw_edgecache *c, const char *uri,
 		return -ENOENT;
 	rc = mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn);
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	rc = mdb_get(txn, c->dbi, &k, &v);
 	if (!rc) {
 		p = v.mv_data;
 		cl = strnlen(p, v.mv_size);
 		rc = cl < v.mv_size ? fn(p, p + cl + 1, v.mv_size - cl - 1, ctx) : -EIO;
 	} else {
-		rc = err_of(rc);
+		rc = cw_lmdbdir_err(rc);
 	}
 	mdb_txn_abort(txn);
 	if (rc == -ENOENT)

@@ -4,9 +4,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <lmdb.h>
+
+#include "lmdbdir.h"
 
 /* A value: verb (CW_WRITEQ_VERB_MAX bytes, NUL-padded), URI length (2
  * bytes, big-endian), content-type length (1 byte), URI, content-type,
@@ -23,20 +24,6 @@ struct cw_writeq {
 	uint64_t max_bytes, bytes;
 	uint64_t next_seq;
 };
-
-static int err_of(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_MAP_FULL:
-		return -ENOSPC;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	default:
-		return rc > 0 ? -rc : -EIO;
-	}
-}
 
 static void key_of(uint64_t seq, uint8_t k[8])
 {
@@ -102,36 +89,29 @@ int cw_writeq_open(const char *dir, uint32_t max_entries, uint64_t max_bytes,
 		   struct cw_writeq **out)
 {
 	struct cw_writeq *q;
-	MDB_txn *txn = NULL;
+	MDB_txn *txn;
 	int rc;
 
 	if (!max_entries || !max_bytes)
 		return -EINVAL;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->max_entries = max_entries;
 	q->max_bytes = max_bytes;
-	rc = mdb_env_create(&q->env);
-	if (!rc)
-		rc = mdb_env_set_mapsize(q->env, (size_t)(2 * max_bytes + MAP_SLACK));
-	if (!rc)
-		rc = mdb_env_open(q->env, dir, MDB_NOTLS, 0600);
-	if (!rc)
-		rc = mdb_txn_begin(q->env, NULL, 0, &txn);
-	if (!rc)
-		rc = mdb_dbi_open(txn, NULL, 0, &q->dbi);
-	if (!rc)
-		rc = load(q, txn);
+	rc = cw_lmdbdir_open(dir, (size_t)(2 * max_bytes + MAP_SLACK), &q->env, &q->dbi, &txn);
+	if (rc) {
+		free(q);
+		return rc;
+	}
+	rc = load(q, txn);
 	if (!rc)
 		rc = mdb_txn_commit(txn);
-	else if (txn)
+	else
 		mdb_txn_abort(txn);
 	if (rc) {
 		cw_writeq_close(q);
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	}
 	*out = q;
 	return 0;
@@ -202,7 +182,7 @@ int cw_writeq_push(struct cw_writeq *q, const struct cw_writeq_entry *e, bool co
 		return -ENAMETOOLONG;
 	rc = mdb_txn_begin(q->env, NULL, 0, &txn);
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	if (coalesce)
 		rc = drop_same(q, txn, e, &gone, &gone_bytes);
 	if (!rc &&
@@ -216,12 +196,12 @@ int cw_writeq_push(struct cw_writeq *q, const struct cw_writeq_entry *e, bool co
 		rc = mdb_put(txn, q->dbi, &k, &v, MDB_RESERVE | MDB_APPEND);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	}
 	encode(v.mv_data, e, ul, cl);
 	rc = mdb_txn_commit(txn);
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	q->depth = q->depth - gone + 1;
 	q->bytes = q->bytes - gone_bytes + size;
 	*seq = q->next_seq++;
@@ -239,11 +219,11 @@ int cw_writeq_peek(struct cw_writeq *q, struct cw_writeq_entry **out)
 	int rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, &txn);
 
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	rc = mdb_cursor_open(txn, q->dbi, &c);
 	if (!rc)
 		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	rc = err_of(rc);
+	rc = cw_lmdbdir_err(rc);
 	if (!rc)
 		rc = decode(&v, &x, &ul, &cl);
 	/* one block: the entry, URI and content-type NUL-terminated, body */
@@ -281,7 +261,7 @@ int cw_writeq_pop(struct cw_writeq *q, uint64_t seq)
 	key_of(seq, kb);
 	rc = mdb_txn_begin(q->env, NULL, 0, &txn);
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	rc = mdb_get(txn, q->dbi, &k, &v);
 	w = rc ? 0 : weight(&v);
 	if (!rc)
@@ -291,7 +271,7 @@ int cw_writeq_pop(struct cw_writeq *q, uint64_t seq)
 	else
 		mdb_txn_abort(txn);
 	if (rc)
-		return err_of(rc);
+		return cw_lmdbdir_err(rc);
 	q->depth--;
 	q->bytes -= w;
 	return 0;
