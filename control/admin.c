@@ -283,6 +283,11 @@ static void render_hub(struct evbuffer *b, const struct cw_plane *p)
 				    (unsigned long long)s->watches, (unsigned long long)s->passed);
 		metric(b, "causeway_hub_watch_events_total", "Watch events sent to agents",
 		       s->events);
+		metric(b, "causeway_hub_watch_encodes_total",
+		       "Watch events encoded: once per event, type and pool however many get it",
+		       s->encodes);
+		metric(b, "causeway_hub_fanouts_total",
+		       "Changes read from the store once for every watcher caught up", s->fanouts);
 		metric(b, "causeway_hub_watches_expired_total", "Agents' watches answered 410 Gone",
 		       s->expired);
 		metric(b, "causeway_hub_topology_filtered_total",

@@ -66,7 +66,7 @@ int cw_api_call_write(struct cw_api_call *call, const cw_envelope *env)
 	if (!call || !env)
 		return -EINVAL;
 	len = cw_msg_encoded_len(env);
-	if (cw_bring_room(&call->chan->up) < len)
+	if (cw_bring_room(&call->chan->up) < len && cw_chan_want_room(call->chan) < len)
 		return -EAGAIN;
 	buf = malloc(len);
 	if (!buf)
@@ -85,6 +85,8 @@ size_t cw_api_call_write_bytes(struct cw_api_call *call, const uint8_t *p, size_
 {
 	size_t n = cw_bring_write(&call->chan->up, p, len);
 
+	if (n < len && cw_chan_want_room(call->chan))
+		n += cw_bring_write(&call->chan->up, p + n, len - n);
 	if (n)
 		kick(call);
 	return n;

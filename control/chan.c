@@ -142,3 +142,22 @@ void cw_chan_unmark(struct cw_chan *c, bool for_worker)
 	 * before it and miss a change whose producer saw the mark still set. */
 	atomic_exchange_explicit(q, false, memory_order_acq_rel);
 }
+
+/*
+ * Dekker's handshake: the control thread stores up_want then loads the
+ * tail; the worker stores the tail then loads up_want. The fences keep
+ * each store before its load, so at least one of them sees the other's.
+ */
+size_t cw_chan_want_room(struct cw_chan *c)
+{
+	atomic_store_explicit(&c->up_want, true, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	return cw_bring_room(&c->up);
+}
+
+bool cw_chan_room_wanted(struct cw_chan *c)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&c->up_want, memory_order_relaxed) &&
+	       atomic_exchange_explicit(&c->up_want, false, memory_order_acq_rel);
+}

@@ -95,6 +95,10 @@ struct cw_chan {
 	_Atomic bool up_fin;   /* the client finished sending, after its last byte in up */
 	_Atomic bool abort_c;  /* the client went away: reset the stream */
 	_Atomic bool queued_w; /* in the worker's ring of work */
+	/* An API channel's writer found "up" full: the worker tells it when it
+	 * took bytes out (cw_chan_room_wanted()); unset, it does not, so that
+	 * a stream that keeps up costs the control thread no wake-up. */
+	_Atomic bool up_want;
 	/* Worker -> control. */
 	_Atomic int result;  /* enum cw_chan_result, stored after the fields below */
 	uint32_t dial_error; /* DialError when FAILED */
@@ -158,5 +162,17 @@ bool cw_chan_mark(struct cw_chan *c, bool for_worker);
 
 /* The side that dequeued @c clears its mark before looking at the state. */
 void cw_chan_unmark(struct cw_chan *c, bool for_worker);
+
+/*
+ * Control thread, after a write to "up" fell short: ask for word of room
+ * (up_want). Returns the room there is now: a worker that took bytes out
+ * before it could see the request did not tell, so the caller writes
+ * again into what it returns.
+ */
+size_t cw_chan_want_room(struct cw_chan *c);
+
+/* Worker, after it took bytes out of "up": whether the control thread
+ * asked to hear of it (the request is cleared). */
+bool cw_chan_room_wanted(struct cw_chan *c);
 
 #endif /* CW_CHAN_H */

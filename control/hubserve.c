@@ -15,7 +15,9 @@
 #include "hub/object.h"
 #include "hub/query.h"
 #include "hub/selector.h"
+#include "tunnel/msg.h"
 #include "tunnel/msg_body.h"
+#include "tunnel/varint.h"
 
 #define PART_MAX    (32u << 10)	 /* body bytes per ApiResponse */
 #define PENDING_MAX (256u << 10) /* a watcher's encoded events not yet in its stream */
@@ -36,6 +38,8 @@ struct hcall {
 	struct cw_hub_query a;
 	char pool[CW_TOPO_POOL_MAX]; /* EndpointSlices: the requester's, to filter by; "": none */
 	uint64_t sent_rv;	     /* a watcher's cursor; 0 until its first state is out */
+	bool fed;		     /* in its resource's fan-out now */
+	int err;		     /* the fan-out's error for it: ended after it */
 	struct event *timer;
 	struct hcall *prev, *next; /* watchers */
 };
@@ -45,6 +49,16 @@ struct cut {
 	char pool[CW_TOPO_POOL_MAX];
 	char *bytes; /* NULL: the event's own */
 	size_t len;
+};
+
+/* An event encoded as a WatchEvent message, for every watcher that is
+ * sent it as @type with the same bytes. */
+struct enc {
+	int type;
+	int cut; /* the object bytes it carries: cut's index, -1 the event's own */
+	uint8_t *bytes;
+	size_t len;
+	size_t env_len; /* the Envelope without its prefix: against peer_msg_max */
 };
 
 /*
@@ -64,11 +78,17 @@ struct memo {
 	struct cw_obj po;
 	struct cut *cut; /* one per pool met */
 	size_t ncut;
+	struct enc *enc; /* one per type and bytes sent */
+	size_t nenc;
 };
 
 struct hres {
 	char name[NAME_LEN];
 	struct memo memo[MEMO];
+	struct hcall *watchers;
+	uint64_t head;	     /* the RV the last fan-out read up to; 0: none yet */
+	struct hcall **feed; /* the fan-out's watchers: caught up at head */
+	size_t nfeed, feed_cap;
 };
 
 struct cw_hubserve {
@@ -79,7 +99,6 @@ struct cw_hubserve {
 	struct hres res[MAX_RES];
 	unsigned n;
 	struct cw_hubtopo *topo;
-	struct hcall *watchers;
 	struct cw_hubserve_stats st;
 };
 
@@ -153,23 +172,47 @@ static int put_status(struct hcall *c, int code, const char *reason, const char 
 	return rc;
 }
 
+/* A WatchEvent message's parts, ready to encode. */
+struct evmsg {
+	Causeway__V1__WatchEvent w;
+	Causeway__V1__Body b;
+	cw_envelope env;
+	char rvs[24];
+};
+
+static void evmsg_init(struct evmsg *e, enum cw_ev_type type, uint64_t rv, const void *obj,
+		       size_t len)
+{
+	*e = (struct evmsg){.w = CAUSEWAY__V1__WATCH_EVENT__INIT,
+			    .b = CAUSEWAY__V1__BODY__INIT,
+			    .env = CAUSEWAY__V1__ENVELOPE__INIT};
+	snprintf(e->rvs, sizeof(e->rvs), "%" PRIu64, rv);
+	e->w.type = (Causeway__V1__WatchEventType)type; /* the same numbering */
+	e->w.resource_version = e->rvs;
+	cw_msg_body_identity(&e->b, obj, len);
+	e->w.object = &e->b;
+	e->env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_WATCH_EVENT;
+	e->env.watch_event = &e->w;
+}
+
 static int put_event(struct hcall *c, enum cw_ev_type type, uint64_t rv, const void *obj,
 		     size_t len)
 {
-	Causeway__V1__WatchEvent w = CAUSEWAY__V1__WATCH_EVENT__INIT;
-	Causeway__V1__Body b = CAUSEWAY__V1__BODY__INIT;
-	cw_envelope env = CAUSEWAY__V1__ENVELOPE__INIT;
-	char rvs[24];
+	struct evmsg e;
 
-	snprintf(rvs, sizeof(rvs), "%" PRIu64, rv);
-	w.type = (Causeway__V1__WatchEventType)type; /* the same numbering */
-	w.resource_version = rvs;
-	cw_msg_body_identity(&b, obj, len);
-	w.object = &b;
-	env.msg_case = CAUSEWAY__V1__ENVELOPE__MSG_WATCH_EVENT;
-	env.watch_event = &w;
+	evmsg_init(&e, type, rv, obj, len);
 	c->h->st.events++;
-	return put(c, &env);
+	c->h->st.encodes++;
+	return put(c, &e.env);
+}
+
+/* Encoded bytes for @c's stream: into its ring while out is empty and
+ * the ring has room, the rest behind out. */
+static int put_bytes(struct hcall *c, const uint8_t *p, size_t len)
+{
+	size_t k = evbuffer_get_length(c->out) ? 0 : cw_api_call_write_bytes(c->call, p, len);
+
+	return k < len && evbuffer_add(c->out, p + k, len - k) ? -ENOMEM : 0;
 }
 
 /* ---- sending, ending ---- */
@@ -180,7 +223,7 @@ static void call_free(struct hcall *c)
 		if (c->prev)
 			c->prev->next = c->next;
 		else
-			c->h->watchers = c->next;
+			c->h->res[c->res].watchers = c->next;
 		if (c->next)
 			c->next->prev = c->prev;
 		c->h->st.watchers--;
@@ -387,6 +430,9 @@ static void memo_clear(struct memo *m)
 	for (size_t i = 0; i < m->ncut; i++)
 		free(m->cut[i].bytes);
 	free(m->cut);
+	for (size_t i = 0; i < m->nenc; i++)
+		free(m->enc[i].bytes);
+	free(m->enc);
 	*m = (struct memo){0};
 }
 
@@ -418,19 +464,23 @@ static const struct cw_obj *memo_prev(struct memo *m, const struct cw_store_item
 	return m->prev > 0 ? &m->po : NULL;
 }
 
-/* The event's bytes for @c's pool, filtered once per pool. */
-static int memo_cut(struct hcall *c, struct memo *m, const void **b, size_t *n)
+/* The event's bytes for @c's pool (*@b, *@n), filtered once per pool;
+ * *@cut is the index of the filtered copy in m->cut, -1 for the event's
+ * own bytes. Returns 0, -ENOMEM, the filter's errors. */
+static int memo_cut(struct hcall *c, struct memo *m, const void **b, size_t *n, int *cut)
 {
 	struct cut *k;
 	char *buf = NULL;
 	int rc;
 
+	*cut = -1;
 	for (size_t i = 0; i < m->ncut; i++) {
 		k = &m->cut[i];
 		if (!strcmp(k->pool, c->pool)) {
 			if (k->bytes) {
 				*b = k->bytes;
 				*n = k->len;
+				*cut = (int)i;
 				c->h->st.filtered++;
 			}
 			return 0;
@@ -443,9 +493,48 @@ static int memo_cut(struct hcall *c, struct memo *m, const void **b, size_t *n)
 	rc = topo_bytes(c, &m->o, b, n, &buf);
 	if (rc)
 		return rc;
-	k = &m->cut[m->ncut++];
+	k = &m->cut[m->ncut];
 	*k = (struct cut){.bytes = buf, .len = buf ? *n : 0};
 	memcpy(k->pool, c->pool, sizeof(k->pool));
+	*cut = buf ? (int)m->ncut : -1;
+	m->ncut++;
+	return 0;
+}
+
+/* Event @rv sent as @type with bytes @obj (the event's own, or cut @cut),
+ * encoded once for every watcher sent the same. Returns 0 and *@out,
+ * -ENOMEM, cw_msg_encode()'s errors. */
+static int memo_enc(struct cw_hubserve_stats *st, struct memo *m, enum cw_ev_type type, uint64_t rv,
+		    const void *obj, size_t len, int cut, const struct enc **out)
+{
+	struct evmsg e;
+	struct enc *x;
+	ptrdiff_t n;
+
+	for (size_t i = 0; i < m->nenc; i++)
+		if (m->enc[i].type == (int)type && m->enc[i].cut == cut) {
+			*out = &m->enc[i];
+			return 0;
+		}
+	x = realloc(m->enc, (m->nenc + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	m->enc = x;
+	x = &m->enc[m->nenc];
+	evmsg_init(&e, type, rv, obj, len);
+	*x = (struct enc){.type = (int)type, .cut = cut, .len = cw_msg_encoded_len(&e.env)};
+	x->bytes = malloc(x->len);
+	if (!x->bytes)
+		return -ENOMEM;
+	n = cw_msg_encode(&e.env, CW_MSG_SIZE_MAX, x->bytes, x->len);
+	if (n < 0) {
+		free(x->bytes);
+		return (int)n;
+	}
+	x->env_len = x->len - cw_varint_len_from_byte(x->bytes[0]);
+	m->nenc++;
+	st->encodes++;
+	*out = x;
 	return 0;
 }
 
@@ -479,20 +568,37 @@ static enum cw_ev_type watch_type(struct hcall *c, struct memo *m, enum cw_ev_ty
 	return cw_hub_watch_type(type, before, matches(a, &m->o));
 }
 
+/* Event @rv of @m (@it) to @c as @send: a snapshot's (@alone) encoded
+ * for @c alone, the others from the memo's encoding. */
+static int send_event(struct hcall *c, struct memo *m, enum cw_ev_type send, uint64_t rv,
+		      const struct cw_store_item *it, bool alone)
+{
+	const void *b = it->bytes;
+	size_t n = it->len;
+	const struct enc *e = NULL;
+	int cut = -1, rc = 0;
+
+	if (c->pool[0])
+		rc = memo_cut(c, m, &b, &n, &cut);
+	if (rc || alone)
+		return rc ? rc : put_event(c, send, rv, b, n);
+	rc = memo_enc(&c->h->st, m, send, rv, b, n, cut, &e);
+	if (rc)
+		return rc;
+	if (e->env_len > c->call->req->peer_msg_max)
+		return -EMSGSIZE;
+	c->h->st.events++;
+	return put_bytes(c, e->bytes, e->len);
+}
+
 static int watch_event(enum cw_ev_type type, uint64_t rv, const struct cw_store_item *it, void *arg)
 {
 	struct hcall *c = arg;
 	bool snapshot = !c->sent_rv; /* objects in key order, not RV order */
 	struct memo *m = memo_of(&c->h->res[c->res], snapshot ? 0 : rv, type, it);
 	enum cw_ev_type send = watch_type(c, m, type, it);
-	const void *b = it->bytes;
-	size_t n = it->len;
-	int rc = 0;
+	int rc = send ? send_event(c, m, send, rv, it, snapshot) : 0;
 
-	if (send && c->pool[0])
-		rc = memo_cut(c, m, &b, &n);
-	if (send && !rc)
-		rc = put_event(c, send, rv, b, n);
 	if (rc || snapshot)
 		return rc;
 	c->sent_rv = rv;
@@ -566,10 +672,10 @@ static int start_watch(struct hcall *c)
 		return rc ? rc : -ENOMEM;
 	c->watch = true;
 	c->sent_rv = c->a.rv;
-	c->next = c->h->watchers;
+	c->next = c->h->res[c->res].watchers;
 	if (c->next)
 		c->next->prev = c;
-	c->h->watchers = c;
+	c->h->res[c->res].watchers = c;
 	c->h->st.watches++;
 	c->h->st.watchers++;
 	watch_pump(c);
@@ -637,18 +743,100 @@ int cw_hubserve_serve(void *ctx, struct cw_api_call *call, bool more)
 	return 0;
 }
 
+/* ---- fan-out ---- */
+
+/* The watchers of @r that have been sent everything up to r->head and
+ * have nothing waiting: these take the next events from one read. */
+static int feed_gather(struct hres *r)
+{
+	size_t n = 0;
+
+	r->nfeed = 0;
+	if (!r->head)
+		return 0;
+	for (struct hcall *c = r->watchers; c; c = c->next)
+		n++;
+	if (n > r->feed_cap) {
+		struct hcall **f = realloc(r->feed, n * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		r->feed = f;
+		r->feed_cap = n;
+	}
+	for (struct hcall *c = r->watchers; c; c = c->next)
+		if (c->sent_rv == r->head && !c->fin && !evbuffer_get_length(c->out)) {
+			c->fed = true;
+			r->feed[r->nfeed++] = c;
+		}
+	return 0;
+}
+
+/* One event to every watcher still in the fan-out: parsed, filtered and
+ * encoded once (the memo), copied to each. A watcher whose stream falls
+ * behind leaves it and reads on from its cursor when it has room. */
+static int feed_event(enum cw_ev_type type, uint64_t rv, const struct cw_store_item *it, void *arg)
+{
+	struct hres *r = arg;
+	struct memo *m = memo_of(r, rv, type, it);
+
+	for (size_t i = 0; i < r->nfeed;) {
+		struct hcall *c = r->feed[i];
+		enum cw_ev_type send = watch_type(c, m, type, it);
+		int rc = send ? send_event(c, m, send, rv, it, false) : 0;
+
+		if (rc)
+			c->err = rc;
+		else
+			c->sent_rv = rv;
+		if (rc || evbuffer_get_length(c->out) > PENDING_MAX) {
+			c->fed = false;
+			r->feed[i] = r->feed[--r->nfeed];
+		} else {
+			i++;
+		}
+	}
+	return r->nfeed ? 0 : 1; /* 1: nobody is left to read for */
+}
+
+/*
+ * The watchers caught up at the last fan-out get the new events from one
+ * read of the history; the others (behind, or started since) read on
+ * from their own cursors. Either way each watcher's cursor ends at the
+ * store's highest RV unless its stream is full.
+ */
 void cw_hubserve_changed(void *ctx, const char *resource, uint64_t rv)
 {
 	struct cw_hubserve *h = ctx;
-	int r = res_index(h, resource);
-	struct hcall *c = h->watchers, *next;
+	int i = res_index(h, resource), rc = 1;
+	struct hcall *c, *next;
+	struct hres *r;
+	uint64_t head = 0;
 
-	(void)rv;
-	for (; c; c = next) {
-		next = c->next;
-		if (c->res == r)
-			watch_pump(c);
+	if (i < 0)
+		return;
+	r = &h->res[i];
+	if (!feed_gather(r) && r->nfeed) {
+		rc = cw_store_watch_from(h->store, r->name, r->head, feed_event, r, &head);
+		h->st.fanouts++;
 	}
+	for (c = r->watchers; c; c = next) {
+		bool fed = c->fed;
+
+		next = c->next;
+		c->fed = false;
+		if (c->err) {
+			cw_api_call_end(c->call, true);
+			call_free(c);
+		} else if (fed && !rc) {
+			if (head > c->sent_rv)
+				c->sent_rv = head; /* up to the read's snapshot: all went */
+		} else {
+			watch_pump(c);
+		}
+	}
+	r->nfeed = 0;
+	r->head = rc ? rv : head;
 }
 
 const struct cw_hubserve_stats *cw_hubserve_stats(const struct cw_hubserve *h)
@@ -680,13 +868,17 @@ void cw_hubserve_free(struct cw_hubserve *h)
 {
 	if (!h)
 		return;
-	while (h->watchers) {
-		cw_api_call_end(h->watchers->call, true);
-		call_free(h->watchers);
-	}
-	for (unsigned i = 0; i < h->n; i++)
+	for (unsigned i = 0; i < h->n; i++) {
+		struct hres *r = &h->res[i];
+
+		while (r->watchers) {
+			cw_api_call_end(r->watchers->call, true);
+			call_free(r->watchers);
+		}
 		for (unsigned k = 0; k < MEMO; k++)
-			memo_clear(&h->res[i].memo[k]);
+			memo_clear(&r->memo[k]);
+		free(r->feed);
+	}
 	cw_hubtopo_free(h->topo);
 	free(h);
 }

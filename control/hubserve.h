@@ -34,6 +34,11 @@
  * change the reflectors announce (cw_hubserve_changed()) and each time
  * its stream has room again, it reads on from the store's history, so a
  * slow agent holds no queue of its own and a fast one is not held back.
+ * The watchers that were caught up with the previous change, nearly all
+ * of them, take a change from one read of the history together, and each
+ * event is encoded once per type and pool, whatever the number of
+ * watchers: what a watcher costs is a copy of those bytes into its
+ * stream.
  */
 #ifndef CW_HUBSERVE_H
 #define CW_HUBSERVE_H
@@ -56,6 +61,8 @@ struct cw_hubserve_stats {
 	uint64_t filtered;	       /* EndpointSlices sent with endpoints left out */
 	uint64_t topo_runs;	       /* put through the filter: a watch event once per pool */
 	uint64_t watchers;	       /* open now */
+	uint64_t fanouts;	       /* changes read once for all watchers caught up */
+	uint64_t encodes;	       /* watch events encoded: once per event, type, pool */
 };
 
 /*
@@ -75,7 +82,8 @@ void cw_hubserve_free(struct cw_hubserve *h);
 /* The apiserve handler of the hub route; @ctx is the cw_hubserve. */
 int cw_hubserve_serve(void *ctx, struct cw_api_call *call, bool more);
 
-/* A reflector stored changes of @resource up to @rv: watchers read on. */
+/* A reflector stored changes of @resource up to @rv, the store's highest
+ * RV for it now: watchers read on. */
 void cw_hubserve_changed(void *ctx, const char *resource, uint64_t rv);
 
 const struct cw_hubserve_stats *cw_hubserve_stats(const struct cw_hubserve *h);

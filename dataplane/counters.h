@@ -27,7 +27,7 @@ enum cw_drop {
 	CW_DROP_HANDLER,      /* a handler consumed the datagram without reply */
 	CW_DROP_NO_NEIGH,     /* next hop never answered ARP */
 	CW_DROP_NO_MBUF,      /* mbuf pool exhausted */
-	CW_DROP_TX_FULL,      /* TX queue or socket buffer full */
+	CW_DROP_TX_FULL,      /* TX queue (full after a flush) or socket buffer full */
 	CW_DROP_TOO_BIG,      /* datagram exceeds what we can send */
 	CW_DROP_MAX
 };

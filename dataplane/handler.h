@@ -48,8 +48,11 @@ struct cw_dgram {
  * Handle @n datagrams of @in on worker @worker. Ownership of every input
  * mbuf passes to the handler: it either frees it or places it (or any other
  * mbuf) in @out, at most @out_cap entries, whose sources and destinations it
- * sets. Returns the number of datagrams written to @out. Runs on a worker
- * lcore: it must not block, lock or allocate from the heap.
+ * sets. Returns the number of datagrams written to @out. @out_cap is what
+ * the port can take now: less than the burst, even 0, while its TX queue
+ * is backed up (a handler that answers, @answers, always gets the burst).
+ * Runs on a worker lcore: it must not block, lock or allocate from the
+ * heap.
  */
 typedef uint16_t (*cw_handler_rx_fn)(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t n,
 				     struct cw_dgram *out, uint16_t out_cap);

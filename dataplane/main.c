@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +342,21 @@ static int run(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
 	return 0;
 }
 
+/*
+ * Freed heap stays with the process. glibc hands the top of an arena back
+ * to the kernel once 128 KiB of it is free; a worker that then queues one
+ * watch event on each of 10,000 sessions faults in and zeroes tens of
+ * megabytes of send buffers again, every time (three quarters of its time
+ * in such a fan-out; perf/RESULTS.md). The gateway's memory is bounded by
+ * its configuration (sessions, buffers), so keeping its high-water mark
+ * costs nothing it did not need already.
+ */
+static void heap_keep(void)
+{
+	if (!mallopt(M_TRIM_THRESHOLD, INT_MAX))
+		cw_warn("mallopt(M_TRIM_THRESHOLD) failed: freed memory goes back to the kernel");
+}
+
 int main(int argc, char **argv)
 {
 	static struct cw_config conf;
@@ -369,6 +386,7 @@ int main(int argc, char **argv)
 	/* An ingress or admin client that goes away mid-write is an error on
 	 * that connection, not the end of the gateway. */
 	signal(SIGPIPE, SIG_IGN);
+	heap_keep();
 	if (eal_start(&conf) < 0)
 		return 1;
 	rc = run(&dp, &tsvc);

@@ -24,18 +24,21 @@ void cw_output_flush(struct cw_worker *w)
 
 		if (!q->n)
 			continue;
-		for (uint16_t i = 0; i < q->n; i++)
-			bytes += rte_pktmbuf_pkt_len(q->m[i]);
 		sent = rte_eth_tx_burst(w->dp->ports[p].port_id, (uint16_t)w->idx, q->m, q->n);
-		for (uint16_t i = sent; i < q->n; i++) {
-			bytes -= rte_pktmbuf_pkt_len(q->m[i]);
-			rte_pktmbuf_free(q->m[i]);
-		}
+		for (uint16_t i = 0; i < sent; i++)
+			bytes += rte_pktmbuf_pkt_len(q->m[i]);
+		q->n -= sent;
+		if (q->n && sent)
+			memmove(q->m, q->m + sent, q->n * sizeof(q->m[0]));
 		cw_ctr_add(w->ctr->tx_pkts, sent);
 		cw_ctr_add(w->ctr->tx_bytes, bytes);
-		cw_ctr_add(w->ctr->drops[CW_DROP_TX_FULL], q->n - sent);
-		q->n = 0;
 	}
+}
+
+void cw_output_txq_full(struct cw_worker *w, struct rte_mbuf *m)
+{
+	cw_ctr_add(w->ctr->drops[CW_DROP_TX_FULL], 1);
+	rte_pktmbuf_free(m);
 }
 
 static void send_arp(struct cw_worker *w, uint16_t port, uint32_t target, uint32_t sender)

@@ -14,15 +14,39 @@
 
 #include "worker.h"
 
-/* Transmit every queued frame; what the NIC refuses is dropped as tx_full. */
+/*
+ * Transmit the queued frames the NIC takes now; the rest stay queued, in
+ * order, for the next flush. The worker asks its handlers for no more
+ * datagrams than the queues have room for (cw_output_room()), so a port
+ * slower than the handlers (a vhost-user peer, a full NIC ring) holds
+ * them back in the handlers instead of losing what the transport would
+ * only send again.
+ */
 void cw_output_flush(struct cw_worker *w);
+
+/* A frame for a queue the port does not empty: dropped as tx_full. */
+void cw_output_txq_full(struct cw_worker *w, struct rte_mbuf *m);
 
 /* Queue a complete frame on @q, one of w->txq; flushed by cw_output_flush. */
 static inline void cw_output_txq(struct cw_worker *w, struct cw_txq *q, struct rte_mbuf *m)
 {
 	if (q->n == CW_MAX_BURST)
 		cw_output_flush(w);
-	q->m[q->n++] = m;
+	if (q->n == CW_MAX_BURST)
+		cw_output_txq_full(w, m);
+	else
+		q->m[q->n++] = m;
+}
+
+/* Frames every port's TX queue can still take. */
+static inline uint16_t cw_output_room(const struct cw_worker *w)
+{
+	uint16_t used = 0;
+
+	for (unsigned p = 0; p < w->dp->n_ports; p++)
+		if (w->txq[p].n > used)
+			used = w->txq[p].n;
+	return (uint16_t)(CW_MAX_BURST - used);
 }
 
 /* Queue a complete frame for TX on @port; flushed by cw_output_flush. */

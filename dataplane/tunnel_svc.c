@@ -63,6 +63,7 @@ struct tworker {
 	uint16_t port;
 	uint64_t wake_owners;	       /* socket backend: owners to wake after a burst */
 	uint64_t events_lost;	       /* the event ring was full */
+	bool wake_control;	       /* events posted since the control thread was woken */
 	uint64_t api_busy;	       /* API requests refused: the event ring nearly full */
 	uint64_t mem;		       /* bytes the gateway holds (sessions, tables) */
 	struct cw_alloc alloc;	       /* malloc, counted in mem */
@@ -114,8 +115,18 @@ static bool post_event(struct tworker *tw, void *obj)
 		cw_err("tunnel worker %u: event ring full, event lost", tw->idx);
 		return false;
 	}
-	wake(tw->t->event_fd);
+	tw->wake_control = true;
 	return true;
+}
+
+/* One wake-up for all the events of a poll or a burst: a write(2) each
+ * cost the worker a system call per watcher when an event fans out. */
+static void wake_control(struct tworker *tw)
+{
+	if (tw->wake_control) {
+		tw->wake_control = false;
+		wake(tw->t->event_fd);
+	}
 }
 
 /* The ring entry holds a reference (chan.h). */
@@ -363,7 +374,8 @@ static void chan_work(struct tworker *tw, struct cw_chan *c, uint64_t now)
 	}
 	if (atomic_load_explicit(&c->result, memory_order_acquire) != CW_CHAN_OK)
 		return;
-	if (pump_up(tw, c) | pump_down(tw, c))
+	/* An API answer's writer hears of room only when it asked for it. */
+	if ((pump_up(tw, c) && (!c->api || cw_chan_room_wanted(c))) | pump_down(tw, c))
 		notify_control(tw, c);
 }
 
@@ -802,6 +814,7 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 	struct cw_tunnel_svc *t = ctx;
 	struct tworker *tw = t->w[worker];
 	uint64_t now = cw_mono_ns();
+	uint16_t k;
 
 	for (uint16_t i = 0; i < n; i++) {
 		int owner = input_one(tw, &in[i], now);
@@ -813,7 +826,9 @@ static uint16_t svc_rx(void *ctx, unsigned worker, struct cw_dgram *in, uint16_t
 	if (t->hs)
 		cw_hsthr_kick(t->hs, worker);
 	chans_run(tw, now);
-	return drain(tw, now, out, out_cap);
+	k = drain(tw, now, out, out_cap);
+	wake_control(tw);
+	return k;
 }
 
 /* Copy this worker's tunnel figures where the stats line and telemetry read
@@ -908,7 +923,9 @@ static uint16_t svc_poll(void *ctx, unsigned worker, struct cw_dgram *out, uint1
 		*next_ns = now;
 	/* Between polls this worker holds no route table: an old one may go. */
 	rcu_quiescent_state();
-	return k + drain(tw, now, out + k, out_cap - k);
+	k += drain(tw, now, out + k, out_cap - k);
+	wake_control(tw);
+	return k;
 }
 
 /* ---- routing agents' API requests ---- */
@@ -951,6 +968,7 @@ static void svc_stop(void *ctx, unsigned worker)
 	struct cw_tunnel_svc *t = ctx;
 	unsigned n = cw_gw_shutdown(t->w[worker]->gw, cw_mono_ns(), 0);
 
+	wake_control(t->w[worker]);
 	if (n)
 		cw_info("worker %u: %u session(s) closed: gateway stopping", worker, n);
 }

@@ -311,7 +311,9 @@ void cw_worker_dispatch(struct cw_worker *w, uint64_t now)
 		if (!n)
 			continue;
 		w->n_in[h] = 0;
-		k = hd->rx(hd->ctx, w->idx, w->in[h], n, w->out, CW_MAX_BURST);
+		/* A reflecting handler answers each datagram now or never. */
+		k = hd->rx(hd->ctx, w->idx, w->in[h], n, w->out,
+			   hd->answers ? CW_MAX_BURST : cw_output_room(w));
 		if (k < n && hd->answers)
 			cw_ctr_add(w->ctr->drops[CW_DROP_HANDLER], n - k);
 		cw_output_dgrams(w, w->out, k, hd->reflect, now);
@@ -323,14 +325,19 @@ void cw_worker_poll_handlers(struct cw_worker *w, uint64_t now)
 	for (unsigned h = 0; h < w->dp->handlers.n; h++) {
 		const struct cw_handler *hd = &w->dp->handlers.h[h];
 		uint64_t next;
-		uint16_t k;
+		uint16_t k, cap;
 
 		if (!hd->poll)
 			continue;
+		/* As much as the port takes: with no room, the handler still
+		 * does its work (out_cap 0) and keeps its datagrams. */
 		do {
-			k = hd->poll(hd->ctx, w->idx, w->out, CW_MAX_BURST, &next);
+			cap = cw_output_room(w);
+			k = hd->poll(hd->ctx, w->idx, w->out, cap, &next);
 			cw_output_dgrams(w, w->out, k, false, now);
-		} while (k == CW_MAX_BURST);
+			if (k && k == cap)
+				cw_output_flush(w);
+		} while (k && k == cap);
 	}
 }
 

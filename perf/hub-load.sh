@@ -22,11 +22,17 @@
 # open and the requests per minute in between (the marker's PATCH left
 # out). A third into the hold the generator PATCHes Service
 # default/lg-marker on the fake apiserver and times the event to every
-# agent: the fan-out min/p50/p99/max. A table compares the upstream's load
-# with YurtHub's model (a hub per node, each with its own list and watch
-# per resource: N x R watches, N x R lists at start, and each watch renewed
-# every 5-10 min as client-go's reflectors do, N x R / 7.5 requests per
-# minute).
+# agent: the fan-out min/p50/p99/max; --markers K (default 3, as many as
+# the hold has time for) such changes, each 2 s after the previous one's
+# answer. Each finds the sessions gone cold (quiet for a second: cipher
+# contexts and buffers given back); the first also needs memory that
+# neither causewayd nor the generator has touched yet (every session
+# wakes at once, a peak the bring-up never reached), the later ones reuse
+# it (neither gives freed memory back to the kernel). A table compares
+# the upstream's load with YurtHub's model (a hub per node, each with its
+# own list and watch per resource: N x R watches, N x R lists at start,
+# and each watch renewed every 5-10 min as client-go's reflectors do,
+# N x R / 7.5 requests per minute).
 #
 # A kubelet's list of its own Node (fieldSelector=metadata.name=NODE) is
 # matched on the store's keys, so a Node per agent costs no parsing of the
@@ -43,12 +49,14 @@
 #   perf/hub-load.sh [--sessions "1000 10000"] [--seconds 60] [--pods 10000]
 #                    [--node-objects 10000]
 #                    [--watch pods,nodes,services,endpointslices,configmaps]
-#                    [--listing K]
+#                    [--listing K] [--markers K]
 #                    [--list-sessions 4] [--list-seconds 20] [--no-list]
 #                    [--save DIR] [--build DIR] [--no-build]
 #
 # Prints every run's JSON line (causeway-loadgen's summary, with "upstream"
-# added: the fake apiserver's counters over the hold) and the tables. Needs
+# added: the fake apiserver's counters over the hold, and "dut": causewayd's
+# datagrams sent again and frames its port refused over the whole run) and
+# the tables. Needs
 # root (DPDK, vhost sockets); no hugepages. Release build in build-bench
 # unless --build.
 set -euo pipefail
@@ -56,7 +64,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 SESSIONS="1000 10000" HOLD=60 PODS=10000 WATCH=pods,nodes,services,endpointslices,configmaps
-NODES=10000 LISTING=() LIST_SESSIONS=4 LIST_SECONDS=20 LIST=1 SAVE='' BUILD=$root/build-bench BUILD_IT=1
+NODES=10000 LISTING=() MARKS=3 LIST_SESSIONS=4 LIST_SECONDS=20 LIST=1 SAVE='' BUILD=$root/build-bench BUILD_IT=1
 while (($#)); do
 	case $1 in
 	--sessions) SESSIONS=$2; shift 2 ;;
@@ -65,6 +73,7 @@ while (($#)); do
 	--node-objects) NODES=$2; shift 2 ;;
 	--watch) WATCH=$2; shift 2 ;;
 	--listing) LISTING=(--listing "$2"); shift 2 ;;
+	--markers) MARKS=$2; shift 2 ;;
 	--list-sessions) LIST_SESSIONS=$2; shift 2 ;;
 	--list-seconds) LIST_SECONDS=$2; shift 2 ;;
 	--no-list) LIST=0; shift ;;
@@ -72,7 +81,7 @@ while (($#)); do
 	--build) BUILD=$2; shift 2 ;;
 	--no-build) BUILD_IT=0; shift ;;
 	*)
-		echo "usage: $0 [--sessions LIST] [--seconds D] [--pods P] [--watch LIST]" \
+		echo "usage: $0 [--sessions LIST] [--seconds D] [--pods P] [--watch LIST] [--markers K]" \
 			"[--list-sessions N] [--list-seconds D] [--no-list] [--save DIR]" \
 			"[--build DIR] [--no-build]" >&2
 		exit 2
@@ -146,7 +155,8 @@ device = net_vhost0,iface=$SOCK,queues=1
 address = $DUT_IP/24
 [dataplane]
 workers = 1
-stats_interval = 0
+# Its counters (retransmits, tx_full drops) go into the run's JSON.
+stats_interval = 2
 mbuf_pool_size = 32767
 [tunnel]
 port = 10262
@@ -203,6 +213,15 @@ stop_dut()
 
 rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
 
+# dut_counters: the DUT's last stats lines: "RETRANSMITS TX_FULL" of the
+# whole run (datagrams sent again; frames the port refused).
+dut_counters()
+{
+	awk '/^total +tunnel/ {for (i = 1; i < NF; i++) if ($i == "retransmits") r = $(i + 1)}
+	     /^drops:/ {t = 0; for (i = 2; i <= NF; i++) if ($i ~ /^tx_full=/) t = substr($i, 9)}
+	     END {print r + 0, t + 0}' "$WORK/dut.log"
+}
+
 # lg ARGS...: causeway-loadgen against the DUT in the background (LG_PID).
 lg()
 {
@@ -227,11 +246,12 @@ wait_line()
 # watch_run N: one run of N watching agents; its JSON line to all.json.
 watch_run()
 {
-	local n=$1 s0 s1 t0 t1 rc=0 out rss='' before
+	local n=$1 s0 s1 t0 t1 rc=0 out rss='' before dut
 
 	start_dut hub
 	before=$(stats)
 	lg --sessions "$n" --mode watch --watch "$WATCH" --seconds "$HOLD" --marker "$MARKER" \
+		--markers "$MARKS" \
 		--upstream "127.0.0.1:$UP_PORT" "${LISTING[@]}"
 	s0='{}' s1='{}' t0=0 t1=0
 	if wait_line '^causeway-loadgen: hold:'; then
@@ -242,16 +262,18 @@ watch_run()
 	grep '^causeway-loadgen: \(all\|hold:\|marker\)' "$WORK/lg.out" | sed "s/^/$n: /" >&2 || true
 	out=$(grep '^{' "$WORK/lg.out" || true)
 	stop_dut
+	dut=$(dut_counters)
 	if [[ -z $out ]] || ((rc)); then
 		tail -n 20 "$WORK/lg.log" "$WORK/lg.out" "$WORK/dut.log" >&2
 		echo "hub-load.sh: $n sessions: causeway-loadgen exited with $rc" >&2
 		[[ -n $out ]] || return 1
 	fi
-	out=$(python3 - "$out" "$before" "$s0" "$s1" "$t0" "$t1" "${rss:-0}" <<'EOF'
+	out=$(python3 - "$out" "$before" "$s0" "$s1" "$t0" "$t1" "${rss:-0}" $dut <<'EOF'
 import json, sys
 r = json.loads(sys.argv[1])
 b, s0, s1 = (json.loads(a) for a in sys.argv[2:5])
 t0, t1, rss = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+r["dut"] = {"retransmits": int(sys.argv[8]), "tx_full": int(sys.argv[9])}
 tot = lambda s, verb: sum(s.get("requests", {}).get(verb, {}).values())
 hold = t1 - t0
 # The marker's own PATCH is the generator's, not the hub's.
@@ -320,13 +342,22 @@ if w:
     print(f"\nupstream load for N watching agents ({nres} resources each: {sys.argv[2]})")
     print(f"{'N':>6} {'watching':>8} {'after s':>7} {'up watches':>10} {'up req/min':>10} {'YurtHub watches':>15}"
           f" {'YurtHub lists':>13} {'YurtHub req/min':>15} {'fan-out got':>11}"
-          f" {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+          f" {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'resent':>8} {'tx_full':>8}")
     for r in w:
         u, m, n = r["upstream"], r["watch"]["marker"], r["sessions"]
         d = m.get("delay_ms", {})
         print(f"{n:>6} {r['watch']['watching']:>8} {r['connect_s'] + r['watch_settle_s']:>7.1f} {u['watches_open']:>10} {u['requests_per_min'] or 0:>10}"
               f" {n * nres:>15} {n * nres:>13} {n * nres / 7.5:>15.0f} {m['sessions']:>11}"
-              f" {d.get('p50', 0):>8.1f} {d.get('p99', 0):>8.1f} {d.get('max', 0):>8.1f}")
+              f" {d.get('p50', 0):>8.1f} {d.get('p99', 0):>8.1f} {d.get('max', 0):>8.1f}"
+              f" {r.get('dut', {}).get('retransmits', 0):>8} {r.get('dut', {}).get('tx_full', 0):>8}")
+if w:
+    print("\none upstream change to every agent, each marker in turn (2 s after the previous one's answer)")
+    print(f"{'N':>6} {'marker':>6} {'got':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for r in w:
+        for k, m in enumerate(r["watch"].get("markers", []), 1):
+            d = m.get("delay_ms", {})
+            print(f"{r['sessions']:>6} {k:>6} {m['sessions']:>6} {d.get('p50', 0):>8.1f}"
+                  f" {d.get('p99', 0):>8.1f} {d.get('max', 0):>8.1f}")
 l = [r for r in runs if r["mode"] == "requests"]
 if l:
     print("\nGET /api/v1/pods (every pod), closed loop, one in flight per agent")

@@ -205,8 +205,8 @@ static void on_event(struct cw_lgw *w, struct cw_lgw_sess *ws, struct cw_lgw_cal
 	}
 	if (e->resource_version && *e->resource_version)
 		c->rv = strtoull(e->resource_version, NULL, 10);
-	if (w->marker_t0 && !ws->marker_ns && e->object && has_marker(w, e->object)) {
-		ws->marker_ns = now;
+	if (w->n_marks && ws->marker_seen != w->n_marks && e->object && has_marker(w, e->object)) {
+		ws->marker_seen = w->n_marks;
 		w->delays[w->marked++] = (double)(now - w->marker_t0) / 1e6;
 	}
 }
@@ -292,13 +292,6 @@ bool cw_lgw_read(struct cw_lgw *w, struct cw_lgw_sess *ws, struct cw_as *as, con
 	return true;
 }
 
-void cw_lgw_arm(struct cw_lgw *w, uint64_t now, char *value, size_t cap)
-{
-	snprintf(w->token, sizeof(w->token), "lg-mark-%ld-%" PRIu64, (long)getpid(), now);
-	snprintf(value, cap, "%s", w->token);
-	w->marker_t0 = now;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -324,6 +317,42 @@ static void print_pcts(const char *name, double *v, unsigned n)
 		       pct(v, n, 50), pct(v, n, 99), v[n - 1]);
 }
 
+/* The last marker's delays into marks[]. */
+static void mark_close(struct cw_lgw *w)
+{
+	struct cw_lgw_mark *m = &w->marks[w->n_marks - 1];
+	unsigned n = w->marked;
+
+	qsort(w->delays, n, sizeof(*w->delays), cmp_double);
+	*m = (struct cw_lgw_mark){.sessions = n};
+	if (n)
+		*m = (struct cw_lgw_mark){n, w->delays[0], pct(w->delays, n, 50),
+					  pct(w->delays, n, 99), w->delays[n - 1]};
+	w->marked = 0;
+}
+
+int cw_lgw_arm(struct cw_lgw *w, uint64_t now, char *value, size_t cap)
+{
+	if (w->n_marks == CW_LGW_MAX_MARKS)
+		return -ENOSPC;
+	if (w->n_marks)
+		mark_close(w);
+	w->n_marks++;
+	snprintf(w->token, sizeof(w->token), "lg-mark-%ld-%" PRIu64, (long)getpid(), now);
+	snprintf(value, cap, "%s", w->token);
+	w->marker_t0 = now;
+	return 0;
+}
+
+/* "sessions":..,"delay_ms":{...} of marker @m. */
+static void print_mark(const struct cw_lgw_mark *m)
+{
+	printf("\"sessions\":%u", m->sessions);
+	if (m->sessions)
+		printf(",\"delay_ms\":{\"min\":%.3f,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+		       m->min, m->p50, m->p99, m->max);
+}
+
 void cw_lgw_summary(struct cw_lgw *w, uint32_t min_events, uint32_t max_events)
 {
 	char names[128] = "";
@@ -345,8 +374,15 @@ void cw_lgw_summary(struct cw_lgw *w, uint32_t min_events, uint32_t max_events)
 		       (double)w->list_max[k] / 1e6);
 	printf("}");
 	print_pcts("watching_ms", w->ready, w->watching);
-	printf(",\"marker\":{\"sent\":%s,\"sessions\":%u", w->marker_t0 ? "true" : "false",
-	       w->marked);
-	print_pcts("delay_ms", w->delays, w->marked);
-	printf("}}");
+	if (w->n_marks)
+		mark_close(w);
+	printf(",\"marker\":{\"sent\":%s,", w->n_marks ? "true" : "false");
+	print_mark(&w->marks[0]);
+	printf("},\"markers\":[");
+	for (unsigned k = 0; k < w->n_marks; k++) {
+		printf("%s{", k ? "," : "");
+		print_mark(&w->marks[k]);
+		printf("}");
+	}
+	printf("]}");
 }

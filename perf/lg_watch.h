@@ -28,6 +28,8 @@
 
 #define CW_LGW_MAX_RES 5
 
+#define CW_LGW_MAX_MARKS 16 /* markers per run */
+
 /* One list-then-watch of a session. */
 struct cw_lgw_call {
 	uint64_t id;  /* its API stream */
@@ -41,8 +43,8 @@ struct cw_lgw_call {
 
 struct cw_lgw_sess {
 	struct cw_lgw_call c[CW_LGW_MAX_RES];
-	uint64_t marker_ns; /* when the marker arrived; 0: not yet */
-	uint64_t start_ns;  /* when its lists were opened */
+	uint32_t marker_seen; /* the last marker it received (1, 2, ...); 0: none */
+	uint64_t start_ns;    /* when its lists were opened */
 	uint32_t events;
 	bool watching; /* every watch has been opened once */
 };
@@ -53,10 +55,17 @@ struct cw_lgw {
 	uint8_t res[CW_LGW_MAX_RES]; /* indexes into the table in lg_watch.c */
 	char token[64];		     /* the marker's annotation value; "" until made */
 	uint64_t marker_t0;	     /* when the change was sent; 0: not yet */
-	struct cw_compress *cz;	     /* bodies the gateway compressed (no dictionary) */
-	uint8_t *scratch;	     /* a decoded event */
+	unsigned n_marks;	     /* markers made so far */
+	/* Each marker's delays (ms: min, p50, p99, max) over the sessions
+	 * that received it (sessions), once the next marker is made. */
+	struct cw_lgw_mark {
+		unsigned sessions;
+		double min, p50, p99, max;
+	} marks[CW_LGW_MAX_MARKS];
+	struct cw_compress *cz; /* bodies the gateway compressed (no dictionary) */
+	uint8_t *scratch;	/* a decoded event */
 	size_t scratch_cap;
-	double *delays; /* ms from the change to each session that received it */
+	double *delays; /* ms from the last change to each session that received it */
 	double *ready;	/* ms from each session's lists to all its watches open */
 	uint64_t list_n[CW_LGW_MAX_RES], list_ns[CW_LGW_MAX_RES], list_max[CW_LGW_MAX_RES];
 	unsigned watching, marked; /* watching: with every watch opened */
@@ -93,17 +102,18 @@ bool cw_lgw_read(struct cw_lgw *w, struct cw_lgw_sess *ws, struct cw_as *as, con
 
 /*
  * The marker for a change sent at @now: the annotation value to PATCH,
- * unique to this run, copied to @value (@cap bytes); events carrying it
- * are timed from @now.
+ * unique to this run and marker, copied to @value (@cap bytes); events
+ * carrying it are timed from @now. The previous marker's delays are
+ * summed up (marks[]). Returns -ENOSPC after CW_LGW_MAX_MARKS markers.
  */
-void cw_lgw_arm(struct cw_lgw *w, uint64_t now, char *value, size_t cap);
+int cw_lgw_arm(struct cw_lgw *w, uint64_t now, char *value, size_t cap);
 
 /*
  * The "watch" object of the JSON summary to stdout: counters, the events
  * per session (@min_events..@max_events, counted by the caller), each
  * resource's list time (mean and max ms), the time from a session's lists
- * to all its watches open and the marker's delays (min, p50, p99, max in
- * ms over the sessions concerned).
+ * to all its watches open and the markers' delays (min, p50, p99, max in
+ * ms over the sessions concerned): "marker" the first, "markers" all.
  */
 void cw_lgw_summary(struct cw_lgw *w, uint32_t min_events, uint32_t max_events);
 

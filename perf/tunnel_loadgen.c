@@ -61,7 +61,9 @@
  *               Service) on the API server at --upstream (plain HTTP) with
  *               an annotation value unique to the run, and times the event
  *               carrying it to each session from just before the PATCH
- *               was sent (the generator's clock for both)
+ *               was sent (the generator's clock for both); --markers N
+ *               makes up to N such changes, each 2 s after the previous
+ *               one's answer, as many as the hold has time for
  *
  * The requests modes count the decoded body bytes of every answered
  * request (answer_bytes, and the least and most of one answer), so that
@@ -84,20 +86,23 @@
  * sessions not ended when the generator gave up waiting; tx_full: how
  * often a session's datagrams waited in it because 4096 frames already
  * waited for room in the port's TX ring; watch: "watch" {lists, watches,
- * events, events_per_session, marker {sessions, delay_ms p50/p99/max}}).
+ * events, events_per_session, marker {sessions, delay_ms p50/p99/max} of
+ * the first marker, markers [the same of each]}).
  * Lines "causeway-loadgen: all watching" (every session holds its
  * watches), "causeway-loadgen: hold:" (it begins), "causeway-loadgen:
  * marker sent" and "causeway-loadgen: hold over" mark the hold for a
  * script reading the upstream's counters. Exit
  * status 0, 1 when a session failed or nothing was measured (storm: also
  * when a reconnect failed or none happened; watch: when a session was not
- * watching every resource, or the marker's PATCH failed or did not reach
+ * watching every resource, or a marker's PATCH failed or did not reach
  * every session), 2 for bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +136,7 @@
 #define LGT_MAX_SESSIONS 200000
 #define LGT_MAX_INFLIGHT 16
 #define LGT_SCAN	 64	    /* sessions whose timers are checked per loop turn */
+#define LGT_MARK_GAP	 (2 * SEC)  /* from a marker's answer to the next marker */
 #define LGT_OPEN_TRIES	 16	    /* open loop: sessions tried for a free slot */
 #define LGT_FILE_MAX	 (1u << 20) /* bytes read of --body and --dict */
 #define LGT_UP_STALL	 (60 * SEC) /* bring-up gives up after this long without progress */
@@ -182,6 +188,7 @@ struct lgt_opts {
 	const char *watch, *marker, *upstream; /* watch mode */
 	unsigned listing;		       /* sessions listing at once; 0: any */
 	double marker_at;		       /* s into the hold; < 0: a third */
+	unsigned markers;		       /* changes made, LGT_MARK_GAP apart */
 	bool have_dut_mac;
 	struct rte_ether_addr dut_mac;
 };
@@ -226,12 +233,13 @@ static struct {
 	/* watch: */
 	struct cw_lgw w;
 	struct cw_lg_patch patch;
-	bool closing;	    /* sessions are being shut down: no more watches */
-	bool marker_sent;   /* the PATCH went out */
-	double settle_s;    /* from all up to all watching */
-	int marker_rc;	    /* its answer: 1 and patch.status, or -errno */
-	unsigned all_watch; /* sessions watching when "all watching" was said */
-	uint32_t *wq;	    /* sessions up, waiting to list: a FIFO */
+	bool closing;	     /* sessions are being shut down: no more watches */
+	unsigned marks_sent; /* PATCHes sent */
+	uint64_t mark_due;   /* when the next may go */
+	double settle_s;     /* from all up to all watching */
+	int marker_rc;	     /* its answer: 1 and patch.status, or -errno */
+	unsigned all_watch;  /* sessions watching when "all watching" was said */
+	uint32_t *wq;	     /* sessions up, waiting to list: a FIFO */
 	size_t wq_head, wq_n;
 	unsigned w_started; /* sessions that started listing */
 } g;
@@ -873,7 +881,8 @@ static void storm_settle(void)
 /*
  * Watch mode, every turn of the hold: say when every session holds its
  * watches; once they do and @due has come, make the marker's change
- * upstream (timed from just before its PATCH is sent); read its answer.
+ * upstream (timed from just before its PATCH is sent); read its answer;
+ * LGT_MARK_GAP after a good answer, the next marker (--markers).
  */
 static void watch_turn(uint64_t now, uint64_t due)
 {
@@ -886,25 +895,27 @@ static void watch_turn(uint64_t now, uint64_t due)
 		       g.w.watching, g.w.n_res, (double)now / 1e9);
 		fflush(stdout);
 	}
-	if (!g.o.marker || (g.marker_sent && g.marker_rc))
+	if (!g.o.marker || (g.marks_sent && g.marker_rc < 0))
 		return;
-	if (g.marker_sent) {
+	if (g.marks_sent && !g.marker_rc) {
 		g.marker_rc = cw_lg_patch_poll(&g.patch);
 		if (g.marker_rc) {
 			printf("causeway-loadgen: marker answered: %d\n",
 			       g.marker_rc > 0 ? g.patch.status : g.marker_rc);
 			fflush(stdout);
+			g.mark_due = now + LGT_MARK_GAP;
 		}
 		return;
 	}
-	if (now < due)
+	if (g.marks_sent == g.o.markers || (g.marks_sent && g.patch.status != 200) ||
+	    now < (g.marks_sent ? g.mark_due : due))
 		return;
-	g.marker_sent = true;
+	g.marks_sent++;
 	rc = cw_lg_patch_connect(&g.patch, g.o.upstream);
-	if (!rc) {
-		cw_lgw_arm(&g.w, now_ns(), value, sizeof(value));
+	if (!rc)
+		rc = cw_lgw_arm(&g.w, now_ns(), value, sizeof(value));
+	if (!rc)
 		rc = cw_lg_patch_send(&g.patch, g.o.marker, value);
-	}
 	g.marker_rc = rc;
 	printf("causeway-loadgen: marker sent: PATCH %s: %s\n", g.o.marker,
 	       rc ? strerror(-rc) : "ok");
@@ -1242,6 +1253,10 @@ static int parse_opt(int c, const char *arg)
 		return 0;
 	case 'A':
 		return cw_cli_secs(arg, 0, &o->marker_at);
+	case 'G':
+		rc = cw_cli_num(arg, 1, CW_LGW_MAX_MARKS, &v);
+		o->markers = (unsigned)v;
+		return rc;
 	case 'a':
 		o->ca = arg;
 		return 0;
@@ -1297,6 +1312,7 @@ static int parse_args(int argc, char **argv)
 					     {"marker", required_argument, NULL, 'X'},
 					     {"upstream", required_argument, NULL, 'U'},
 					     {"marker-at", required_argument, NULL, 'A'},
+					     {"markers", required_argument, NULL, 'G'},
 					     {NULL, 0, NULL, 0}};
 	static char dut[INET_ADDRSTRLEN];
 	int c;
@@ -1312,6 +1328,7 @@ static int parse_args(int argc, char **argv)
 				.mode = M_HANDSHAKES,
 				.watch = "pods,nodes,services",
 				.marker_at = -1,
+				.markers = 1,
 				.verb = "GET",
 				.path = "/api/v1/namespaces/default/secrets/x"};
 	optind = 1;
@@ -1333,7 +1350,8 @@ static int parse_args(int argc, char **argv)
 			"[--seconds D] [--inflight K] [--rate R] [--request 'METHOD PATH'] "
 			"[--body FILE] [--dict FILE] [--bulk-size BYTES] [--storm K (< N)] "
 			"[--storm-resume] [--watch LIST] [--listing K] [--marker PATH "
-			"--upstream A:PORT [--marker-at S]] [--cdf FILE] [--sport N] [--flows N] "
+			"--upstream A:PORT [--marker-at S] [--markers N]] [--cdf FILE] [--sport N] "
+			"[--flows N] "
 			"[--dut-mac MAC]\n");
 		return -EINVAL;
 	}
@@ -1429,6 +1447,18 @@ static void summary(double up_s, double run_s)
 	fflush(stdout);
 }
 
+/* Whether a marker was made, and every one made (as many as the hold
+ * had time for) was answered 200 and reached every session. */
+static bool all_marked(void)
+{
+	if (!g.w.n_marks || g.marker_rc != 1 || g.patch.status != 200)
+		return false;
+	for (unsigned k = 0; k < g.w.n_marks; k++)
+		if (g.w.marks[k].sessions != g.o.sessions)
+			return false;
+	return true;
+}
+
 static int run(void)
 {
 	double up_s, run_s = 0;
@@ -1476,9 +1506,7 @@ static int run(void)
 	}
 	if (g.o.mode == M_STORM && (g.storm_failed || !g.reconnects))
 		return 1;
-	if (g.o.mode == M_WATCH && (g.w.watching != g.o.sessions ||
-				    (g.o.marker && (g.marker_rc != 1 || g.patch.status != 200 ||
-						    g.w.marked != g.o.sessions))))
+	if (g.o.mode == M_WATCH && (g.w.watching != g.o.sessions || (g.o.marker && !all_marked())))
 		return 1;
 	return g.failed || g.up != g.o.sessions ||
 		       (g.o.mode != M_IDLE && g.o.mode != M_HANDSHAKES && g.o.mode != M_WATCH &&
@@ -1502,6 +1530,12 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* The emulated agents' freed memory stays with the generator, as a
+	 * real agent's stays with it: glibc would give the top of the heap
+	 * back to the kernel, and every change fanned out to all the agents
+	 * would then cost the generator fresh pages, zeroed, for each. */
+	if (!mallopt(M_TRIM_THRESHOLD, INT_MAX))
+		fprintf(stderr, "causeway-loadgen: mallopt(M_TRIM_THRESHOLD) failed\n");
 	g.hz = rte_get_tsc_hz();
 	g.p.pool = rte_pktmbuf_pool_create("cw_lgt", LGT_POOL, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					   (int)rte_socket_id());
@@ -1515,7 +1549,7 @@ int main(int argc, char **argv)
 		cw_lgw_sess_free(&g.s[i].w);
 	}
 	cw_lgw_free(&g.w);
-	if (g.marker_sent)
+	if (g.marks_sent)
 		cw_lg_patch_close(&g.patch);
 	free(g.s);
 	free(g.swait);

@@ -12,7 +12,8 @@
 # the API server does; a node's pod list comes from the hub (the upstream
 # sees only the reflector's one list); a watch through the hub sees a
 # change made upstream; three watchers through the hub are one upstream
-# watch per resource; writes pass through; the upstream restarted without
+# watch per resource, and the change is read from the store and encoded
+# once for the three; writes pass through; the upstream restarted without
 # its history (410) is listed again and the changes made meanwhile arrive
 # (a node's watch from before gets its node's one, not the other's);
 # causewayd killed with SIGKILL and restarted serves from its store without
@@ -192,13 +193,22 @@ rv=$(curl -s "$hub/api/v1/pods" | python3 -c 'import json,sys; print(json.load(s
 for k in 1 2 3; do
 	curl -sN "$hub/api/v1/pods?watch=true&resourceVersion=$rv&timeoutSeconds=4" >"$tmp/watch$k" &
 done
-sleep 1
+for ((i = 0; i < 30; i++)); do
+	(($(cw_metric causeway_hub_watchers) >= 3)) && break
+	sleep 0.1
+done
 cw_check_eq "three watchers, one upstream watch of pods" 1 "$(stat watches_open.pods)"
+encodes=$(cw_metric causeway_hub_watch_encodes_total)
+fanouts=$(cw_metric causeway_hub_fanouts_total)
 post /api/v1/namespaces/default/pods "$(pod p5 edge-1 a1)"
 sleep 3.5
 for k in 1 2 3; do
 	cw_check "watcher $k saw p5 ADDED" grep -q '"type":"ADDED","object":{.*"name":"p5"' "$tmp/watch$k"
 done
+# All three were caught up: one read of the store, one encoding for all.
+cw_check "p5's event read from the store once for the three" \
+	test "$(($(cw_metric causeway_hub_fanouts_total) - fanouts))" -ge 1
+cw_check_eq "... and encoded once" 1 "$(($(cw_metric causeway_hub_watch_encodes_total) - encodes))"
 cw_check_eq "writes pass through (POST from the edge)" 201 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 		-d "$(pod p6 edge-1 a1)" "$hub/api/v1/namespaces/default/pods")"

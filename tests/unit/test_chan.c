@@ -179,13 +179,100 @@ static void test_marks(void **state)
 	cw_chan_put(c);
 }
 
+/* The request for word of room is taken once, by the worker's check. */
+static void test_want_room(void **state)
+{
+	struct cw_chan *c = cw_chan_new();
+	uint8_t big[CW_CHAN_RING_SIZE];
+	const uint8_t *p;
+
+	(void)state;
+	assert_non_null(c);
+	assert_false(cw_chan_room_wanted(c));
+	memset(big, 7, sizeof(big));
+	assert_int_equal(cw_bring_write(&c->up, big, sizeof(big)), CW_CHAN_RING_SIZE);
+	assert_int_equal(cw_chan_want_room(c), 0);
+	assert_int_equal(cw_bring_peek(&c->up, &p), CW_CHAN_RING_SIZE);
+	cw_bring_consume(&c->up, 100);
+	assert_true(cw_chan_room_wanted(c));
+	assert_false(cw_chan_room_wanted(c));
+	assert_int_equal(cw_chan_want_room(c), 100);
+	cw_chan_put(c);
+	cw_chan_put(c);
+}
+
+struct waiter {
+	struct cw_chan *c;
+	size_t total;
+	_Atomic unsigned told; /* the consumer's word of room */
+	_Atomic bool stuck;
+};
+
+/* A writer that, when the ring is full, asks for room and waits for word
+ * of it (with the room the request returned taken at once): it must never
+ * wait for word that does not come. */
+static void *asking_producer(void *arg)
+{
+	struct waiter *w = arg;
+	uint8_t chunk[1000];
+	size_t sent = 0;
+
+	memset(chunk, 1, sizeof(chunk));
+	while (sent < w->total) {
+		size_t want = w->total - sent < sizeof(chunk) ? w->total - sent : sizeof(chunk);
+		size_t n = cw_bring_write(&w->c->up, chunk, want);
+		unsigned told = atomic_load(&w->told);
+
+		if (n == 0 && cw_chan_want_room(w->c) == 0) {
+			/* About 2 s: far longer than a consumer needs. */
+			for (unsigned long spin = 0; atomic_load(&w->told) == told; spin++)
+				if (spin > 2000000000ul) {
+					w->stuck = true;
+					return NULL;
+				}
+		}
+		sent += n;
+	}
+	return NULL;
+}
+
+static void test_want_room_threads(void **state)
+{
+	struct waiter w = {.c = cw_chan_new(), .total = 64u << 20};
+	size_t got = 0;
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(w.c);
+	assert_int_equal(pthread_create(&t, NULL, asking_producer, &w), 0);
+	/* Not a byte out until the producer found the ring full and asked. */
+	while (!atomic_load(&w.c->up_want))
+		;
+	while (got < w.total && !w.stuck) {
+		const uint8_t *p;
+		size_t n = cw_bring_peek(&w.c->up, &p);
+
+		if (!n)
+			continue;
+		cw_bring_consume(&w.c->up, n);
+		got += n;
+		if (cw_chan_room_wanted(w.c))
+			atomic_fetch_add(&w.told, 1);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_false(w.stuck);
+	assert_int_equal(got, w.total);
+	assert_true(atomic_load(&w.told) > 0);
+	cw_chan_put(w.c);
+	cw_chan_put(w.c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_write_read_wrap),
-	    cmocka_unit_test(test_reserve_commit),
-	    cmocka_unit_test(test_threads),
-	    cmocka_unit_test(test_marks),
+	    cmocka_unit_test(test_write_read_wrap), cmocka_unit_test(test_reserve_commit),
+	    cmocka_unit_test(test_threads),	    cmocka_unit_test(test_marks),
+	    cmocka_unit_test(test_want_room),	    cmocka_unit_test(test_want_room_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
