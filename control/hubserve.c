@@ -27,21 +27,30 @@
 #define MEMO	    64 /* recent events' keys, per resource */
 #define SLICES	    "endpointslices.discovery.k8s.io"
 
-/* One request being answered: a body, or a watch. */
+/*
+ * One request being answered: a body, or a watch. A fan-out reads the
+ * first fields of every watcher of a resource, 10,000 of them for a
+ * fleet: they come first, in one cache line, and the query (kilobytes
+ * of names) after them is not read for a watcher that filters nothing.
+ */
 struct hcall {
-	struct cw_hubserve *h;
+	struct hcall *prev, *next; /* watchers */
+	uint64_t sent_rv;	   /* a watcher's cursor; 0 until its first state is out */
 	struct cw_api_call *call;
 	struct evbuffer *out; /* encoded messages not yet in the stream */
-	bool fin;	      /* nothing more after out: end once it is sent */
+	struct cw_hubserve *h;
+	uint32_t peer_max; /* the agent's max_message_size */
+	int res;	   /* index into h->res */
+	int err;	   /* the fan-out's error for it: ended after it */
+	bool held;	   /* out may hold some: without, no need to look */
+	bool fin;	   /* nothing more after out: end once it is sent */
 	bool watch;
-	int res; /* index into h->res */
+	bool fed;   /* in its resource's fan-out now */
+	bool plain; /* a watch of every object of its resource: no filter */
+	bool topo;  /* pool[] set */
+	struct event *timer;
 	struct cw_hub_query a;
 	char pool[CW_TOPO_POOL_MAX]; /* EndpointSlices: the requester's, to filter by; "": none */
-	uint64_t sent_rv;	     /* a watcher's cursor; 0 until its first state is out */
-	bool fed;		     /* in its resource's fan-out now */
-	int err;		     /* the fan-out's error for it: ended after it */
-	struct event *timer;
-	struct hcall *prev, *next; /* watchers */
 };
 
 /* An EndpointSlice event's bytes for the nodes of one pool. */
@@ -86,6 +95,7 @@ struct hres {
 	char name[NAME_LEN];
 	struct memo memo[MEMO];
 	struct hcall *watchers;
+	size_t n_watchers;
 	uint64_t head;	     /* the RV the last fan-out read up to; 0: none yet */
 	struct hcall **feed; /* the fan-out's watchers: caught up at head */
 	size_t nfeed, feed_cap;
@@ -116,6 +126,7 @@ static int put(struct hcall *c, const cw_envelope *env)
 	if (n < 0)
 		return (int)n;
 	v.iov_len = (size_t)n;
+	c->held = true;
 	return evbuffer_commit_space(c->out, &v, 1) ? -ENOMEM : 0;
 }
 
@@ -210,9 +221,12 @@ static int put_event(struct hcall *c, enum cw_ev_type type, uint64_t rv, const v
  * the ring has room, the rest behind out. */
 static int put_bytes(struct hcall *c, const uint8_t *p, size_t len)
 {
-	size_t k = evbuffer_get_length(c->out) ? 0 : cw_api_call_write_bytes(c->call, p, len);
+	size_t k = c->held ? 0 : cw_api_call_write_bytes(c->call, p, len);
 
-	return k < len && evbuffer_add(c->out, p + k, len - k) ? -ENOMEM : 0;
+	if (k == len)
+		return 0;
+	c->held = true;
+	return evbuffer_add(c->out, p + k, len - k) ? -ENOMEM : 0;
 }
 
 /* ---- sending, ending ---- */
@@ -226,6 +240,7 @@ static void call_free(struct hcall *c)
 			c->h->res[c->res].watchers = c->next;
 		if (c->next)
 			c->next->prev = c->prev;
+		c->h->res[c->res].n_watchers--;
 		c->h->st.watchers--;
 	}
 	if (c->timer)
@@ -250,6 +265,7 @@ static bool drain(struct hcall *c)
 			return true;
 		evbuffer_drain(c->out, k);
 	}
+	c->held = false;
 	if (!c->fin)
 		return true;
 	cw_api_call_end(c->call, false);
@@ -559,7 +575,11 @@ static enum cw_ev_type watch_type(struct hcall *c, struct memo *m, enum cw_ev_ty
 	const struct cw_obj *prev;
 	int before = -1;
 
-	if (!m || !in_scope(a, &m->o))
+	if (!m)
+		return 0;
+	if (c->plain)
+		return type;
+	if (!in_scope(a, &m->o))
 		return 0;
 	if (!a->node[0] && !a->labels && !a->fields)
 		return type;
@@ -578,14 +598,14 @@ static int send_event(struct hcall *c, struct memo *m, enum cw_ev_type send, uin
 	const struct enc *e = NULL;
 	int cut = -1, rc = 0;
 
-	if (c->pool[0])
+	if (c->topo)
 		rc = memo_cut(c, m, &b, &n, &cut);
 	if (rc || alone)
 		return rc ? rc : put_event(c, send, rv, b, n);
 	rc = memo_enc(&c->h->st, m, send, rv, b, n, cut, &e);
 	if (rc)
 		return rc;
-	if (e->env_len > c->call->req->peer_msg_max)
+	if (e->env_len > c->peer_max)
 		return -EMSGSIZE;
 	c->h->st.events++;
 	return put_bytes(c, e->bytes, e->len);
@@ -676,6 +696,7 @@ static int start_watch(struct hcall *c)
 	if (c->next)
 		c->next->prev = c;
 	c->h->res[c->res].watchers = c;
+	c->h->res[c->res].n_watchers++;
 	c->h->st.watches++;
 	c->h->st.watchers++;
 	watch_pump(c);
@@ -710,6 +731,9 @@ static int start(struct cw_hubserve *h, struct cw_api_call *call)
 	if (!strcmp(a.resource, SLICES) && call->req->node &&
 	    cw_hubtopo_node_pool(h->topo, call->req->node, c->pool))
 		c->pool[0] = '\0';
+	c->topo = c->pool[0] != '\0';
+	c->plain = !a.ns[0] && !a.name[0] && !a.node[0] && !a.labels && !a.fields;
+	c->peer_max = call->req->peer_msg_max;
 	call->user = c;
 	if (a.watch)
 		return start_watch(c);
@@ -749,23 +773,19 @@ int cw_hubserve_serve(void *ctx, struct cw_api_call *call, bool more)
  * have nothing waiting: these take the next events from one read. */
 static int feed_gather(struct hres *r)
 {
-	size_t n = 0;
-
 	r->nfeed = 0;
 	if (!r->head)
 		return 0;
-	for (struct hcall *c = r->watchers; c; c = c->next)
-		n++;
-	if (n > r->feed_cap) {
-		struct hcall **f = realloc(r->feed, n * sizeof(*f));
+	if (r->n_watchers > r->feed_cap) {
+		struct hcall **f = realloc(r->feed, r->n_watchers * sizeof(*f));
 
 		if (!f)
 			return -ENOMEM;
 		r->feed = f;
-		r->feed_cap = n;
+		r->feed_cap = r->n_watchers;
 	}
 	for (struct hcall *c = r->watchers; c; c = c->next)
-		if (c->sent_rv == r->head && !c->fin && !evbuffer_get_length(c->out)) {
+		if (c->sent_rv == r->head && !c->fin && !c->held) {
 			c->fed = true;
 			r->feed[r->nfeed++] = c;
 		}
@@ -789,7 +809,7 @@ static int feed_event(enum cw_ev_type type, uint64_t rv, const struct cw_store_i
 			c->err = rc;
 		else
 			c->sent_rv = rv;
-		if (rc || evbuffer_get_length(c->out) > PENDING_MAX) {
+		if (rc || (c->held && evbuffer_get_length(c->out) > PENDING_MAX)) {
 			c->fed = false;
 			r->feed[i] = r->feed[--r->nfeed];
 		} else {
