@@ -23,12 +23,13 @@
 # out). A third into the hold the generator PATCHes Service
 # default/lg-marker on the fake apiserver and times the event to every
 # agent: the fan-out min/p50/p99/max; --markers K (default 3, as many as
-# the hold has time for) such changes, each 2 s after the previous one's
-# answer. Each finds the sessions gone cold (quiet for a second: cipher
-# contexts and buffers given back); the first also needs memory that
-# neither causewayd nor the generator has touched yet (every session
-# wakes at once, a peak the bring-up never reached), the later ones reuse
-# it (neither gives freed memory back to the kernel). A table compares
+# the hold has time for) such changes, each --marker-gap seconds (default
+# 2) after the previous one's answer. Each finds the sessions gone cold
+# (quiet for a second: cipher contexts and buffers given back; with a gap
+# under a second, the sessions are still warm); the first also needs
+# memory that neither causewayd nor the generator has touched yet (every
+# session wakes at once, a peak the bring-up never reached), the later
+# ones reuse it (neither gives freed memory back to the kernel). A table compares
 # the upstream's load with YurtHub's model (a hub per node, each with its
 # own list and watch per resource: N x R watches, N x R lists at start,
 # and each watch renewed every 5-10 min as client-go's reflectors do,
@@ -49,7 +50,7 @@
 #   perf/hub-load.sh [--sessions "1000 10000"] [--seconds 60] [--pods 10000]
 #                    [--node-objects 10000]
 #                    [--watch pods,nodes,services,endpointslices,configmaps]
-#                    [--listing K] [--markers K]
+#                    [--listing K] [--markers K] [--marker-gap S]
 #                    [--list-sessions 4] [--list-seconds 20] [--no-list]
 #                    [--save DIR] [--build DIR] [--no-build]
 #
@@ -64,7 +65,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 SESSIONS="1000 10000" HOLD=60 PODS=10000 WATCH=pods,nodes,services,endpointslices,configmaps
-NODES=10000 LISTING=() MARKS=3 LIST_SESSIONS=4 LIST_SECONDS=20 LIST=1 SAVE='' BUILD=$root/build-bench BUILD_IT=1
+NODES=10000 LISTING=() MARKS=3 GAP=2 LIST_SESSIONS=4 LIST_SECONDS=20 LIST=1 SAVE='' BUILD=$root/build-bench BUILD_IT=1
 while (($#)); do
 	case $1 in
 	--sessions) SESSIONS=$2; shift 2 ;;
@@ -74,6 +75,7 @@ while (($#)); do
 	--watch) WATCH=$2; shift 2 ;;
 	--listing) LISTING=(--listing "$2"); shift 2 ;;
 	--markers) MARKS=$2; shift 2 ;;
+	--marker-gap) GAP=$2; shift 2 ;;
 	--list-sessions) LIST_SESSIONS=$2; shift 2 ;;
 	--list-seconds) LIST_SECONDS=$2; shift 2 ;;
 	--no-list) LIST=0; shift ;;
@@ -82,6 +84,7 @@ while (($#)); do
 	--no-build) BUILD_IT=0; shift ;;
 	*)
 		echo "usage: $0 [--sessions LIST] [--seconds D] [--pods P] [--watch LIST] [--markers K]" \
+			"[--marker-gap S]" \
 			"[--list-sessions N] [--list-seconds D] [--no-list] [--save DIR]" \
 			"[--build DIR] [--no-build]" >&2
 		exit 2
@@ -251,7 +254,7 @@ watch_run()
 	start_dut hub
 	before=$(stats)
 	lg --sessions "$n" --mode watch --watch "$WATCH" --seconds "$HOLD" --marker "$MARKER" \
-		--markers "$MARKS" \
+		--markers "$MARKS" --marker-gap "$GAP" \
 		--upstream "127.0.0.1:$UP_PORT" "${LISTING[@]}"
 	s0='{}' s1='{}' t0=0 t1=0
 	if wait_line '^causeway-loadgen: hold:'; then
@@ -333,7 +336,7 @@ if ((LIST)); then
 		list_run "$route" || fail=1
 	done
 fi
-python3 - "$WORK/all.json" "$WATCH" <<'EOF'
+python3 - "$WORK/all.json" "$WATCH" "$GAP" <<'EOF'
 import json, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 nres = len(sys.argv[2].split(","))
@@ -351,7 +354,7 @@ if w:
               f" {d.get('p50', 0):>8.1f} {d.get('p99', 0):>8.1f} {d.get('max', 0):>8.1f}"
               f" {r.get('dut', {}).get('retransmits', 0):>8} {r.get('dut', {}).get('tx_full', 0):>8}")
 if w:
-    print("\none upstream change to every agent, each marker in turn (2 s after the previous one's answer)")
+    print(f"\none upstream change to every agent, each marker in turn ({sys.argv[3]} s after the previous one's answer)")
     print(f"{'N':>6} {'marker':>6} {'got':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for r in w:
         for k, m in enumerate(r["watch"].get("markers", []), 1):

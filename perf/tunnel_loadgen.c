@@ -11,7 +11,8 @@
  *       [--inflight K] [--rate R] [--request 'METHOD PATH']
  *       [--body FILE [--dict FILE]] [--bulk-size BYTES] [--storm K]
  *       [--storm-resume] [--watch LIST] [--listing K] [--marker PATH
- *       --upstream A:PORT [--marker-at S]] [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]
+ *       --upstream A:PORT [--marker-at S] [--markers N] [--marker-gap S]]
+ *       [--cdf FILE] [--sport N] [--flows N] [--dut-mac MAC]
  *
  * Node certificates (CN=node:lg-I) are minted in memory with the CA key
  * and loaded before the clock starts. Then sessions are opened, at most
@@ -62,8 +63,9 @@
  *               an annotation value unique to the run, and times the event
  *               carrying it to each session from just before the PATCH
  *               was sent (the generator's clock for both); --markers N
- *               makes up to N such changes, each 2 s after the previous
- *               one's answer, as many as the hold has time for
+ *               makes up to N such changes, each --marker-gap seconds
+ *               (default 2) after the previous one's answer, as many as
+ *               the hold has time for
  *
  * The requests modes count the decoded body bytes of every answered
  * request (answer_bytes, and the least and most of one answer), so that
@@ -136,7 +138,6 @@
 #define LGT_MAX_SESSIONS 200000
 #define LGT_MAX_INFLIGHT 16
 #define LGT_SCAN	 64	    /* sessions whose timers are checked per loop turn */
-#define LGT_MARK_GAP	 (2 * SEC)  /* from a marker's answer to the next marker */
 #define LGT_OPEN_TRIES	 16	    /* open loop: sessions tried for a free slot */
 #define LGT_FILE_MAX	 (1u << 20) /* bytes read of --body and --dict */
 #define LGT_UP_STALL	 (60 * SEC) /* bring-up gives up after this long without progress */
@@ -188,7 +189,8 @@ struct lgt_opts {
 	const char *watch, *marker, *upstream; /* watch mode */
 	unsigned listing;		       /* sessions listing at once; 0: any */
 	double marker_at;		       /* s into the hold; < 0: a third */
-	unsigned markers;		       /* changes made, LGT_MARK_GAP apart */
+	unsigned markers;		       /* changes made, marker_gap s apart */
+	double marker_gap;		       /* s from a marker's answer to the next */
 	bool have_dut_mac;
 	struct rte_ether_addr dut_mac;
 };
@@ -882,7 +884,7 @@ static void storm_settle(void)
  * Watch mode, every turn of the hold: say when every session holds its
  * watches; once they do and @due has come, make the marker's change
  * upstream (timed from just before its PATCH is sent); read its answer;
- * LGT_MARK_GAP after a good answer, the next marker (--markers).
+ * --marker-gap after a good answer, the next marker (--markers).
  */
 static void watch_turn(uint64_t now, uint64_t due)
 {
@@ -903,7 +905,7 @@ static void watch_turn(uint64_t now, uint64_t due)
 			printf("causeway-loadgen: marker answered: %d\n",
 			       g.marker_rc > 0 ? g.patch.status : g.marker_rc);
 			fflush(stdout);
-			g.mark_due = now + LGT_MARK_GAP;
+			g.mark_due = now + (uint64_t)(g.o.marker_gap * 1e9);
 		}
 		return;
 	}
@@ -1253,6 +1255,8 @@ static int parse_opt(int c, const char *arg)
 		return 0;
 	case 'A':
 		return cw_cli_secs(arg, 0, &o->marker_at);
+	case 'g':
+		return cw_cli_secs(arg, 0, &o->marker_gap);
 	case 'G':
 		rc = cw_cli_num(arg, 1, CW_LGW_MAX_MARKS, &v);
 		o->markers = (unsigned)v;
@@ -1313,6 +1317,7 @@ static int parse_args(int argc, char **argv)
 					     {"upstream", required_argument, NULL, 'U'},
 					     {"marker-at", required_argument, NULL, 'A'},
 					     {"markers", required_argument, NULL, 'G'},
+					     {"marker-gap", required_argument, NULL, 'g'},
 					     {NULL, 0, NULL, 0}};
 	static char dut[INET_ADDRSTRLEN];
 	int c;
@@ -1328,6 +1333,7 @@ static int parse_args(int argc, char **argv)
 				.mode = M_HANDSHAKES,
 				.watch = "pods,nodes,services",
 				.marker_at = -1,
+				.marker_gap = 2,
 				.markers = 1,
 				.verb = "GET",
 				.path = "/api/v1/namespaces/default/secrets/x"};
@@ -1350,7 +1356,8 @@ static int parse_args(int argc, char **argv)
 			"[--seconds D] [--inflight K] [--rate R] [--request 'METHOD PATH'] "
 			"[--body FILE] [--dict FILE] [--bulk-size BYTES] [--storm K (< N)] "
 			"[--storm-resume] [--watch LIST] [--listing K] [--marker PATH "
-			"--upstream A:PORT [--marker-at S] [--markers N]] [--cdf FILE] [--sport N] "
+			"--upstream A:PORT [--marker-at S] [--markers N] [--marker-gap S]] [--cdf "
+			"FILE] [--sport N] "
 			"[--flows N] "
 			"[--dut-mac MAC]\n");
 		return -EINVAL;
