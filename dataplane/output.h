@@ -17,7 +17,7 @@
 /*
  * Transmit the queued frames the NIC takes now; the rest stay queued, in
  * order, for the next flush. The worker asks its handlers for no more
- * datagrams than the queues have room for (cw_output_room()), so a port
+ * datagrams than a queue has room for (cw_output_room()), so a port
  * slower than the handlers (a vhost-user peer, a full NIC ring) holds
  * them back in the handlers instead of losing what the transport would
  * only send again.
@@ -38,13 +38,18 @@ static inline void cw_output_txq(struct cw_worker *w, struct cw_txq *q, struct r
 		q->m[q->n++] = m;
 }
 
-/* Frames every port's TX queue can still take. */
+/*
+ * Frames the least backed-up port's TX queue can still take. With one
+ * port, what it can take. With several, a port that takes nothing (its
+ * link down) does not hold back the others: its datagrams are dropped as
+ * tx_full once its queue is full, as before there was any holding back.
+ */
 static inline uint16_t cw_output_room(const struct cw_worker *w)
 {
-	uint16_t used = 0;
+	uint16_t used = CW_MAX_BURST;
 
 	for (unsigned p = 0; p < w->dp->n_ports; p++)
-		if (w->txq[p].n > used)
+		if (w->txq[p].n < used)
 			used = w->txq[p].n;
 	return (uint16_t)(CW_MAX_BURST - used);
 }
