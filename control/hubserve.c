@@ -347,7 +347,7 @@ static int add_item(struct hcall *c, struct evbuffer *j, const struct cw_store_i
 	struct cw_obj o;
 	int rc = 0;
 
-	if (c->pool[0] && !cw_obj_parse(&o, it->bytes, it->len)) {
+	if (c->topo && !cw_obj_parse(&o, it->bytes, it->len)) {
 		rc = topo_bytes(c, &o, &b, &n, &buf);
 		cw_obj_release(&o);
 	}

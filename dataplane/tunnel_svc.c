@@ -968,7 +968,6 @@ static void svc_stop(void *ctx, unsigned worker)
 	struct cw_tunnel_svc *t = ctx;
 	unsigned n = cw_gw_shutdown(t->w[worker]->gw, cw_mono_ns(), 0);
 
-	wake_control(t->w[worker]);
 	if (n)
 		cw_info("worker %u: %u session(s) closed: gateway stopping", worker, n);
 }
