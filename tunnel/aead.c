@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -42,36 +43,54 @@ static bool names_have(const char *names, const char *name)
 	}
 }
 
-static void fns_set(struct cw_aead_fns *fn, const OSSL_DISPATCH *d, bool seal,
-		    OSSL_FUNC_cipher_newctx_fn **newctx)
+/* What every context of one cipher and direction shares: the fetched
+ * cipher, which holds its provider, and the provider's functions. Found
+ * once per process: the fetch and the query cost about 1 us, several
+ * times the context itself, and a session makes its contexts again each
+ * time it wakes from cold (conn.h), 10,000 sessions at once when a change
+ * reaches every watching agent. */
+struct cw_aead_impl {
+	EVP_CIPHER *cipher; /* kept until exit */
+	void *provctx;
+	OSSL_FUNC_cipher_newctx_fn *newctx;
+	struct cw_aead_fns fn;
+	int err; /* of finding it: 0 or -EIO */
+};
+
+#define N_ALGS (CW_AEAD_CHACHA20_POLY1305 + 1)
+
+static struct cw_aead_impl impls[N_ALGS][2]; /* [alg][seal] */
+static pthread_once_t impls_once = PTHREAD_ONCE_INIT;
+
+static void fns_set(struct cw_aead_impl *im, const OSSL_DISPATCH *d, bool seal)
 {
 	for (; d->function_id; d++) {
 		switch (d->function_id) {
 		case OSSL_FUNC_CIPHER_NEWCTX:
-			*newctx = OSSL_FUNC_cipher_newctx(d);
+			im->newctx = OSSL_FUNC_cipher_newctx(d);
 			break;
 		case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
 			if (seal)
-				fn->init = OSSL_FUNC_cipher_encrypt_init(d);
+				im->fn.init = OSSL_FUNC_cipher_encrypt_init(d);
 			break;
 		case OSSL_FUNC_CIPHER_DECRYPT_INIT:
 			if (!seal)
-				fn->init = OSSL_FUNC_cipher_decrypt_init(d);
+				im->fn.init = OSSL_FUNC_cipher_decrypt_init(d);
 			break;
 		case OSSL_FUNC_CIPHER_UPDATE:
-			fn->update = OSSL_FUNC_cipher_update(d);
+			im->fn.update = OSSL_FUNC_cipher_update(d);
 			break;
 		case OSSL_FUNC_CIPHER_FINAL:
-			fn->final = OSSL_FUNC_cipher_final(d);
+			im->fn.final = OSSL_FUNC_cipher_final(d);
 			break;
 		case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
-			fn->get_params = OSSL_FUNC_cipher_get_ctx_params(d);
+			im->fn.get_params = OSSL_FUNC_cipher_get_ctx_params(d);
 			break;
 		case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
-			fn->set_params = OSSL_FUNC_cipher_set_ctx_params(d);
+			im->fn.set_params = OSSL_FUNC_cipher_set_ctx_params(d);
 			break;
 		case OSSL_FUNC_CIPHER_FREECTX:
-			fn->freectx = OSSL_FUNC_cipher_freectx(d);
+			im->fn.freectx = OSSL_FUNC_cipher_freectx(d);
 			break;
 		}
 	}
@@ -79,56 +98,65 @@ static void fns_set(struct cw_aead_fns *fn, const OSSL_DISPATCH *d, bool seal,
 
 /*
  * The functions of the implementation EVP_CIPHER_fetch() chose, found in
- * its provider's table under the same name, and a context of it. The
- * functions are the provider's public interface (provider-cipher(7)): EVP
- * calls the same ones, with the same arguments but for the IV length it
- * asks the provider for each time, which here is the fixed CW_IV_LEN.
+ * its provider's table under the same name. The functions are the
+ * provider's public interface (provider-cipher(7)): EVP calls the same
+ * ones, with the same arguments but for the IV length it asks the
+ * provider for each time, which here is the fixed CW_IV_LEN.
  */
-static int aead_bind(struct cw_aead *a, const char *name, bool seal)
+static int impl_find(struct cw_aead_impl *im, const char *name, bool seal)
 {
-	const OSSL_PROVIDER *prov = EVP_CIPHER_get0_provider(a->cipher);
-	OSSL_FUNC_cipher_newctx_fn *newctx = NULL;
+	const OSSL_PROVIDER *prov;
 	const OSSL_ALGORITHM *algs, *alg;
 	int no_cache;
 
+	im->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+	if (!im->cipher || EVP_CIPHER_get_iv_length(im->cipher) != CW_IV_LEN)
+		return -EIO;
+	prov = EVP_CIPHER_get0_provider(im->cipher);
 	algs = prov ? OSSL_PROVIDER_query_operation(prov, OSSL_OP_CIPHER, &no_cache) : NULL;
 	for (alg = algs; alg && alg->algorithm_names; alg++) {
 		if (names_have(alg->algorithm_names, name)) {
-			fns_set(&a->fn, alg->implementation, seal, &newctx);
+			fns_set(im, alg->implementation, seal);
 			break;
 		}
 	}
 	if (algs)
 		OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
-	if (!newctx || !a->fn.init || !a->fn.update || !a->fn.final || !a->fn.get_params ||
-	    !a->fn.set_params || !a->fn.freectx)
+	if (!im->newctx || !im->fn.init || !im->fn.update || !im->fn.final || !im->fn.get_params ||
+	    !im->fn.set_params || !im->fn.freectx)
 		return -EIO;
-	a->ctx = newctx(OSSL_PROVIDER_get0_provider_ctx(prov));
-	return a->ctx ? 0 : -ENOMEM;
+	im->provctx = OSSL_PROVIDER_get0_provider_ctx(prov);
+	return 0;
+}
+
+static void impls_find(void)
+{
+	for (int alg = 0; alg < N_ALGS; alg++)
+		for (int seal = 0; seal < 2; seal++)
+			impls[alg][seal].err = impl_find(&impls[alg][seal], cipher_name(alg), seal);
 }
 
 int cw_aead_init(struct cw_aead *a, enum cw_aead_alg alg, const struct cw_pkt_keys *keys, bool seal)
 {
-	const char *name = cipher_name(alg);
-	int rc;
+	const struct cw_aead_impl *im;
 
 	if (!a)
 		return -EINVAL;
 	memset(a, 0, sizeof(*a));
-	if (!name || !keys || keys->key_len != cw_aead_key_len(alg))
+	if (!cipher_name(alg) || !keys || keys->key_len != cw_aead_key_len(alg))
 		return -EINVAL;
-
-	a->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
-	if (!a->cipher || EVP_CIPHER_get_iv_length(a->cipher) != CW_IV_LEN) {
+	if (pthread_once(&impls_once, impls_find))
+		return -EIO;
+	im = &impls[alg][seal];
+	if (im->err)
+		return im->err;
+	a->ctx = im->newctx(im->provctx);
+	if (!a->ctx)
+		return -ENOMEM;
+	a->fn = &im->fn;
+	if (a->fn->init(a->ctx, keys->key, keys->key_len, NULL, 0, NULL) != 1) {
 		cw_aead_free(a);
 		return -EIO;
-	}
-	rc = aead_bind(a, name, seal);
-	if (!rc && a->fn.init(a->ctx, keys->key, keys->key_len, NULL, 0, NULL) != 1)
-		rc = -EIO;
-	if (rc) {
-		cw_aead_free(a);
-		return rc;
 	}
 	memcpy(a->iv, keys->iv, CW_IV_LEN);
 	a->seal = seal;
@@ -141,8 +169,7 @@ void cw_aead_free(struct cw_aead *a)
 		return;
 	/* The provider cleanses the key schedule as it frees its context. */
 	if (a->ctx)
-		a->fn.freectx(a->ctx);
-	EVP_CIPHER_free(a->cipher);
+		a->fn->freectx(a->ctx);
 	OPENSSL_cleanse(a, sizeof(*a));
 }
 
@@ -158,7 +185,7 @@ static int aead_get_tag(struct cw_aead *a, uint8_t tag[CW_AEAD_TAG_LEN])
 	    OSSL_PARAM_END,
 	};
 
-	return a->fn.get_params(a->ctx, p) == 1 ? 0 : -EIO;
+	return a->fn->get_params(a->ctx, p) == 1 ? 0 : -EIO;
 }
 
 static int aead_set_tag(struct cw_aead *a, uint8_t tag[CW_AEAD_TAG_LEN])
@@ -168,13 +195,13 @@ static int aead_set_tag(struct cw_aead *a, uint8_t tag[CW_AEAD_TAG_LEN])
 	    OSSL_PARAM_END,
 	};
 
-	return a->fn.set_params(a->ctx, p) == 1 ? 0 : -EIO;
+	return a->fn->set_params(a->ctx, p) == 1 ? 0 : -EIO;
 }
 
 /* New nonce: a fresh AEAD operation under the same key. */
 static int aead_start(struct cw_aead *a, const uint8_t nonce[CW_IV_LEN])
 {
-	return a->fn.init(a->ctx, NULL, 0, nonce, CW_IV_LEN, NULL) == 1 ? 0 : -EIO;
+	return a->fn->init(a->ctx, NULL, 0, nonce, CW_IV_LEN, NULL) == 1 ? 0 : -EIO;
 }
 
 /* Associated data when @out is NULL, else en- or decryption into @out. */
@@ -184,7 +211,7 @@ static int aead_update(struct cw_aead *a, uint8_t *out, const uint8_t *in, size_
 
 	if (!len)
 		return 0;
-	return a->fn.update(a->ctx, out, &n, len, in, len) == 1 ? 0 : -EIO;
+	return a->fn->update(a->ctx, out, &n, len, in, len) == 1 ? 0 : -EIO;
 }
 
 /* Both ciphers are stream modes: final emits no bytes at @out, it
@@ -193,7 +220,7 @@ static int aead_final(struct cw_aead *a, uint8_t *out)
 {
 	size_t n;
 
-	return a->fn.final(a->ctx, out, &n, 0) == 1 ? 0 : -EIO;
+	return a->fn->final(a->ctx, out, &n, 0) == 1 ? 0 : -EIO;
 }
 
 int cw_aead_seal(struct cw_aead *a, uint64_t pn, const uint8_t *aad, size_t aad_len,
@@ -305,7 +332,7 @@ int cw_retry_verify(struct cw_aead *a, const uint8_t *odcid, size_t odcid_len, c
 /* New key and IV on an initialised context: no allocation, no fetch. */
 static int aead_rekey(struct cw_aead *a, const struct cw_pkt_keys *k)
 {
-	if (a->fn.init(a->ctx, k->key, k->key_len, NULL, 0, NULL) != 1)
+	if (a->fn->init(a->ctx, k->key, k->key_len, NULL, 0, NULL) != 1)
 		return -EIO;
 	memcpy(a->iv, k->iv, CW_IV_LEN);
 	return 0;

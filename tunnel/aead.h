@@ -10,9 +10,9 @@
  *
  * The context is the provider's own, driven through the functions the
  * provider exports for the cipher (OSSL_PROVIDER_query_operation(), public
- * since OpenSSL 3.0), not an EVP_CIPHER_CTX: on 3.0 every EVP init with a
- * nonce asks the provider for the IV length by parameter name, ~40 % of
- * the instructions of a small packet (perf/RESULTS.md, issue 3).
+ * since OpenSSL 3.0, looked up once per process), not an EVP_CIPHER_CTX: on 3.0 every EVP init with
+ * a nonce asks the provider for the IV length by parameter name, ~40 % of the instructions of a
+ * small packet (perf/RESULTS.md, issue 3).
  *
  * A struct cw_keyset holds the 1-RTT keys of a session across key updates
  * (RFC 9001 §6 semantics): the current send and receive keys, the receive
@@ -42,7 +42,8 @@
 /* Longest plaintext one call takes (EVP lengths are ints). */
 #define CW_AEAD_MAX_LEN (1u << 30)
 
-/* The provider's functions for the cipher of one struct cw_aead. */
+/* The provider's functions for one cipher and direction. The cipher they
+ * come from is fetched once per process and kept, so they stay valid. */
 struct cw_aead_fns {
 	OSSL_FUNC_cipher_encrypt_init_fn *init; /* decrypt_init on an opening context */
 	OSSL_FUNC_cipher_update_fn *update;
@@ -53,9 +54,8 @@ struct cw_aead_fns {
 };
 
 struct cw_aead {
-	void *ctx;	    /* the provider's cipher context; NULL: not set up */
-	EVP_CIPHER *cipher; /* holds the provider, so its functions stay valid */
-	struct cw_aead_fns fn;
+	void *ctx;		      /* the provider's cipher context; NULL: not set up */
+	const struct cw_aead_fns *fn; /* found once per process, cipher and direction */
 	uint8_t iv[CW_IV_LEN];
 	bool seal; /* an encryption context can't open and vice versa */
 };
