@@ -67,6 +67,15 @@ int cw_chunkmap_put(struct cw_chunkmap *m, const struct cw_alloc *a, uint64_t no
 	return 0;
 }
 
+void *cw_chunkmap_swap(struct cw_chunkmap *m, uint64_t no, void *p)
+{
+	void **slot = &slots(m)[no & (m->nslots - 1)];
+	void *old = *slot;
+
+	*slot = p;
+	return old;
+}
+
 void *cw_chunkmap_take(struct cw_chunkmap *m, const struct cw_alloc *a, uint64_t no)
 {
 	void *p = cw_chunkmap_get(m, no);

@@ -48,6 +48,10 @@ void *cw_chunkmap_get(const struct cw_chunkmap *m, uint64_t no);
  */
 int cw_chunkmap_put(struct cw_chunkmap *m, const struct cw_alloc *a, uint64_t no, void *p);
 
+/* Put @p in place of the chunk under @no, which must be stored; returns
+ * that chunk. Allocates nothing. */
+void *cw_chunkmap_swap(struct cw_chunkmap *m, uint64_t no, void *p);
+
 /* Remove and return the chunk under @no (NULL when none). */
 void *cw_chunkmap_take(struct cw_chunkmap *m, const struct cw_alloc *a, uint64_t no);
 

@@ -45,13 +45,27 @@ static inline uint32_t n_retx(const struct cw_sendbuf *b)
 	return b->rs ? b->rs->retx.n : 0;
 }
 
+/* Every chunk below the one at `written` is full, so full-sized. */
+static size_t chunk_size(const struct cw_sendbuf *b, uint64_t no)
+{
+	return no == b->written / CW_SENDBUF_CHUNK ? b->wcap : CW_SENDBUF_CHUNK;
+}
+
+/* Byte @o of chunk @no, which holds it. */
+static uint8_t *chunk_byte(const struct cw_sendbuf *b, uint64_t no, size_t o)
+{
+	uint8_t *c = cw_chunkmap_get(&b->map, no);
+
+	return c + (no == b->written / CW_SENDBUF_CHUNK ? o - b->wbase : o);
+}
+
 static void free_below(struct cw_sendbuf *b, uint64_t chunk_no)
 {
 	for (uint64_t no = b->map.lo; no < chunk_no && b->map.count; no++) {
 		void *c = cw_chunkmap_take(&b->map, b->a, no);
 
 		if (c)
-			b->a->free(b->a->ctx, c, CW_SENDBUF_CHUNK);
+			b->a->free(b->a->ctx, c, chunk_size(b, no));
 	}
 	cw_chunkmap_advance(&b->map, chunk_no);
 }
@@ -66,7 +80,7 @@ static void free_idle_chunk(struct cw_sendbuf *b)
 	void *c = cw_chunkmap_take(&b->map, b->a, b->written / CW_SENDBUF_CHUNK);
 
 	if (c)
-		b->a->free(b->a->ctx, c, CW_SENDBUF_CHUNK);
+		b->a->free(b->a->ctx, c, b->wcap);
 }
 
 void cw_sendbuf_free(struct cw_sendbuf *b)
@@ -76,20 +90,51 @@ void cw_sendbuf_free(struct cw_sendbuf *b)
 	release_ranges(b, true);
 }
 
-static uint8_t *chunk_for(struct cw_sendbuf *b, uint64_t no)
+/* The smallest step from CW_SENDBUF_CHUNK_MIN up by 4x that holds @n. */
+static size_t step_for(size_t n)
 {
-	uint8_t *c = cw_chunkmap_get(&b->map, no);
+	size_t s = CW_SENDBUF_CHUNK_MIN;
 
-	if (c)
-		return c;
-	c = b->a->alloc(b->a->ctx, CW_SENDBUF_CHUNK);
-	if (!c)
-		return NULL;
-	if (cw_chunkmap_put(&b->map, b->a, no, c)) {
-		b->a->free(b->a->ctx, c, CW_SENDBUF_CHUNK);
-		return NULL;
+	while (s < n)
+		s *= 4;
+	return s;
+}
+
+/*
+ * Make the chunk at `written` hold its bytes up to @end (an offset in the
+ * chunk), keeping those written. Full-sized while sent bytes await their
+ * acknowledgment (a stream streaming) and when @end is the chunk's end
+ * (every chunk below `written` is full); else from its first byte to
+ * @end, rounded up a step.
+ */
+static int chunk_fit(struct cw_sendbuf *b, size_t end)
+{
+	uint64_t no = b->written / CW_SENDBUF_CHUNK;
+	size_t o = b->written % CW_SENDBUF_CHUNK;
+	uint8_t *c = cw_chunkmap_get(&b->map, no), *n;
+	size_t base = c ? b->wbase : o, size;
+
+	if (c && end <= b->wbase + b->wcap && (end < CW_SENDBUF_CHUNK || !b->wbase))
+		return 0;
+	size = step_for(end - base);
+	if (b->sent != b->una || end == CW_SENDBUF_CHUNK || base + size > CW_SENDBUF_CHUNK) {
+		base = 0;
+		size = CW_SENDBUF_CHUNK;
 	}
-	return c;
+	n = b->a->alloc(b->a->ctx, size);
+	if (!n)
+		return -ENOMEM;
+	if (c) {
+		memcpy(n + (b->wbase - base), c, o - b->wbase);
+		cw_chunkmap_swap(&b->map, no, n);
+		b->a->free(b->a->ctx, c, b->wcap);
+	} else if (cw_chunkmap_put(&b->map, b->a, no, n)) {
+		b->a->free(b->a->ctx, n, size);
+		return -ENOMEM;
+	}
+	b->wbase = (uint32_t)base;
+	b->wcap = (uint32_t)size;
+	return 0;
 }
 
 int cw_sendbuf_write(struct cw_sendbuf *b, const uint8_t *data, size_t len, size_t *n)
@@ -105,11 +150,10 @@ int cw_sendbuf_write(struct cw_sendbuf *b, const uint8_t *data, size_t len, size
 	while (*n < room) {
 		size_t o = b->written % CW_SENDBUF_CHUNK;
 		size_t k = min_u64(room - *n, CW_SENDBUF_CHUNK - o);
-		uint8_t *c = chunk_for(b, b->written / CW_SENDBUF_CHUNK);
 
-		if (!c)
+		if (chunk_fit(b, o + k))
 			return -ENOMEM;
-		memcpy(c + o, data + *n, k);
+		memcpy(chunk_byte(b, b->written / CW_SENDBUF_CHUNK, o), data + *n, k);
 		b->written += k;
 		*n += k;
 	}
@@ -142,11 +186,10 @@ static void span_at(struct cw_sendbuf *b, uint64_t off, uint64_t end, size_t max
 		    struct cw_sendbuf_span *s)
 {
 	size_t o = off % CW_SENDBUF_CHUNK;
-	const uint8_t *c = cw_chunkmap_get(&b->map, off / CW_SENDBUF_CHUNK);
 
 	end = min_u64(end, off + min_u64(max_len, CW_SENDBUF_CHUNK - o));
 	s->offset = off;
-	s->data = c + o;
+	s->data = chunk_byte(b, off / CW_SENDBUF_CHUNK, o);
 	s->len = end - off;
 	s->fin = b->fin && end == b->written;
 	if (s->fin)

@@ -12,7 +12,14 @@
  *
  * Memory: bytes live in CW_SENDBUF_CHUNK-byte chunks from the injected
  * allocator, freed as `una` passes them; written - una never exceeds the
- * capacity given at init. The two range sets are allocated together only
+ * capacity given at init. A chunk started while nothing is unacknowledged
+ * (an idle stream's next message: a watch event, an answer) holds only
+ * the bytes from there on, in CW_SENDBUF_CHUNK_MIN and steps of 4x, and
+ * grows (copied) as more is written; it is made full-sized once sent bytes
+ * await their acknowledgment or the chunk's last byte is written: a gateway
+ * fanning one change out to 10,000 sessions holds one chunk per session,
+ * and full chunks made that 164 MB for events of a few hundred bytes,
+ * every page of it new memory the first time. The two range sets are allocated together only
  * while one of them is in use (an acknowledgment out of order, a loss),
  * so an idle or loss-free stream holds none. Both are bounded
  * (rangeset.h). When
@@ -34,6 +41,9 @@
 #include "rangeset.h"
 
 #define CW_SENDBUF_CHUNK 16384
+/* Smallest chunk a burst starts with; a chunk grows by 4x to
+ * CW_SENDBUF_CHUNK as it fills. */
+#define CW_SENDBUF_CHUNK_MIN 256
 /* Largest capacity: 64 MiB, far above any stream window. */
 #define CW_SENDBUF_MAX_CAP (UINT64_C(64) << 20)
 
@@ -49,6 +59,8 @@ struct cw_sendbuf {
 	uint64_t sent;		      /* every byte below was sent at least once */
 	uint64_t written;	      /* bytes the application wrote */
 	uint64_t cap;		      /* written - una never exceeds this */
+	uint32_t wbase;		      /* the chunk at `written`, if any, holds */
+	uint32_t wcap;		      /* its bytes [wbase, wbase + wcap) */
 	struct cw_sendbuf_ranges *rs; /* NULL while both sets are empty */
 	bool fin;		      /* the application finished writing */
 	bool fin_pending;	      /* FIN to be sent (first time or again) */
@@ -59,7 +71,7 @@ struct cw_sendbuf {
 /* A STREAM frame's worth of data chosen for sending. */
 struct cw_sendbuf_span {
 	uint64_t offset;
-	const uint8_t *data; /* valid until the next ack, reset or free */
+	const uint8_t *data; /* valid until the next write, ack, reset or free */
 	size_t len;
 	bool fin;
 };
@@ -93,7 +105,8 @@ int cw_sendbuf_finish(struct cw_sendbuf *b);
  * Choose the next frame's data: lost bytes first (lowest offset), then new
  * bytes below @limit, then a lone FIN. At most @max_len bytes, and never
  * across a chunk boundary. The chosen bytes count as sent. Returns 0 with
- * *@s filled, or -ENOENT when there is nothing to send.
+ * *@s filled, or -ENOENT when there is nothing to send. The span's data
+ * is valid until the next write, ack, reset or free.
  */
 int cw_sendbuf_next(struct cw_sendbuf *b, size_t max_len, uint64_t limit,
 		    struct cw_sendbuf_span *s);

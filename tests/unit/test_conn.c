@@ -684,6 +684,10 @@ static void test_quiet_then_resume(void **state)
 	w.ag.tx_len = w.gw.tx_len = 200000;
 	world_connect(&w);
 	run_transfer(&w, 60 * SEC);
+	/* Last, data one way only: the gateway answers with ACK-only
+	 * packets, which the agent does not acknowledge. */
+	add_stream(&w.ag, 1000);
+	run_transfer(&w, 60 * SEC);
 	busy = w.gw.mem.bytes;
 	sim_run(w.s, sim_now(w.s) + CW_CONN_COLD_NS / 2, 1000000);
 	assert_int_equal(w.gw.mem.bytes, busy);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * tunnel/sendbuf.c: the capacity, spans (limit, size, chunk edges), lost
+ * tunnel/sendbuf.c: the capacity, spans (limit, size, chunk edges), chunks
+ * sized to an idle stream's message and grown as it is written, lost
  * bytes first and lowest first, acknowledged bytes never resent unless the
  * bound forces it, FIN in all its paths, reset, and a seeded lossy transfer
  * into a reorder buffer that must arrive byte-exact with all memory back.
@@ -125,50 +126,97 @@ static void test_range_sets_on_demand(void **state)
 
 static void test_capacity(void **state)
 {
+	const size_t c = CW_SENDBUF_CHUNK, cap = 2 * c + c / 2;
 	struct cw_sendbuf b;
 	size_t n;
 
 	(void)state;
 	assert_int_equal(cw_sendbuf_init(&b, &counting, 0), -EINVAL);
 	assert_int_equal(cw_sendbuf_init(&b, &counting, CW_SENDBUF_MAX_CAP + 1), -EINVAL);
-	assert_int_equal(cw_sendbuf_init(&b, &counting, 40000), 0);
+	assert_int_equal(cw_sendbuf_init(&b, &counting, cap), 0);
 	assert_int_equal(cnt.blocks, 0);
-	assert_int_equal(cw_sendbuf_write(&b, pattern, 50000, &n), 0);
-	assert_int_equal(n, 40000);
+	assert_int_equal(cw_sendbuf_write(&b, pattern, cap + 1000, &n), 0);
+	assert_int_equal(n, cap);
 	assert_int_equal(cw_sendbuf_space(&b), 0);
 	assert_int_equal(cw_sendbuf_write(&b, pattern, 1, &n), -EAGAIN);
 	assert_int_equal(n, 0);
 	assert_int_equal(cw_sendbuf_write(&b, pattern, 0, &n), 0);
 	assert_int_equal(cnt.blocks, 3);
 	/* Sending frees nothing; acknowledging a whole chunk frees it. */
-	expect_next(&b, 16384, UINT64_MAX, 0, 16384, false);
-	expect_next(&b, 100, UINT64_MAX, 16384, 100, false);
-	cw_sendbuf_on_acked(&b, 0, 16000, false);
+	expect_next(&b, c, UINT64_MAX, 0, c, false);
+	expect_next(&b, 100, UINT64_MAX, c, 100, false);
+	cw_sendbuf_on_acked(&b, 0, c - 384, false);
 	assert_int_equal(cnt.blocks, 3);
-	assert_int_equal(cw_sendbuf_space(&b), 16000);
-	cw_sendbuf_on_acked(&b, 16000, 384, false);
+	assert_int_equal(cw_sendbuf_space(&b), c - 384);
+	cw_sendbuf_on_acked(&b, c - 384, 384, false);
 	assert_int_equal(cnt.blocks, 2);
-	assert_int_equal(b.una, 16384);
+	assert_int_equal(b.una, c);
+	cw_sendbuf_free(&b);
+}
+
+/*
+ * A message to an idle stream takes a chunk its size (from
+ * CW_SENDBUF_CHUNK_MIN up by 4x), grown with its bytes kept while more is
+ * written before any is sent; once sent bytes await their acknowledgment
+ * the chunk grows to full size at once. Acknowledged, it is freed, and
+ * the next message starts small again. The teardown checks that each
+ * free was told the size allocated.
+ */
+static void test_chunk_growth(void **state)
+{
+	const size_t min = CW_SENDBUF_CHUNK_MIN;
+	struct cw_sendbuf b;
+
+	(void)state;
+	assert_int_equal(cw_sendbuf_init(&b, &counting, 1 << 20), 0);
+	put(&b, 100);
+	assert_int_equal(cnt.blocks, 1);
+	assert_int_equal(cnt.bytes, min);
+	put(&b, min);
+	assert_int_equal(cnt.blocks, 1);
+	assert_int_equal(cnt.bytes, 4 * min);
+	expect_next(&b, 1200, UINT64_MAX, 0, 100 + min, false);
+	put(&b, 1000);
+	assert_int_equal(cnt.blocks, 1);
+	assert_int_equal(cnt.bytes, CW_SENDBUF_CHUNK);
+	expect_next(&b, 1200, UINT64_MAX, 100 + min, 1000, false);
+	cw_sendbuf_on_acked(&b, 0, 1100 + min, false);
+	assert_int_equal(cnt.blocks, 0);
+	/* It holds only its own bytes, wherever in the chunk they start. */
+	put(&b, 10);
+	assert_int_equal(cnt.bytes, min);
+	put(&b, min);
+	assert_int_equal(cnt.bytes, 4 * min);
+	expect_next(&b, 1200, UINT64_MAX, 1100 + min, 10 + min, false);
+	cw_sendbuf_on_acked(&b, 1100 + min, 10 + min, false);
+	assert_int_equal(cnt.blocks, 0);
+	/* Written to the chunk's end, it is full-sized. */
+	put(&b, CW_SENDBUF_CHUNK - b.written);
+	assert_int_equal(cnt.bytes, CW_SENDBUF_CHUNK);
+	expect_next(&b, 1200, UINT64_MAX, 1110 + 2 * min, 1200, false);
+	put(&b, 10);
+	assert_int_equal(cnt.blocks, 2);
 	cw_sendbuf_free(&b);
 }
 
 static void test_span_edges(void **state)
 {
+	const size_t c = CW_SENDBUF_CHUNK;
 	struct cw_sendbuf b;
 
 	(void)state;
 	assert_int_equal(cw_sendbuf_init(&b, &counting, 1 << 20), 0);
 	expect_none(&b, 1200, UINT64_MAX);
-	put(&b, 40000);
+	put(&b, 3 * c);
 	/* The flow-control limit, then the chunk edge, then max_len. */
 	expect_next(&b, 1200, 1000, 0, 1000, false);
 	expect_none(&b, 1200, 1000);
 	assert_true(cw_sendbuf_blocked(&b, 1000));
 	assert_false(cw_sendbuf_has_data(&b, 1000));
 	assert_true(cw_sendbuf_has_data(&b, 1001));
-	expect_next(&b, 15000, UINT64_MAX, 1000, 15000, false);
-	expect_next(&b, 1200, UINT64_MAX, 16000, 384, false);
-	expect_next(&b, 1200, UINT64_MAX, 16384, 1200, false);
+	expect_next(&b, c - 1384, UINT64_MAX, 1000, c - 1384, false);
+	expect_next(&b, 1200, UINT64_MAX, c - 384, 384, false);
+	expect_next(&b, 1200, UINT64_MAX, c, 1200, false);
 	/* max_len 0 sends nothing but a lone FIN. */
 	expect_none(&b, 0, UINT64_MAX);
 	cw_sendbuf_free(&b);
@@ -284,7 +332,7 @@ static void test_reset(void **state)
 
 	(void)state;
 	assert_int_equal(cw_sendbuf_init(&b, &counting, 1 << 20), 0);
-	put(&b, 50000);
+	put(&b, 3 * CW_SENDBUF_CHUNK + 100);
 	expect_next(&b, 1000, UINT64_MAX, 0, 1000, false);
 	assert_int_equal(cnt.blocks, 4);
 	cw_sendbuf_reset(&b);
@@ -432,6 +480,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lost_but_acked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_growth, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ack_set_overflow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lossy_transfer, setup, teardown),
 	};
