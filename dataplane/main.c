@@ -350,9 +350,16 @@ static int run(struct cw_dp *dp, struct cw_tunnel_svc **tsvc)
  * in such a fan-out; perf/RESULTS.md). The gateway's memory is bounded by
  * its configuration (sessions, buffers), so keeping its high-water mark
  * costs nothing it did not need already.
+ * A thread's arena also starts with 64 MiB writable (address space, not
+ * memory): glibc grows it by mprotect(2) as far as each allocation needs,
+ * page by page, and the first change fanned out to every session (all of
+ * them awake at once, a peak no bring-up reaches) made about 4,000 such
+ * calls on the worker.
  */
 static void heap_keep(void)
 {
+	if (!mallopt(M_TOP_PAD, 64 << 20))
+		cw_warn("mallopt(M_TOP_PAD) failed");
 	if (!mallopt(M_TRIM_THRESHOLD, INT_MAX))
 		cw_warn("mallopt(M_TRIM_THRESHOLD) failed: freed memory goes back to the kernel");
 }
