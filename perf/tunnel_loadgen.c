@@ -122,6 +122,7 @@
 
 #include "../tests/tools/cidmap.h"
 #include "../tests/tools/mint.h"
+#include "dataplane/heap.h"
 #include "common.h"
 #include "lg_patch.h"
 #include "lg_port.h"
@@ -152,7 +153,6 @@
 #define LGT_BULK_MAX	 (1000 * 1000) /* the request fits a stream's 1 MiB send buffer */
 #define LGT_STALL	 SEC	       /* an open request older than this at the end is stalled */
 #define LGT_WARM_PER	 (16 * 1024)   /* heap grown after bring-up, pool cap, per session */
-#define LGT_WARM_BLOCK	 (64 * 1024)   /* below glibc's mmap threshold: from the heap */
 #define SEC		 UINT64_C(1000000000)
 
 enum lgt_mode { M_HANDSHAKES, M_IDLE, M_REQUESTS, M_BULK, M_STORM, M_WATCH };
@@ -887,33 +887,6 @@ static void storm_settle(void)
 }
 
 /*
- * Grow the heap by @bytes and keep them (the trim threshold is off). The
- * first change fanned out to every emulated agent wakes all their
- * sessions at once, a peak of memory the staggered bring-up never
- * reached: without this the generator's one lcore would map and zero
- * tens of megabytes of fresh pages (about 1.3 us each in a KVM guest)
- * while the change is timed, and that would be counted against the
- * gateway. A real agent's memory is its own machine's. mlockall() at
- * start makes every page present as it is mapped, so that no free chunk
- * of the heap hides pages never touched either.
- */
-static void heap_warm(size_t bytes)
-{
-	size_t n = bytes / LGT_WARM_BLOCK, i;
-	void **b = calloc(n ? n : 1, sizeof(*b));
-
-	for (i = 0; b && i < n; i++) {
-		b[i] = malloc(LGT_WARM_BLOCK);
-		if (!b[i])
-			break;
-		memset(b[i], 0, LGT_WARM_BLOCK);
-	}
-	while (b && i)
-		free(b[--i]);
-	free(b);
-}
-
-/*
  * Watch mode, every turn of the hold: say when every session holds its
  * watches; once they do and @due has come, make the marker's change
  * upstream (timed from just before its PATCH is sent); read its answer;
@@ -932,8 +905,14 @@ static void watch_turn(uint64_t now, uint64_t due)
 		printf("causeway-loadgen: all watching: %u sessions, %u resources each, t=%.3fs\n",
 		       g.w.watching, g.w.n_res, (double)now / 1e9);
 		fflush(stdout);
-		if (g.o.marker)
-			heap_warm((size_t)g.o.sessions * LGT_WARM_PER);
+		/* The first change fanned out wakes every emulated agent at
+		 * once, a peak of memory the staggered bring-up never reached:
+		 * without this the generator's one lcore would map and zero tens
+		 * of megabytes of fresh pages while the change is timed, counted
+		 * against the gateway. A real agent's memory is its own
+		 * machine's. */
+		if (g.o.marker && cw_heap_warm((size_t)g.o.sessions * LGT_WARM_PER) < 0)
+			fprintf(stderr, "causeway-loadgen: heap warm-up: out of memory\n");
 	}
 	if (!g.o.marker || (g.marks_sent && g.marker_rc < 0))
 		return;
@@ -1583,7 +1562,8 @@ int main(int argc, char **argv)
 	if (!mallopt(M_TRIM_THRESHOLD, INT_MAX))
 		fprintf(stderr, "causeway-loadgen: mallopt(M_TRIM_THRESHOLD) failed\n");
 	/* Timing a change's fan-out: pages present as soon as they are
-	 * mapped (see heap_warm()). */
+	 * mapped, so that no free chunk of the heap hides pages never
+	 * touched (see watch_turn()). */
 	if (g.o.marker && mlockall(MCL_CURRENT | MCL_FUTURE))
 		fprintf(stderr, "causeway-loadgen: mlockall: %s\n", strerror(errno));
 	/* Blocks an agent's session frees when it goes quiet stay cached for
