@@ -53,7 +53,7 @@ int main(void)
 	    cmocka_unit_test(test_resident),
 	};
 
-	if (mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1)
-		return 1;
+	/* AddressSanitizer's allocator refuses it, and does not trim. */
+	(void)mallopt(M_TRIM_THRESHOLD, INT_MAX);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
