@@ -26,10 +26,11 @@
 # the hold has time for) such changes, each --marker-gap seconds (default
 # 2) after the previous one's answer. Each finds the sessions gone cold
 # (quiet for a second: cipher contexts and buffers given back; with a gap
-# under a second, the sessions are still warm); the first also needs
-# memory that neither causewayd nor the generator has touched yet (every
-# session wakes at once, a peak the bring-up never reached), the later
-# ones reuse it (neither gives freed memory back to the kernel). A table compares
+# under a second, the sessions are still warm); the first is the first
+# time every session wakes at once, a peak of memory the bring-up never
+# reached (causewayd's workers keep heap touched ahead for it, and the
+# generator grows and locks its own before the first marker, so that its
+# page faults are not timed). A table compares
 # the upstream's load with YurtHub's model (a hub per node, each with its
 # own list and watch per resource: N x R watches, N x R lists at start,
 # and each watch renewed every 5-10 min as client-go's reflectors do,
