@@ -103,9 +103,9 @@ static size_t step_for(size_t n)
 /*
  * Make the chunk at `written` hold its bytes up to @end (an offset in the
  * chunk), keeping those written. Full-sized while sent bytes await their
- * acknowledgment (a stream streaming) and when @end is the chunk's end
- * (every chunk below `written` is full); else from its first byte to
- * @end, rounded up a step.
+ * acknowledgment (a stream streaming) and when it would reach the chunk's
+ * end (so every chunk below `written` is full); else from its first byte
+ * to @end, rounded up a step.
  */
 static int chunk_fit(struct cw_sendbuf *b, size_t end)
 {
@@ -114,10 +114,10 @@ static int chunk_fit(struct cw_sendbuf *b, size_t end)
 	uint8_t *c = cw_chunkmap_get(&b->map, no), *n;
 	size_t base = c ? b->wbase : o, size;
 
-	if (c && end <= b->wbase + b->wcap && (end < CW_SENDBUF_CHUNK || !b->wbase))
+	if (c && end <= b->wbase + b->wcap)
 		return 0;
 	size = step_for(end - base);
-	if (b->sent != b->una || end == CW_SENDBUF_CHUNK || base + size > CW_SENDBUF_CHUNK) {
+	if (b->sent != b->una || base + size >= CW_SENDBUF_CHUNK) {
 		base = 0;
 		size = CW_SENDBUF_CHUNK;
 	}

@@ -16,7 +16,7 @@
  * (an idle stream's next message: a watch event, an answer) holds only
  * the bytes from there on, in CW_SENDBUF_CHUNK_MIN and steps of 4x, and
  * grows (copied) as more is written; it is made full-sized once sent bytes
- * await their acknowledgment or the chunk's last byte is written: a gateway
+ * await their acknowledgment or it would reach the chunk's end: a gateway
  * fanning one change out to 10,000 sessions holds one chunk per session,
  * and full chunks made that 164 MB for events of a few hundred bytes,
  * every page of it new memory the first time. The two range sets are allocated together only
